@@ -1,0 +1,7 @@
+"""mypy_eagerload: a mypy plugin that puts SQLAlchemy's relationship load state in the type.
+
+Enable it with ``plugins = ["mypy_eagerload.plugin"]``. This module stays import-light:
+mypy analyses it whenever the plugin adds ``mypy_eagerload._types`` to a build.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,292 @@
+"""What a statement loads: the load-state tree of each entity it returns.
+
+The rules mirror SQLAlchemy 2.x (``sqlalchemy/orm/strategies.py``):
+
+* An explicit option for a path always applies; a wildcard (``raiseload("*")``) applies to
+  every relationship at its level that no explicit option names, eager defaults included.
+* A relationship's own ``lazy=`` strategy applies otherwise, but an eager default is skipped
+  when its target mapper already appears in the loader path (``Mapper.isa``), unless the
+  relationship sets ``join_depth`` (then the path length decides). For ``joined`` the path is
+  the current SELECT's (it restarts inside selectin/subquery/immediate sub-queries); for the
+  other eager strategies it is the whole path from the statement's root.
+* A skipped or lazy many-to-one that points back at the object it was loaded through is
+  found in the identity map without SQL (``use_get``), so reading it works, unless its
+  strategy is ``raise``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Union
+
+from mypy_eagerload.core import options as opt
+from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema
+
+# Deeper than any real option chain; guards against pathological schemas.
+MAX_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The relationship is loaded; ``state`` is the target's own state, None if unknown."""
+
+    state: State | None
+
+
+@dataclass(frozen=True)
+class NotLoaded:
+    """Reading the relationship would emit SQL or raise. ``reason`` is for messages."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The plugin cannot tell: never reported."""
+
+
+UNKNOWN = Unknown()
+Slot = Union[Loaded, NotLoaded, Unknown]
+
+
+@dataclass(frozen=True)
+class State:
+    model: str
+    slots: tuple[tuple[str, Slot], ...]
+
+    def slot(self, name: str) -> Slot:
+        for key, value in self.slots:
+            if key == name:
+                return value
+        return UNKNOWN
+
+    @property
+    def slot_map(self) -> dict[str, Slot]:
+        return dict(self.slots)
+
+
+# Reasons, as shown in messages and carried in types.
+def default_reason(lazy: str) -> str:
+    return f"lazy={lazy}"
+
+
+CYCLE_PREFIX = "cycle:"
+OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()", opt.RAISE_ON_SQL: "raiseload(sql_only=True)"}
+
+
+def is_raise_reason(reason: str) -> bool:
+    return "raise" in reason and "raise_on_sql" not in reason and "sql_only" not in reason
+
+
+# ---------------------------------------------------------------------------------------
+# Option tries
+
+
+@dataclass
+class _Node:
+    strategy: str | None = None
+    wildcard: str | None = None
+    children: dict[str, _Node] = field(default_factory=dict)
+    unknown: bool = False  # the option addressing this node could not be understood
+
+
+def _chain_applies(chain: opt.Chain, root: Model) -> bool:
+    for step in chain:
+        if step.entity is None:
+            return True  # a bare wildcard applies to every root entity
+        return root.isa(step.entity)
+    return False
+
+
+def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
+    top = _Node()
+    for chain in chains:
+        if not _chain_applies(chain, root):
+            continue
+        node = top
+        for step in chain:
+            if step.strategy in (opt.ROOT, opt.COLUMN):
+                continue
+            if step.attr == opt.WILDCARD:
+                if step.strategy != opt.DEFAULT:
+                    node.wildcard = step.strategy
+                break
+            node = node.children.setdefault(step.attr, _Node())
+            if step.strategy != opt.DEFAULT:
+                node.strategy = step.strategy
+    return top
+
+
+# ---------------------------------------------------------------------------------------
+# Building states
+
+
+@dataclass(frozen=True)
+class _Path:
+    full: tuple[str, ...]  # every entity from the statement's root
+    select: tuple[str, ...]  # entities of the current SELECT (joined loading)
+    via: tuple[Model, Relationship] | None = None  # the hop that reached this entity
+
+
+def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
+    for name in entities:
+        model = schema.model(name)
+        if name == target or (model is not None and model.isa(target)):
+            return True
+    return False
+
+
+def _is_backref_to_parent(rel: Relationship, path: _Path) -> bool:
+    if path.via is None or rel.direction != MANY_TO_ONE:
+        return False
+    parent, parent_rel = path.via
+    if not parent.isa(rel.target):
+        return False
+    return rel.back_populates == parent_rel.name or parent_rel.back_populates == rel.name
+
+
+def _not_loaded(rel: Relationship, strategy: str, reason: str, path: _Path) -> Slot:
+    if strategy in (opt.LAZY, opt.RAISE_ON_SQL) and _is_backref_to_parent(rel, path):
+        return Loaded(None)  # the parent is in the identity map: no SQL
+    return NotLoaded(reason)
+
+
+def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | None,
+              path: _Path, depth: int) -> Slot:
+    child = node.children.get(rel.name) if node is not None else None
+    if child is not None and child.unknown:
+        return UNKNOWN
+    if child is not None and child.strategy is not None:
+        strategy, reason = child.strategy, OPTION_REASONS.get(child.strategy, "")
+    elif node is not None and node.wildcard is not None:
+        strategy = node.wildcard
+        reason = OPTION_REASONS.get(strategy, "").replace("()", "('*')")
+    else:
+        strategy, reason = rel.lazy, default_reason(rel.lazy)
+        if strategy in EAGER_STRATEGIES and child is None:
+            entities = path.select if strategy == opt.JOINED else path.full
+            skipped = (len(entities) > rel.join_depth if rel.join_depth
+                       else _in_path(schema, entities, rel.target))
+            if skipped:
+                return _not_loaded(rel, opt.LAZY, CYCLE_PREFIX + reason, path)
+    if strategy == opt.NOLOAD:
+        return Loaded(None)  # reads give an empty collection / None, never SQL
+    if strategy not in opt.LOADING and strategy not in EAGER_STRATEGIES:
+        return _not_loaded(rel, strategy, reason, path)
+    target = schema.model(rel.target)
+    if target is None or depth >= MAX_DEPTH:
+        return Loaded(None)
+    same_select = strategy in opt.SAME_SELECT
+    child_path = _Path(
+        full=path.full + (target.fullname,),
+        select=(path.select if same_select else ()) + (target.fullname,),
+        via=(model, rel),
+    )
+    return Loaded(_build(schema, target, child, child_path, depth + 1))
+
+
+def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
+    return State(model.fullname, tuple(
+        (rel.name, _slot_for(schema, model, rel, node, path, depth))
+        for rel in model.relationships))
+
+
+def default_state(schema: Schema, model: Model) -> State:
+    """The state of ``select(Model)``: only the model's eager defaults."""
+    return _build(schema, model, None, _Path((model.fullname,), (model.fullname,)), 0)
+
+
+def state_with_options(schema: Schema, model: Model, chains: Iterable[opt.Chain]) -> State:
+    trie = build_trie(chains, model)
+    return _build(schema, model, trie, _Path((model.fullname,), (model.fullname,)), 0)
+
+
+def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain]) -> State | None:
+    """The state after ``.options(*chains)`` on a statement whose entity is in ``current``.
+
+    Types carry states, not the options that made them, so a second ``.options()`` call is
+    merged into the state: explicit paths override, a wildcard overrides what came from a
+    default. Where the state cannot tell a default from an earlier option, the slot becomes
+    unknown. Returns None when the model is not in the schema.
+    """
+    model = schema.model(current.model)
+    if model is None:
+        return None
+    chains = tuple(chains)
+    if current == default_state(schema, model):
+        return state_with_options(schema, model, chains)
+    trie = build_trie(chains, model)
+    root = _Path((model.fullname,), (model.fullname,))
+    return _merge(schema, model, current, trie, root, 0)
+
+
+def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Path,
+           depth: int) -> State:
+    fresh = _build(schema, model, node, path, depth).slot_map
+    defaults = _build(schema, model, None, path, depth).slot_map
+    old = current.slot_map
+    slots: list[tuple[str, Slot]] = []
+    for rel in model.relationships:
+        before = old.get(rel.name, UNKNOWN)
+        child = node.children.get(rel.name)
+        if child is not None and child.strategy is not None:
+            slot = fresh[rel.name]  # an explicit option: SQLAlchemy uses it
+            if isinstance(slot, Loaded) and isinstance(before, Loaded) and before.state is not None:
+                target = schema.model(rel.target)
+                if target is not None and slot.state is not None:
+                    child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel))
+                    slot = Loaded(_merge(schema, target, before.state, child, child_path, depth + 1))
+        elif node.wildcard is not None:
+            if before == defaults[rel.name] and not (
+                    isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES):
+                slot = fresh[rel.name]
+            elif isinstance(before, NotLoaded) and "('*')" in before.reason:
+                slot = fresh[rel.name]
+            elif isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES:
+                slot = UNKNOWN  # a default or an earlier option: cannot tell
+            else:
+                slot = before
+        elif child is not None and isinstance(before, Loaded) and before.state is not None:
+            target = schema.model(rel.target)
+            if target is None:
+                slot = before
+            else:
+                child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel))
+                slot = Loaded(_merge(schema, target, before.state, child, child_path, depth + 1))
+        else:
+            slot = before
+        slots.append((rel.name, slot))
+    return State(model.fullname, tuple(slots))
+
+
+def intersect(a: Slot, b: Slot) -> Slot:
+    """What is known about a slot reached through either of two states."""
+    if isinstance(a, Unknown) or isinstance(b, Unknown):
+        return UNKNOWN
+    if isinstance(a, NotLoaded):
+        return a
+    if isinstance(b, NotLoaded):
+        return b
+    if a.state is None or b.state is None or a.state.model != b.state.model:
+        return Loaded(None)
+    sa, sb = a.state.slot_map, b.state.slot_map
+    return Loaded(State(a.state.model, tuple(
+        (name, intersect(slot, sb.get(name, UNKNOWN))) for name, slot in a.state.slots)))
+
+
+def read_path(state: State, names: Iterable[str]) -> Slot:
+    """The slot reached by following relationship names from ``state``."""
+    slot: Slot = Loaded(state)
+    for name in names:
+        if not isinstance(slot, Loaded):
+            return slot
+        if slot.state is None:
+            return UNKNOWN
+        slot = slot.state.slot(name)
+    return slot
+
+
+def schema_from(models: Mapping[str, Model]) -> Schema:
+    from mypy_eagerload.core.schema import DictSchema
+
+    return DictSchema(models)

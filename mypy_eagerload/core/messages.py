@@ -1,0 +1,50 @@
+"""Message text for people: the path, why it is not loaded, and the fix."""
+
+from __future__ import annotations
+
+from mypy_eagerload.core.loadstate import CYCLE_PREFIX
+
+
+def _short(fullname: str) -> str:
+    return fullname.rsplit(".", 1)[-1]
+
+
+def why(reason: str, target: str) -> str:
+    if reason.startswith(CYCLE_PREFIX):
+        lazy = reason[len(CYCLE_PREFIX):]
+        return (f'its {lazy.replace("=", "=", 1)} default is skipped because {_short(target)} is '
+                "already on the loader path (SQLAlchemy stops eager defaults at cycles), so reading "
+                "it emits SQL, which fails under AsyncSession")
+    if reason == "lazy=select":
+        return 'lazy="select" would emit SQL on access, which fails under AsyncSession'
+    if reason == "lazy=raise":
+        return 'lazy="raise" makes the access raise InvalidRequestError'
+    if reason == "lazy=raise_on_sql":
+        return 'lazy="raise_on_sql" makes the access raise, since loading it needs SQL'
+    if reason == "lazyload()":
+        return "the query's lazyload() option leaves it to load on access, which emits SQL"
+    if reason in ("raiseload()", "raiseload(sql_only=True)"):
+        return f"the query's {reason} option makes the access raise"
+    if reason.endswith("('*')"):
+        return f"the query's {reason} wildcard covers it, and no option loads it"
+    return "not every query that reaches this object loads it"
+
+
+def unloaded(path: list[tuple[str, str]], reason: str, target: str) -> str:
+    """``path`` is [(model fullname, relationship)] from the furthest known hop."""
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in path)
+    owner = _short(path[0][0])
+    return (f'"{shown}" is not loaded: the query that produced this {owner} did not load it '
+            f"({why(reason, target)})")
+
+
+def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool) -> str:
+    loader = "selectinload" if uselist else "joinedload"
+    parts = [f"selectinload({_short(m)}.{r})" for m, r in path[:-1]]
+    last_model, last_rel = path[-1]
+    parts.append(f"{loader}({_short(last_model)}.{last_rel})")
+    chain = ".".join(parts)
+    if from_root:
+        return f"add .options({chain}) to the query"
+    return (f"load it in the query that produced this {_short(last_model)}, e.g. by chaining "
+            f".{parts[-1]} onto the option that loads it")

@@ -1,0 +1,101 @@
+"""Loader options as data: chains of (strategy, entity, attribute) steps.
+
+``selectinload(User.posts).joinedload(Post.author)`` is one chain of two steps.
+``Load(User).options(a, b)`` and ``selectinload(...).options(...)`` fan out into several
+chains that share a prefix. An option is a tuple of chains; the encoded form is a short
+JSON string so that mypy can carry it inside a ``Literal[...]`` type argument.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Iterable
+
+WILDCARD = "*"
+
+# Strategy tokens used in chains.
+SELECTIN = "selectin"
+JOINED = "joined"
+SUBQUERY = "subquery"
+IMMEDIATE = "immediate"
+CONTAINS_EAGER = "contains_eager"
+LAZY = "select"
+RAISE = "raise"
+RAISE_ON_SQL = "raise_on_sql"
+NOLOAD = "noload"
+DEFAULT = "default"  # defaultload(): walks into a path, keeps its strategy
+COLUMN = "column"  # load_only/defer/undefer...: no effect on relationships
+ROOT = "root"  # Load(User): binds the chain to an entity, no attribute
+
+LOADING = frozenset({SELECTIN, JOINED, SUBQUERY, IMMEDIATE, CONTAINS_EAGER})
+# Strategies whose related rows come from the statement's own SELECT: a
+# joined default below them counts cycles on the same SELECT.
+SAME_SELECT = frozenset({JOINED, CONTAINS_EAGER})
+
+# SQLAlchemy option function / Load method name -> strategy token.
+OPTION_STRATEGIES: dict[str, str] = {
+    "selectinload": SELECTIN,
+    "joinedload": JOINED,
+    "subqueryload": SUBQUERY,
+    "immediateload": IMMEDIATE,
+    "contains_eager": CONTAINS_EAGER,
+    "lazyload": LAZY,
+    "raiseload": RAISE,
+    "noload": NOLOAD,
+    "defaultload": DEFAULT,
+    "load_only": COLUMN,
+    "defer": COLUMN,
+    "undefer": COLUMN,
+    "undefer_group": COLUMN,
+    "with_expression": COLUMN,
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    strategy: str
+    entity: str | None  # fullname of the class the attribute was taken from
+    attr: str  # relationship name, WILDCARD, or "" for ROOT/COLUMN steps
+
+
+Chain = tuple[Step, ...]
+Option = tuple[Chain, ...]
+
+
+def encode(option: Option) -> str:
+    return json.dumps([[[s.strategy, s.entity, s.attr] for s in chain] for chain in option],
+                      separators=(",", ":"))
+
+
+def decode(text: str) -> Option | None:
+    """Decode an encoded option; None when the text is not one of ours."""
+    try:
+        data = json.loads(text)
+        return tuple(tuple(Step(str(s), e if e is None else str(e), str(a)) for s, e, a in chain)
+                     for chain in data)
+    except (ValueError, TypeError):
+        return None
+
+
+def extend(option: Option, steps: Iterable[Step]) -> Option:
+    """Append steps to every chain, as a method call on a loader option does."""
+    new = tuple(steps)
+    return tuple(chain + new for chain in option) if option else (new,)
+
+
+def suboptions(option: Option, children: Iterable[Option]) -> Option:
+    """``opt.options(a, b)``: each child chain continues every chain of ``opt``."""
+    result: list[Chain] = []
+    for chain in option or ((),):
+        for child in children:
+            for child_chain in child:
+                result.append(chain + child_chain)
+    return tuple(result) or option
+
+
+def describe_step(step: Step) -> str:
+    if step.attr == WILDCARD:
+        return "'*'"
+    name = (step.entity or "").rsplit(".", 1)[-1]
+    return f"{name}.{step.attr}"

@@ -1,0 +1,71 @@
+"""The static picture of a mapping: models and their relationships."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+# Relationship ``lazy=`` values, grouped by what a plain ``select(Model)`` does with them.
+EAGER_STRATEGIES = frozenset({"joined", "selectin", "subquery", "immediate"})
+LAZY_STRATEGIES = frozenset({"select", "raise", "raise_on_sql", "noload"})
+# Never loaded as a whole and never lazy-loaded on attribute access: not tracked.
+UNTRACKED_STRATEGIES = frozenset({"dynamic", "write_only"})
+ALL_STRATEGIES = EAGER_STRATEGIES | LAZY_STRATEGIES | UNTRACKED_STRATEGIES
+
+# Relationship directions, as far as they can be told from source.
+MANY_TO_ONE = "manytoone"
+ONE_TO_MANY = "onetomany"
+MANY_TO_MANY = "manytomany"
+UNKNOWN_DIRECTION = "unknown"
+
+
+@dataclass(frozen=True)
+class Relationship:
+    name: str
+    owner: str  # fullname of the class that declares it
+    target: str  # fullname of the related model
+    uselist: bool
+    lazy: str = "select"
+    back_populates: str | None = None
+    join_depth: int | None = None
+    direction: str = UNKNOWN_DIRECTION
+
+    @property
+    def tracked(self) -> bool:
+        return self.lazy not in UNTRACKED_STRATEGIES
+
+
+@dataclass(frozen=True)
+class Model:
+    fullname: str
+    # Tracked relationships in slot order (declaration order, bases first).
+    relationships: tuple[Relationship, ...]
+    # Fullnames of this model and its mapped bases (for SQLAlchemy's ``Mapper.isa``).
+    mro: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.fullname.rsplit(".", 1)[-1]
+
+    def relationship(self, name: str) -> Relationship | None:
+        for rel in self.relationships:
+            if rel.name == name:
+                return rel
+        return None
+
+    def isa(self, other: str) -> bool:
+        return other == self.fullname or other in self.mro
+
+
+class Schema(Protocol):
+    def model(self, fullname: str) -> Model | None: ...
+
+
+@dataclass
+class DictSchema:
+    """A schema held in memory: used by tests and by the mypy side per lookup."""
+
+    models: Mapping[str, Model]
+
+    def model(self, fullname: str) -> Model | None:
+        return self.models.get(fullname)

@@ -1,0 +1,1 @@
+"""mypy glue: each module handles one concern and stays thin over ``mypy_eagerload.core``."""

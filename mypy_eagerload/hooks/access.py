@@ -1,0 +1,97 @@
+"""Attribute access on a model: check the relationship is loaded, narrow what it yields."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr
+from mypy.plugin import AttributeContext
+from mypy.types import Instance, NoneType, Type, UnionType, get_proper_type
+
+from mypy_eagerload import names
+from mypy_eagerload.core import messages
+from mypy_eagerload.core.loadstate import Loaded, NotLoaded, is_raise_reason
+from mypy_eagerload.hooks.compat import is_speculative
+from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
+from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
+from mypy_eagerload.hooks.types import type_to_slot
+
+
+def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext], Type]:
+    def hook(ctx: AttributeContext) -> Type:
+        receiver = get_proper_type(ctx.type)
+        if not isinstance(ctx.context, MemberExpr) or not isinstance(receiver, Instance):
+            return ctx.default_attr_type
+        data = metadata(receiver.type)
+        if data is None or data.get("kind") != "loaded":
+            return ctx.default_attr_type
+        model = model_info(receiver)
+        slots = (metadata(model) or {}).get("slots", []) if model is not None else []
+        if attr not in slots or len(slots) != len(receiver.args):
+            return ctx.default_attr_type
+        slot_type = receiver.args[slots.index(attr)]
+        slot = type_to_slot(slot_type)
+        schema = CheckerSchema(lookup)
+        assert model is not None
+        rel = schema.model(model.fullname)
+        relationship = rel.relationship(attr) if rel is not None else None
+        uselist = relationship.uselist if relationship is not None else False
+        if isinstance(slot, NotLoaded):
+            if ctx.is_lvalue and not uselist and not is_raise_reason(slot.reason):
+                return ctx.default_attr_type  # assigning a scalar side loads nothing
+            _report(ctx, schema, model.fullname, attr, slot.reason,
+                    relationship.target if relationship else "", uselist)
+            return ctx.default_attr_type
+        if isinstance(slot, Loaded) and not ctx.is_lvalue:
+            return _narrow(ctx, lookup, ctx.default_attr_type, slot_type)
+        return ctx.default_attr_type
+
+    return hook
+
+
+def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type) -> Type:
+    """``list[Post]`` -> ``LoadedList[Post, <element>]``; ``Post | None`` -> ``<element> | None``."""
+    proper = get_proper_type(declared)
+    if isinstance(proper, Instance) and model_info(proper) is not None:
+        return element
+    if isinstance(proper, UnionType):
+        items = [get_proper_type(i) for i in proper.items]
+        if len(items) == 2 and any(isinstance(i, NoneType) for i in items):
+            return UnionType.make_union([element if not isinstance(i, NoneType) else i for i in items])
+        return declared
+    if isinstance(proper, Instance) and proper.type.fullname == "builtins.list" and proper.args:
+        sym = lookup(names.LOADED_LIST)
+        if sym is not None and sym.node is not None and hasattr(sym.node, "mro"):
+            return Instance(sym.node, [proper.args[0], element])  # type: ignore[arg-type]
+    return declared
+
+
+def _report(ctx: AttributeContext, schema: CheckerSchema, model: str, attr: str, reason: str,
+            target: str, uselist: bool) -> None:
+    if is_speculative(ctx.api):
+        return
+    path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
+    ctx.api.fail(messages.unloaded(path, reason, target), ctx.context, code=UNLOADED_RELATIONSHIP)
+    ctx.api.msg.note(messages.fix(path, uselist, from_root), ctx.context,
+                     code=UNLOADED_RELATIONSHIP)
+
+
+def _path_to(ctx: AttributeContext, expr: Expression,
+             path: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], bool]:
+    """Walk ``user.posts[0].comments`` back to the query root, as far as the syntax shows."""
+    assert isinstance(expr, MemberExpr)
+    inner = expr.expr
+    while isinstance(inner, IndexExpr) or (isinstance(inner, CallExpr) and isinstance(inner.callee, MemberExpr)
+                                           and inner.callee.name in ("first", "one", "scalar_one")):
+        inner = inner.base if isinstance(inner, IndexExpr) else inner.callee.expr  # type: ignore[union-attr]
+    if isinstance(inner, MemberExpr):
+        try:
+            owner = get_proper_type(ctx.api.lookup_type(inner.expr))  # type: ignore[attr-defined]
+        except (KeyError, AttributeError):
+            return path, False
+        info = model_info(owner)
+        if info is not None and inner.name in (metadata(info) or {}).get("slots", []):
+            return _path_to(ctx, inner, [(info.fullname, inner.name)] + path)
+        return path, False
+    return path, isinstance(inner, RefExpr)

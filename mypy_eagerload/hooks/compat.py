@@ -1,0 +1,16 @@
+"""The few places where the plugin leans on mypy internals, guarded in one module."""
+
+from __future__ import annotations
+
+from mypy.plugin import CheckerPluginInterface
+
+
+def is_speculative(api: CheckerPluginInterface) -> bool:
+    """True while mypy tries an overload or operator candidate under an error filter.
+
+    An error reported then makes the candidate fail and changes inference (seen:
+    ``User.id == len(u.posts)`` became ``bool`` with a spurious ``[arg-type]``). The same
+    expression is checked again outside the filter, so skipping the report loses nothing.
+    """
+    errors = getattr(getattr(api, "msg", None), "errors", None)
+    return bool(getattr(errors, "_watchers", None))

@@ -1,0 +1,156 @@
+"""Read relationship declarations from class bodies, syntactically.
+
+The same scanner serves mapped classes (after their body is analysed) and mixins (from
+``get_customize_class_mro_hook``, before analysis), so a declaration reads the same whether
+its module was just analysed or comes from the cache: the result is stored as JSON in the
+class's ``TypeInfo.metadata``, which mypy serializes. Names are matched by their last
+component (``relationship``, ``orm.relationship``), since a mixin's names are not resolved yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mypy.nodes import (
+    AssignmentStmt,
+    CallExpr,
+    ClassDef,
+    Decorator,
+    Expression,
+    IntExpr,
+    MemberExpr,
+    NameExpr,
+    ReturnStmt,
+    Statement,
+    StrExpr,
+)
+from mypy.types import UnboundType
+
+from mypy_eagerload.core.schema import ALL_STRATEGIES
+
+Json = dict[str, Any]
+
+UNTRACKED_ANNOTATIONS = {"WriteOnlyMapped": "write_only", "DynamicMapped": "dynamic"}
+
+
+def _last_name(expr: Expression) -> str | None:
+    if isinstance(expr, (NameExpr, MemberExpr)):
+        return expr.name
+    return None
+
+
+def _is_call_to(expr: Expression | None, name: str) -> bool:
+    return isinstance(expr, CallExpr) and _last_name(expr.callee) == name
+
+
+def _kwarg(call: CallExpr, name: str) -> Expression | None:
+    for arg_name, arg in zip(call.arg_names, call.args):
+        if arg_name == name:
+            return arg
+    return None
+
+
+def _str_kwarg(call: CallExpr, name: str) -> str | None:
+    value = _kwarg(call, name)
+    return value.value if isinstance(value, StrExpr) else None
+
+
+def _relationship_record(name: str, call: CallExpr, annotation_kind: str | None) -> Json:
+    lazy_expr = _kwarg(call, "lazy")
+    if annotation_kind is not None:
+        lazy: str | None = annotation_kind
+    elif lazy_expr is None:
+        lazy = "select"
+    elif isinstance(lazy_expr, StrExpr) and lazy_expr.value in ALL_STRATEGIES:
+        lazy = lazy_expr.value
+    else:
+        lazy = None  # True/False/None/dynamic values: not tracked
+    uselist_expr = _kwarg(call, "uselist")
+    uselist = None
+    if isinstance(uselist_expr, NameExpr) and uselist_expr.name in ("True", "False"):
+        uselist = uselist_expr.name == "True"
+    join_depth = _kwarg(call, "join_depth")
+    return {
+        "name": name,
+        "lazy": lazy,
+        "back_populates": _str_kwarg(call, "back_populates") or _str_kwarg(call, "backref"),
+        "uselist": uselist,
+        "join_depth": join_depth.value if isinstance(join_depth, IntExpr) else None,
+        "custom_join": _kwarg(call, "primaryjoin") is not None,
+    }
+
+
+def _annotation_kind(stmt: AssignmentStmt) -> str | None:
+    annotation = stmt.unanalyzed_type
+    if isinstance(annotation, UnboundType):
+        return UNTRACKED_ANNOTATIONS.get(annotation.name.rsplit(".", 1)[-1])
+    return None
+
+
+def _returned_relationship(decorator: Decorator) -> CallExpr | None:
+    if not any(_is_declared_attr(d) for d in decorator.decorators):
+        return None
+    for stmt in decorator.func.body.body:
+        if isinstance(stmt, ReturnStmt) and _is_call_to(stmt.expr, "relationship"):
+            assert isinstance(stmt.expr, CallExpr)
+            return stmt.expr
+    return None
+
+
+def _is_declared_attr(expr: Expression) -> bool:
+    while isinstance(expr, MemberExpr) and expr.name != "declared_attr":
+        expr = expr.expr  # declared_attr.directive, orm.declared_attr
+    return _last_name(expr) == "declared_attr"
+
+
+def _foreign_key_tables(call: CallExpr) -> list[str]:
+    tables = []
+    for arg in call.args:
+        if _is_call_to(arg, "ForeignKey") and isinstance(arg, CallExpr) and arg.args:
+            target = arg.args[0]
+            if isinstance(target, StrExpr) and "." in target.value:
+                tables.append(target.value.rsplit(".", 1)[0])
+    return tables
+
+
+def _declared_relationship_kind(decorator: Decorator) -> str | None:
+    ret = decorator.func.unanalyzed_type
+    ret_type = getattr(ret, "ret_type", None)
+    if isinstance(ret_type, UnboundType):
+        return UNTRACKED_ANNOTATIONS.get(ret_type.name.rsplit(".", 1)[-1])
+    return None
+
+
+def scan_class(defn: ClassDef) -> Json:
+    """Relationships, table name and foreign-key targets declared in one class body."""
+    rels: list[Json] = []
+    fks: list[str] = []
+    table: str | None = None
+    for stmt in _statements(defn.defs.body):
+        if isinstance(stmt, AssignmentStmt) and len(stmt.lvalues) == 1:
+            lvalue = stmt.lvalues[0]
+            if not isinstance(lvalue, NameExpr):
+                continue
+            if _is_call_to(stmt.rvalue, "relationship"):
+                assert isinstance(stmt.rvalue, CallExpr)
+                rels.append(_relationship_record(lvalue.name, stmt.rvalue, _annotation_kind(stmt)))
+            elif _is_call_to(stmt.rvalue, "mapped_column") or _is_call_to(stmt.rvalue, "Column"):
+                assert isinstance(stmt.rvalue, CallExpr)
+                fks.extend(_foreign_key_tables(stmt.rvalue))
+            elif lvalue.name == "__tablename__" and isinstance(stmt.rvalue, StrExpr):
+                table = stmt.rvalue.value
+        elif isinstance(stmt, Decorator):
+            call = _returned_relationship(stmt)
+            if call is not None:
+                rels.append(_relationship_record(stmt.func.name, call,
+                                                 _declared_relationship_kind(stmt)))
+    return {"rels": rels, "fks": fks, "table": table}
+
+
+def _statements(body: list[Statement]) -> list[Statement]:
+    return [s for s in body if isinstance(s, (AssignmentStmt, Decorator))]
+
+
+def has_declared_attr_relationship(defn: ClassDef) -> bool:
+    return any(isinstance(s, Decorator) and _returned_relationship(s) is not None
+               for s in defn.defs.body)

@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from mypy.errorcodes import ErrorCode
+
+UNLOADED_RELATIONSHIP = ErrorCode(
+    "unloaded-relationship",
+    "Reading a relationship that the query producing the object did not load",
+    "mypy_eagerload",
+)

@@ -1,0 +1,152 @@
+"""Give loader options a type that remembers their path.
+
+``selectinload(User.posts)`` is typed ``_AbstractLoad`` by SQLAlchemy, which forgets the
+path. The hooks here return ``LoaderPath[Literal["<encoded chains>"]]`` instead (a subclass
+of ``Load``, so every place that accepts an option still accepts it), and extend it through
+chained calls. Anything not understood keeps SQLAlchemy's own type, which the statement
+hooks read as "unknown".
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mypy.nodes import ARG_POS, ARG_STAR, Expression, MemberExpr, RefExpr, StrExpr, TypeInfo
+from mypy.plugin import FunctionContext, MethodContext
+from mypy.types import Instance, LiteralType, Type, get_proper_type
+
+from mypy_eagerload import names
+from mypy_eagerload.core import options as opt
+from mypy_eagerload.hooks.models import metadata
+
+LookupInfo = Callable[[str], "TypeInfo | None"]
+_ARGS_WITH_UNKNOWN_EFFECT = frozenset({"recursion_depth"})
+
+
+def attribute_step(expr: Expression, strategy: str) -> opt.Step | None:
+    """``User.posts`` -> Step(strategy, "app.User", "posts"); ``"*"`` -> a wildcard step."""
+    if isinstance(expr, StrExpr):
+        return opt.Step(strategy, None, opt.WILDCARD) if expr.value == opt.WILDCARD else None
+    if not isinstance(expr, MemberExpr) or not isinstance(expr.expr, RefExpr):
+        return None
+    owner = expr.expr.node
+    if not isinstance(owner, TypeInfo) or (metadata(owner) or {}).get("kind") != "model":
+        return None
+    if strategy == opt.COLUMN:
+        return opt.Step(opt.COLUMN, owner.fullname, "")
+    if expr.name not in (metadata(owner) or {}).get("slots", []):
+        return None  # not a tracked relationship: SQLAlchemy rejects it or we cannot follow
+    return opt.Step(strategy, owner.fullname, expr.name)
+
+
+def decode_option_type(typ: Type) -> opt.Option | None:
+    proper = get_proper_type(typ)
+    if not isinstance(proper, Instance) or proper.type.fullname != names.LOADER_PATH:
+        return None
+    arg = get_proper_type(proper.args[0]) if proper.args else None
+    if isinstance(arg, LiteralType) and isinstance(arg.value, str):
+        return opt.decode(arg.value)
+    return None
+
+
+def encode_option_type(lookup: LookupInfo, option: opt.Option, fallback: Type) -> Type:
+    info = lookup(names.LOADER_PATH)
+    str_info = lookup("builtins.str")
+    if info is None or str_info is None:
+        return fallback
+    literal = LiteralType(opt.encode(option), Instance(str_info, []))
+    return Instance(info, [literal])
+
+
+def _strategy_for(name: str, ctx: FunctionContext | MethodContext) -> str | None:
+    strategy = opt.OPTION_STRATEGIES.get(name)
+    for arg_names, args in zip(ctx.arg_names, ctx.args):
+        for arg_name, arg in zip(arg_names, args):
+            if arg_name in _ARGS_WITH_UNKNOWN_EFFECT:
+                return None
+            if name == "raiseload" and arg_name == "sql_only":
+                if isinstance(arg, RefExpr) and arg.fullname == "builtins.True":
+                    strategy = opt.RAISE_ON_SQL
+                elif not (isinstance(arg, RefExpr) and arg.fullname == "builtins.False"):
+                    return None
+    return strategy
+
+
+def _positional(ctx: FunctionContext | MethodContext) -> list[Expression] | None:
+    """The attribute arguments, or None when one is spread from a variable."""
+    exprs: list[Expression] = []
+    for kinds, args, arg_names in zip(ctx.arg_kinds, ctx.args, ctx.arg_names):
+        for kind, arg, arg_name in zip(kinds, args, arg_names):
+            if kind == ARG_STAR:
+                return None
+            if kind == ARG_POS and arg_name is None:
+                exprs.append(arg)
+    return exprs
+
+
+def _steps(name: str, ctx: FunctionContext | MethodContext) -> tuple[opt.Step, ...] | None:
+    strategy = _strategy_for(name, ctx)
+    exprs = _positional(ctx)
+    if strategy is None or exprs is None:
+        return None
+    if strategy == opt.COLUMN:
+        owner = attribute_step(exprs[0], opt.COLUMN) if exprs else None
+        return (owner or opt.Step(opt.COLUMN, None, ""),)
+    steps = []
+    for i, expr in enumerate(exprs):
+        # Leading keys are walked with defaultload(); the strategy goes on the last one.
+        step = attribute_step(expr, strategy if i == len(exprs) - 1 else opt.DEFAULT)
+        if step is None:
+            return None
+        steps.append(step)
+    return tuple(steps) or None
+
+
+def option_function_hook(name: str, lookup: LookupInfo) -> Callable[[FunctionContext], Type]:
+    def hook(ctx: FunctionContext) -> Type:
+        steps = _steps(name, ctx)
+        if steps is None:
+            return ctx.default_return_type
+        return encode_option_type(lookup, (steps,), ctx.default_return_type)
+
+    return hook
+
+
+def load_constructor_hook(lookup: LookupInfo) -> Callable[[FunctionContext], Type]:
+    """``Load(User)``: a chain bound to an entity, with no step yet."""
+
+    def hook(ctx: FunctionContext) -> Type:
+        if len(ctx.args) != 1 or len(ctx.args[0]) != 1:
+            return ctx.default_return_type
+        entity = ctx.args[0][0]
+        if not isinstance(entity, RefExpr) or not isinstance(entity.node, TypeInfo):
+            return ctx.default_return_type
+        if (metadata(entity.node) or {}).get("kind") != "model":
+            return ctx.default_return_type
+        root = ((opt.Step(opt.ROOT, entity.node.fullname, ""),),)
+        return encode_option_type(lookup, root, ctx.default_return_type)
+
+    return hook
+
+
+def chain_method_hook(name: str, lookup: LookupInfo) -> Callable[[MethodContext], Type]:
+    """``<known option>.joinedload(Post.author)`` and friends."""
+
+    def hook(ctx: MethodContext) -> Type:
+        unknown = lookup(names.LOAD_CLASS)
+        fallback: Type = Instance(unknown, []) if unknown is not None else ctx.default_return_type
+        current = decode_option_type(ctx.type)
+        if current is None:
+            return fallback
+        if name == "options":
+            children = [decode_option_type(t) for types in ctx.arg_types for t in types]
+            if any(c is None for c in children) or any(k == ARG_STAR for ks in ctx.arg_kinds for k in ks):
+                return fallback
+            return encode_option_type(lookup, opt.suboptions(current, [c for c in children if c]),
+                                      fallback)
+        steps = _steps(name, ctx)
+        if steps is None:
+            return fallback
+        return encode_option_type(lookup, opt.extend(current, steps), fallback)
+
+    return hook

@@ -1,0 +1,126 @@
+"""Semantic analysis of mapped classes: record relationships, generate the loaded type.
+
+For every mapped class ``User`` this adds, in the class's own module, a generic subclass
+
+    class Loaded@User(User, Generic[posts_co, profile_co, ...])
+
+with one covariant type parameter per tracked relationship. A parameter holds the target's
+type when the relationship is loaded (``Post`` or ``Loaded@Post[...]``), a ``Literal[...]``
+reason when it is not, and ``Any`` when the plugin cannot tell. Covariance makes a
+more-loaded object a subtype of a less-loaded one, and mypy's joins give the intersection.
+Creating it here, in the model's module during semantic analysis, is what makes it survive
+warm caches, parallel workers and dmypy (see DESIGN-NOTES.md, section 2).
+"""
+
+from __future__ import annotations
+
+from mypy.mro import MroError, calculate_mro
+from mypy.nodes import COVARIANT, GDEF, Block, ClassDef, SymbolTable, SymbolTableNode, TypeInfo
+from mypy.plugin import ClassDefContext
+from mypy.types import AnyType, Instance, TypeOfAny, TypeVarId, TypeVarType
+
+from mypy_eagerload import names
+from mypy_eagerload.core.schema import UNTRACKED_STRATEGIES
+from mypy_eagerload.hooks.declarations import Json, has_declared_attr_relationship, scan_class
+
+LOADED_PREFIX = "Loaded@"
+
+
+def metadata(info: TypeInfo) -> Json | None:
+    data = info.metadata.get(names.PLUGIN_KEY)
+    return data if isinstance(data, dict) else None
+
+
+def is_declarative(info: TypeInfo) -> bool:
+    return any(base.fullname in names.DECLARATIVE_BASES for base in info.mro)
+
+
+def is_declarative_base_itself(info: TypeInfo) -> bool:
+    """``class Base(DeclarativeBase)``: the registry holder, not a mapped class."""
+    return any(base.type.fullname in names.DECLARATIVE_BASES for base in info.bases)
+
+
+def record_mixin(ctx: ClassDefContext) -> None:
+    """Mixins (not mapped) may declare relationships through ``@declared_attr``."""
+    if has_declared_attr_relationship(ctx.cls):
+        ctx.cls.info.metadata[names.PLUGIN_KEY] = {"kind": "mixin", **scan_class(ctx.cls)}
+
+
+def record_model(ctx: ClassDefContext) -> None:
+    info = ctx.cls.info
+    if is_declarative_base_itself(info) or _is_abstract(ctx.cls):
+        return
+    own = scan_class(ctx.cls)
+    rels: dict[str, Json] = {}
+    fks: list[str] = []
+    bases: list[str] = []
+    for cls in reversed(info.mro[1:]):
+        data = metadata(cls)
+        if data is None:
+            continue
+        if data.get("kind") == "model":
+            bases.append(cls.fullname)
+        for rel in data.get("own_rels", data.get("rels", [])):
+            rels[rel["name"]] = rel
+        fks.extend(data.get("own_fks", data.get("fks", [])))
+    for rel in own["rels"]:
+        rels[rel["name"]] = {**rel, "owner": info.fullname}
+    for cls in info.mro[1:]:
+        data = metadata(cls)
+        if data is not None and data.get("kind") == "mixin":
+            for rel in data["rels"]:
+                rels.setdefault(rel["name"], {**rel, "owner": cls.fullname})
+    slots = [name for name, rel in rels.items()
+             if rel["lazy"] is not None and rel["lazy"] not in UNTRACKED_STRATEGIES]
+    loaded = _add_loaded_class(ctx, info, slots) if _is_module_level(ctx) else None
+    info.metadata[names.PLUGIN_KEY] = {
+        "kind": "model",
+        "own_rels": [{**rel, "owner": info.fullname} for rel in own["rels"]],
+        "own_fks": own["fks"] + fks,
+        "rels": list(rels.values()),
+        "slots": slots,
+        "table": own["table"],
+        "bases": bases,
+        "loaded": loaded,
+    }
+
+
+def _is_abstract(defn: ClassDef) -> bool:
+    sym = defn.info.names.get("__abstract__")
+    return sym is not None and sym.node is not None and any(
+        getattr(stmt.rvalue, "name", None) == "True"
+        for stmt in defn.defs.body
+        if getattr(stmt, "lvalues", None) and getattr(stmt.lvalues[0], "name", "") == "__abstract__")
+
+
+def _is_module_level(ctx: ClassDefContext) -> bool:
+    return ctx.cls.info.fullname == f"{ctx.api.cur_mod_id}.{ctx.cls.name}"
+
+
+def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo, slots: list[str]) -> str:
+    """Create (or recreate, when the hook runs again after a deferral) ``Loaded@Model``."""
+    name = LOADED_PREFIX + model.name
+    module = ctx.api.cur_mod_id
+    fullname = f"{module}.{name}"
+    defn = ClassDef(name, Block([]))
+    defn.fullname = fullname
+    defn.line = model.line
+    info = TypeInfo(SymbolTable(), defn, module)
+    defn.info = info
+    info._fullname = fullname
+    info.bases = [Instance(model, [AnyType(TypeOfAny.from_omitted_generics)] * len(model.type_vars))]
+    obj = ctx.api.named_type("builtins.object")
+    defn.type_vars = [
+        TypeVarType(f"{slot}_co", f"{fullname}.{slot}_co", TypeVarId(i + 1, namespace=fullname),
+                    [], obj, AnyType(TypeOfAny.from_omitted_generics), variance=COVARIANT)
+        for i, slot in enumerate(slots)
+    ]
+    info.add_type_vars()
+    try:
+        calculate_mro(info)
+    except MroError:
+        return ""
+    info.metadata[names.PLUGIN_KEY] = {"kind": "loaded", "model": model.fullname}
+    ctx.api.modules[module].names[name] = SymbolTableNode(
+        GDEF, info, plugin_generated=True, module_public=False)
+    return name

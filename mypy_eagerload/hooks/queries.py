@@ -1,0 +1,186 @@
+"""Statements: ``select(...)``, ``Select.options(...)`` and ``Session.get(..., options=)``.
+
+The load state rides in the entity types of ``Select[...]`` (2.1: ``Select[User, Post]``;
+2.0: ``Select[tuple[User, Post]]``), so it flows unchanged through ``execute``, ``scalars``,
+``scalar_one``, rows and loops without further hooks.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mypy.nodes import ARG_STAR, TypeInfo
+from mypy.plugin import CheckerPluginInterface, FunctionContext, MethodContext
+from mypy.types import (
+    AnyType,
+    Instance,
+    ProperType,
+    TupleType,
+    Type,
+    UnionType,
+    get_proper_type,
+)
+
+from mypy_eagerload import names
+from mypy_eagerload.core import loadstate
+from mypy_eagerload.core import options as opt
+from mypy_eagerload.hooks.loader_options import decode_option_type
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
+from mypy_eagerload.hooks.types import plain_type, state_to_type, type_to_state
+
+EntityMap = Callable[[Instance], Type]
+
+
+def map_entities(typ: Type, fn: EntityMap) -> Type:
+    """Apply ``fn`` to each model instance among a statement's or result's entity types."""
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance):
+        if model_info(proper) is not None:
+            return fn(proper)
+        if not proper.args:
+            return typ
+        new_args = [map_entities(a, fn) for a in proper.args]
+        return proper.copy_modified(args=new_args)
+    if isinstance(proper, TupleType):
+        return proper.copy_modified(items=[map_entities(i, fn) for i in proper.items])
+    if isinstance(proper, UnionType):
+        return UnionType.make_union([map_entities(i, fn) for i in proper.items], proper.line)
+    return typ
+
+
+def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> EntityMap:
+    def narrow(entity: Instance) -> Type:
+        info = model_info(entity)
+        model = schema.model(info.fullname) if info is not None else None
+        if model is None or entity.type is not info:
+            return entity  # already loaded (select() of a loaded type) or not a model
+        return state_to_type(api, schema, loadstate.default_state(schema, model)) or entity
+
+    return narrow
+
+
+def select_hook(lookup: Lookup) -> Callable[[FunctionContext], Type]:
+    def hook(ctx: FunctionContext) -> Type:
+        schema = CheckerSchema(lookup)
+        return _select_args(ctx.default_return_type, _narrow_default(ctx.api, schema))
+
+    return hook
+
+
+def _select_args(typ: Type, fn: EntityMap) -> Type:
+    """Map the entity arguments of a ``Select`` instance only (not its other generics)."""
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance) and proper.type.fullname == names.SELECT_CLASS:
+        return proper.copy_modified(args=[map_entities(a, fn) for a in proper.args])
+    return typ
+
+
+def collect_chains(ctx: MethodContext | FunctionContext, arg_index: int) -> tuple[opt.Chain, ...] | None:
+    """The chains of every option passed at ``arg_index``; None if any is not understood."""
+    chains: list[opt.Chain] = []
+    for typ, kind in zip(ctx.arg_types[arg_index], ctx.arg_kinds[arg_index]):
+        items = _spread(typ) if kind == ARG_STAR else [typ]
+        if items is None:
+            return None
+        for item in items:
+            option = decode_option_type(item)
+            if option is None:
+                if _is_loader_option(item):
+                    return None
+                continue  # with_loader_criteria(), execution options...: no load effect
+            chains.extend(option)
+    return tuple(chains)
+
+
+def _spread(typ: Type) -> list[Type] | None:
+    proper = get_proper_type(typ)
+    if isinstance(proper, TupleType):
+        return list(proper.items)
+    if isinstance(proper, Instance) and len(proper.args) == 1:
+        return [proper.args[0]]
+    return None
+
+
+def _is_loader_option(typ: Type) -> bool:
+    proper: ProperType = get_proper_type(typ)
+    if isinstance(proper, AnyType):
+        return True
+    return isinstance(proper, Instance) and (
+        proper.type.has_base(names.ABSTRACT_LOAD) or proper.type.fullname.endswith("ExecutableOption")
+        or proper.type.fullname.endswith("ORMOption"))
+
+
+def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
+           chains: tuple[opt.Chain, ...] | None) -> EntityMap:
+    def apply(entity: Instance) -> Type:
+        info = model_info(entity)
+        assert info is not None
+        if chains is None:
+            return plain_type(info)  # an option we cannot read: the state becomes unknown
+        state = type_to_state(entity)
+        if state is None:
+            return entity
+        new_state = loadstate.apply_options(schema, state, chains)
+        if new_state is None:
+            return plain_type(info)
+        return state_to_type(api, schema, new_state) or plain_type(info)
+
+    return apply
+
+
+def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+    def hook(ctx: MethodContext) -> Type:
+        if not ctx.arg_types:
+            return ctx.default_return_type
+        schema = CheckerSchema(lookup)
+        chains = collect_chains(ctx, 0)
+        return _select_args(ctx.default_return_type, _apply(ctx.api, schema, chains))
+
+    return hook
+
+
+def session_get_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+    """``session.get(User, 1, options=[...])``: the options apply when a query is emitted."""
+
+    def hook(ctx: MethodContext) -> Type:
+        schema = CheckerSchema(lookup)
+        chains: tuple[opt.Chain, ...] | None = ()
+        for i, name in enumerate(ctx.callee_arg_names):
+            if name == "options" and ctx.args[i]:
+                chains = _chains_from_sequence(ctx, i)
+        narrow = _narrow_default(ctx.api, schema)
+
+        def entity(inst: Instance) -> Type:
+            fresh = narrow(inst)
+            return _apply(ctx.api, schema, chains)(fresh) if isinstance(fresh, Instance) else fresh
+
+        return map_entities(ctx.default_return_type, entity)
+
+    return hook
+
+
+def _chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...] | None:
+    """``options=[a, b]``: read each list item's type; a variable's element type otherwise."""
+    from mypy.nodes import ListExpr, TupleExpr
+
+    expr = ctx.args[index][0]
+    if isinstance(expr, (ListExpr, TupleExpr)):
+        chains: list[opt.Chain] = []
+        for item in expr.items:
+            typ = ctx.api.get_expression_type(item)  # type: ignore[attr-defined]
+            option = decode_option_type(typ)
+            if option is None:
+                if _is_loader_option(typ):
+                    return None
+                continue
+            chains.extend(option)
+        return tuple(chains)
+    items = _spread(ctx.arg_types[index][0])
+    if items is None:
+        return None
+    option = decode_option_type(items[0])
+    return option if option is not None else (None if _is_loader_option(items[0]) else ())
+
+
+def is_model_info(info: TypeInfo) -> bool:
+    return model_info(Instance(info, [])) is not None

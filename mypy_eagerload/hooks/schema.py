@@ -1,0 +1,178 @@
+"""The mapping as the type checker sees it: core ``Model``s built from ``TypeInfo``s.
+
+Relationship declarations come from the metadata that ``hooks.models`` stored during
+semantic analysis; targets and ``uselist`` come from the declared ``Mapped[...]`` types,
+which are fully resolved by the time hooks in the checker run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from mypy.nodes import Decorator, SymbolTableNode, TypeInfo, Var
+from mypy.types import CallableType, Instance, NoneType, ProperType, Type, UnionType, get_proper_type
+
+from mypy_eagerload import names
+from mypy_eagerload.core.schema import (
+    MANY_TO_MANY,
+    MANY_TO_ONE,
+    ONE_TO_MANY,
+    UNKNOWN_DIRECTION,
+    Model,
+    Relationship,
+)
+from mypy_eagerload.hooks.declarations import Json
+from mypy_eagerload.hooks.models import metadata
+
+Lookup = Callable[[str], "SymbolTableNode | None"]
+
+MAPPED_WRAPPERS = frozenset({names.MAPPED, names.WRITE_ONLY_MAPPED, names.DYNAMIC_MAPPED,
+                             names.DECLARED_ATTR, "sqlalchemy.orm.base._MappedAnnotationBase"})
+COLLECTIONS = frozenset({"builtins.list", "builtins.set", "builtins.frozenset", "typing.Sequence",
+                         "typing.MutableSequence", "typing.Collection", "typing.AbstractSet",
+                         "typing.MutableSet", "typing.Iterable"})
+
+
+def model_info(typ: Type) -> TypeInfo | None:
+    """The mapped class of a model type, plain or loaded."""
+    typ = get_proper_type(typ)
+    if not isinstance(typ, Instance):
+        return None
+    data = metadata(typ.type)
+    if data is None:
+        return None
+    if data.get("kind") == "model":
+        return typ.type
+    if data.get("kind") == "loaded":
+        for base in typ.type.mro[1:]:
+            if (metadata(base) or {}).get("kind") == "model":
+                return base
+    return None
+
+
+def loaded_info(typ: Type) -> TypeInfo | None:
+    typ = get_proper_type(typ)
+    if isinstance(typ, Instance) and (metadata(typ.type) or {}).get("kind") == "loaded":
+        return typ.type
+    return None
+
+
+def relationship_type(owner: TypeInfo, name: str) -> Type | None:
+    """The declared ``Mapped[...]`` (or ``declared_attr`` return) type of a relationship."""
+    for cls in owner.mro:
+        sym = cls.names.get(name)
+        if sym is None:
+            continue
+        node = sym.node
+        if isinstance(node, Var):
+            return node.type
+        if isinstance(node, Decorator):
+            func_type = get_proper_type(node.func.type)
+            return func_type.ret_type if isinstance(func_type, CallableType) else None
+        return None
+    return None
+
+
+def unwrap_relationship(typ: Type | None) -> tuple[Instance | None, bool]:
+    """(target model instance, is a collection) from ``Mapped[list[Post]]`` and friends."""
+    proper: ProperType | None = get_proper_type(typ)
+    while isinstance(proper, Instance) and proper.type.fullname in MAPPED_WRAPPERS and proper.args:
+        proper = get_proper_type(proper.args[0])
+    uselist = False
+    if isinstance(proper, Instance) and proper.type.fullname in COLLECTIONS and proper.args:
+        uselist = True
+        proper = get_proper_type(proper.args[0])
+    if isinstance(proper, UnionType):
+        items = [get_proper_type(i) for i in proper.items if not isinstance(get_proper_type(i), NoneType)]
+        proper = items[0] if len(items) == 1 else None
+    if isinstance(proper, Instance) and model_info(proper) is not None:
+        return proper, uselist
+    return None, uselist
+
+
+class CheckerSchema:
+    """Builds core ``Model``s on demand for one hook call (no state kept across calls)."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        self._lookup = lookup
+        self._models: dict[str, Model | None] = {}
+        self._bare_models: dict[str, Model | None] = {}
+
+    def info(self, fullname: str) -> TypeInfo | None:
+        sym = self._lookup(fullname)
+        return sym.node if sym is not None and isinstance(sym.node, TypeInfo) else None
+
+    def model(self, fullname: str) -> Model | None:
+        if fullname not in self._models:
+            bare = self._bare(fullname)
+            info = self.info(fullname)
+            if bare is None or info is None:
+                self._models[fullname] = None
+            else:
+                data = metadata(info) or {}
+                rels = tuple(_with_direction(self, data, rel) for rel in bare.relationships)
+                self._models[fullname] = Model(bare.fullname, rels, bare.mro)
+        return self._models[fullname]
+
+    def _bare(self, fullname: str) -> Model | None:
+        """The model without relationship directions (those need the targets' models)."""
+        if fullname not in self._bare_models:
+            info = self.info(fullname)
+            self._bare_models[fullname] = self._build(info) if info is not None else None
+        return self._bare_models[fullname]
+
+    def loaded_class(self, model: TypeInfo) -> TypeInfo | None:
+        data = metadata(model) or {}
+        loaded = data.get("loaded")
+        if not loaded:
+            return None
+        return self.info(f"{model.module_name}.{loaded}")
+
+    def _build(self, info: TypeInfo) -> Model | None:
+        data = metadata(info)
+        if data is None or data.get("kind") != "model":
+            return None
+        records = {rel["name"]: rel for rel in data["rels"]}
+        rels = []
+        for slot in data["slots"]:
+            rec = records[slot]
+            target, uselist = unwrap_relationship(relationship_type(info, slot))
+            if rec.get("uselist") is not None:
+                uselist = bool(rec["uselist"])
+            rels.append(Relationship(
+                name=slot,
+                owner=rec.get("owner", info.fullname),
+                target=target.type.fullname if target is not None else "",
+                uselist=uselist,
+                lazy=rec["lazy"],
+                back_populates=rec.get("back_populates"),
+                join_depth=rec.get("join_depth"),
+                direction=UNKNOWN_DIRECTION,
+            ))
+        return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())))
+
+
+def _with_direction(schema: CheckerSchema, data: Json, rel: Relationship) -> Relationship:
+    target_info = schema.info(rel.target) if rel.target else None
+    target_data = (metadata(target_info) if target_info is not None else None) or {}
+    partner = _partner(schema, rel)
+    if rel.uselist:
+        direction = MANY_TO_MANY if partner is not None and partner.uselist else ONE_TO_MANY
+    elif partner is not None and partner.uselist:
+        direction = MANY_TO_ONE
+    else:
+        mine = target_data.get("table") in data.get("own_fks", [])
+        theirs = data.get("table") in target_data.get("own_fks", [])
+        direction = MANY_TO_ONE if mine and not theirs else UNKNOWN_DIRECTION
+    return replace(rel, direction=direction)
+
+
+def _partner(schema: CheckerSchema, rel: Relationship) -> Relationship | None:
+    target = schema._bare(rel.target) if rel.target else None
+    if target is None:
+        return None
+    for other in target.relationships:
+        if other.name == rel.back_populates or other.back_populates == rel.name:
+            return other
+    return None

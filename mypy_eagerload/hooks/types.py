@@ -1,0 +1,84 @@
+"""Load states to mypy types and back.
+
+``Loaded@User[<posts>, <profile>]``: one argument per tracked relationship, in slot order:
+  * a model type (``Post`` or ``Loaded@Post[...]``): loaded, with the target's own state;
+  * ``Literal["<reason>"]`` or any other non-model type: not loaded;
+  * ``Any``: unknown, never reported.
+"""
+
+from __future__ import annotations
+
+from mypy.nodes import TypeInfo
+from mypy.plugin import CheckerPluginInterface
+from mypy.types import AnyType, Instance, LiteralType, Type, TypeOfAny, get_proper_type
+from mypy.typevars import fill_typevars_with_any
+
+from mypy_eagerload.core.loadstate import UNKNOWN, Loaded, NotLoaded, Slot, State
+from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.schema import CheckerSchema, loaded_info, model_info
+
+
+def plain_type(info: TypeInfo) -> Instance:
+    typ = fill_typevars_with_any(info)
+    assert isinstance(typ, Instance)
+    return typ
+
+
+def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: State) -> Instance | None:
+    """The loaded type for ``state``; None when the model has no loaded class."""
+    model = schema.info(state.model)
+    loaded = schema.loaded_class(model) if model is not None else None
+    if model is None or loaded is None:
+        return None
+    slots = state.slot_map
+    args = [_slot_to_type(api, schema, name, slots.get(name, UNKNOWN), model)
+            for name in (metadata(model) or {}).get("slots", [])]
+    if len(args) != len(loaded.type_vars):
+        return None
+    return Instance(loaded, args)
+
+
+def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str, slot: Slot,
+                  model: TypeInfo) -> Type:
+    if isinstance(slot, NotLoaded):
+        return LiteralType(slot.reason, api.named_generic_type("builtins.str", []))
+    if isinstance(slot, Loaded):
+        if slot.state is not None:
+            typ = state_to_type(api, schema, slot.state)
+            if typ is not None:
+                return typ
+        target_model = schema.model(model.fullname)
+        rel = target_model.relationship(name) if target_model is not None else None
+        target = schema.info(rel.target) if rel is not None and rel.target else None
+        if target is not None:
+            return plain_type(target)
+    return AnyType(TypeOfAny.special_form)
+
+
+def type_to_state(typ: Type) -> State | None:
+    """The state a type records; None for a plain model type (unknown origin)."""
+    proper = get_proper_type(typ)
+    loaded = loaded_info(proper)
+    model = model_info(proper)
+    if loaded is None or model is None or not isinstance(proper, Instance):
+        return None
+    names = (metadata(model) or {}).get("slots", [])
+    if len(names) != len(proper.args):
+        return None
+    return State(model.fullname, tuple(
+        (name, type_to_slot(arg)) for name, arg in zip(names, proper.args)))
+
+
+def type_to_slot(typ: Type) -> Slot:
+    proper = get_proper_type(typ)
+    if isinstance(proper, AnyType):
+        return UNKNOWN
+    if model_info(proper) is not None:
+        return Loaded(type_to_state(proper))
+    if isinstance(proper, LiteralType) and isinstance(proper.value, str):
+        return NotLoaded(proper.value)
+    if isinstance(proper, Instance) and isinstance(proper.last_known_value, LiteralType):
+        return NotLoaded(str(proper.last_known_value.value))
+    if isinstance(proper, Instance):
+        return NotLoaded("")  # a join of different reasons, or of loaded and not loaded
+    return UNKNOWN

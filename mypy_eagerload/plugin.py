@@ -1,0 +1,103 @@
+"""mypy entry point: dispatches hook names to the modules in ``mypy_eagerload.hooks``.
+
+Every ``get_*_hook`` here is asked for every name in the program, so each one rejects
+irrelevant names with a dict or prefix test before doing any lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mypy.nodes import MypyFile, TypeInfo
+from mypy.options import Options
+from mypy.plugin import (
+    AttributeContext,
+    ClassDefContext,
+    FunctionContext,
+    MethodContext,
+    Plugin,
+    ReportConfigContext,
+)
+from mypy.types import Type
+
+from mypy_eagerload import __version__, names
+from mypy_eagerload.core.options import OPTION_STRATEGIES
+from mypy_eagerload.hooks import access, loader_options, models, queries
+
+_OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTION_STRATEGIES}
+_CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
+# Modules never worth a dependency edge to the plugin's own types.
+_NO_DEPS_PREFIXES = ("sqlalchemy", "mypy_eagerload", "builtins", "typing", "_typeshed", "abc")
+
+
+class EagerLoadPlugin(Plugin):
+    def __init__(self, options: Options) -> None:
+        super().__init__(options)
+
+    # -- configuration and cache keys ---------------------------------------------------
+    def report_config_data(self, ctx: ReportConfigContext) -> object:
+        return {"mypy_eagerload": __version__}
+
+    def get_additional_deps(self, file: MypyFile) -> list[tuple[int, str, int]]:
+        # Modules that use SQLAlchemy may receive our LoaderPath/LoadedList types.
+        if file.fullname.startswith(_NO_DEPS_PREFIXES):
+            return []
+        for imp in file.imports:
+            ids = getattr(imp, "ids", None)
+            mods = [i for i, _ in ids] if ids is not None else [getattr(imp, "id", "")]
+            if any(m == "sqlalchemy" or m.startswith("sqlalchemy.") for m in mods):
+                return [(10, names.TYPES_MODULE, -1)]
+        return []
+
+    # -- semantic analysis ---------------------------------------------------------------
+    def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        sym = self.lookup_fully_qualified(fullname)
+        if sym is not None and isinstance(sym.node, TypeInfo) and models.is_declarative(sym.node):
+            return models.record_model
+        return None
+
+    def get_customize_class_mro_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        if fullname.startswith(_NO_DEPS_PREFIXES):
+            return None
+        return models.record_mixin
+
+    # -- type checking -------------------------------------------------------------------
+    def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
+        if fullname == names.SELECT:
+            return queries.select_hook(self.lookup_fully_qualified)
+        option = _OPTION_FUNCTIONS.get(fullname)
+        if option is not None:
+            return loader_options.option_function_hook(option, self._info)
+        if fullname == names.LOAD_CLASS:
+            return loader_options.load_constructor_hook(self._info)
+        return None
+
+    def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        if fullname == names.SELECT_OPTIONS:
+            return queries.options_hook(self.lookup_fully_qualified)
+        if fullname in names.SESSION_GET_METHODS:
+            return queries.session_get_hook(self.lookup_fully_qualified)
+        chain = _CHAIN_METHODS.get(fullname)
+        if chain is not None:
+            return loader_options.chain_method_hook(chain, self._info)
+        return None
+
+    def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
+        cls, _, attr = fullname.rpartition(".")
+        sym = self.lookup_fully_qualified(cls) if cls else None
+        if sym is None or not isinstance(sym.node, TypeInfo):
+            return None
+        data = models.metadata(sym.node)
+        if data is None:
+            return None
+        if attr in data.get("slots", ()) or any(r["name"] == attr for r in data.get("rels", ())):
+            return access.relationship_hook(attr, self.lookup_fully_qualified)
+        return None
+
+    def _info(self, fullname: str) -> TypeInfo | None:
+        sym = self.lookup_fully_qualified(fullname)
+        return sym.node if sym is not None and isinstance(sym.node, TypeInfo) else None
+
+
+def plugin(version: str) -> type[Plugin]:
+    return EagerLoadPlugin
