@@ -182,6 +182,8 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         select=(path.select if same_select else ()) + (target.fullname,),
         via=(model, rel),
     )
+    if _is_backref_to_parent(rel, path):
+        return Loaded(None)  # the parent identity: it may carry more than this path loads
     return Loaded(_build(schema, target, child, child_path, depth + 1))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mypy.plugin import CheckerPluginInterface
+from mypy.types import Type
 
 
 def is_speculative(api: CheckerPluginInterface) -> bool:
@@ -14,3 +15,10 @@ def is_speculative(api: CheckerPluginInterface) -> bool:
     """
     errors = getattr(getattr(api, "msg", None), "errors", None)
     return bool(getattr(errors, "_watchers", None))
+
+
+def type_context(api: CheckerPluginInterface) -> Type | None:
+    """The type the surrounding expression expects (a variable's declared type, a return type)."""
+    checker = getattr(api, "expr_checker", None)
+    stack = getattr(checker, "type_context", None)
+    return stack[-1] if stack else None

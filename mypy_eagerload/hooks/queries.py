@@ -24,6 +24,8 @@ from mypy.types import (
 from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core import options as opt
+from mypy_eagerload.hooks.compat import type_context
+from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.types import plain_type, state_to_type, type_to_state
@@ -62,7 +64,8 @@ def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> Entit
 def select_hook(lookup: Lookup) -> Callable[[FunctionContext], Type]:
     def hook(ctx: FunctionContext) -> Type:
         schema = CheckerSchema(lookup)
-        return _select_args(ctx.default_return_type, _narrow_default(ctx.api, schema))
+        narrowed = _select_args(ctx.default_return_type, _narrow_default(ctx.api, schema))
+        return fit(narrowed, type_context(ctx.api))
 
     return hook
 
@@ -134,7 +137,8 @@ def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
             return ctx.default_return_type
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
-        return _select_args(ctx.default_return_type, _apply(ctx.api, schema, chains))
+        narrowed = _select_args(ctx.default_return_type, _apply(ctx.api, schema, chains))
+        return fit(narrowed, type_context(ctx.api))
 
     return hook
 

@@ -1,0 +1,61 @@
+"""Fit a narrowed statement type to what its context expects.
+
+``Select`` is invariant, so ``stmt = stmt.options(...)`` would be an ``[assignment]`` error
+whenever the new state differs from the variable's (inferred from its first assignment), and
+``def q() -> Select[User]: return select(User)`` would fail too. Code that is clean without
+the plugin must stay clean, so where the context names the same statement type:
+  * a plain model in the context makes ours plain (unknown state);
+  * a different loaded state makes each differing relationship ``Any`` (unknown), which
+    mypy accepts as equivalent under invariance.
+"""
+
+from __future__ import annotations
+
+from mypy.types import AnyType, Instance, TupleType, Type, TypeOfAny, get_proper_type
+
+from mypy_eagerload.hooks.schema import loaded_info, model_info
+from mypy_eagerload.hooks.types import plain_type
+
+
+def fit(ours: Type, expected: Type | None) -> Type:
+    if expected is None:
+        return ours
+    o, e = get_proper_type(ours), get_proper_type(expected)
+    if isinstance(o, Instance) and isinstance(e, Instance):
+        if model_info(o) is not None and model_info(e) is not None:
+            return _fit_entity(o, e)
+        if o.type is e.type and len(o.args) == len(e.args):
+            return o.copy_modified(args=[fit(a, b) for a, b in zip(o.args, e.args)])
+        return ours
+    if isinstance(o, TupleType) and isinstance(e, TupleType) and len(o.items) == len(e.items):
+        return o.copy_modified(items=[fit(a, b) for a, b in zip(o.items, e.items)])
+    return ours
+
+
+def _fit_entity(ours: Instance, expected: Instance) -> Type:
+    if loaded_info(ours) is None:
+        return ours
+    if loaded_info(expected) is None:
+        info = model_info(ours)
+        return plain_type(info) if info is not None and model_info(expected) is info else ours
+    if ours.type is not expected.type:
+        return ours
+    args = [_fit_slot(a, b) for a, b in zip(ours.args, expected.args)]
+    if args != list(expected.args):
+        # The variable keeps the type of its first assignment, and mypy does not narrow an
+        # invariant ``Select[...]`` on reassignment, so reads after this one would still see
+        # the old state. The expected type is a Loaded@ instance our own hook created for
+        # this variable: widen it in place, so every later read sees "unknown" where the
+        # two assignments disagree instead of a stale claim.
+        expected.args = tuple(args)
+        expected._hash = -1
+    return ours.copy_modified(args=args)
+
+
+def _fit_slot(ours: Type, expected: Type) -> Type:
+    if ours == expected:
+        return ours
+    o, e = get_proper_type(ours), get_proper_type(expected)
+    if isinstance(o, Instance) and isinstance(e, Instance) and o.type is e.type and loaded_info(o):
+        return _fit_entity(o, e)
+    return AnyType(TypeOfAny.special_form)

@@ -1,0 +1,191 @@
+"""Build one module from many scenarios, check it with mypy once, run it once, compare."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.differential.scenarios import Scenario, through_backref
+
+HEADER = '''\
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import (
+    Load, contains_eager, defaultload, immediateload, joinedload, lazyload, noload, raiseload,
+    selectinload, subqueryload,
+)
+
+from dmodels import Address, Comment, Group, Node, Post, Profile, Tag, User
+
+OUTCOMES: dict[str, str] = {}
+
+
+def note_overlap(key: str, root: object) -> None:
+    """Record whether the query reached the root's identity again through a loop of three or
+    more hops (Group -> members -> groups -> Group). Then the root's attributes may be filled
+    through that other path, whatever the options said for the root itself."""
+    from sqlalchemy import inspect
+
+    frontier = [(root, 0)]
+    seen = {id(root)}
+    while frontier:
+        obj, depth = frontier.pop()
+        for value in inspect(obj).dict.values():
+            for item in value if isinstance(value, list) else [value]:
+                if item is root and depth >= 1:
+                    OUTCOMES[key + ":overlap"] = "yes"
+                    return
+                if hasattr(item, "_sa_instance_state") and id(item) not in seen:
+                    seen.add(id(item))
+                    frontier.append((item, depth + 1))
+
+
+def probe(key: str, fn: Callable[[], object]) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn()
+        OUTCOMES[key] = "ok"
+    except Exception as exc:  # the outcome is the data
+        # A lazy load inside a flush or statement wraps the real error.
+        OUTCOMES[key] = type(getattr(exc, "orig", None) or exc).__name__
+
+'''
+
+PLUGIN_CODE = "unloaded-relationship"
+ERROR_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<msg>.*?)(?:  \[(?P<code>[a-z-]+)\])?$")
+
+
+def render(scenarios: list[Scenario]) -> str:
+    lines = HEADER.splitlines()
+    for sc in scenarios:
+        lines.append(f"async def sc_{sc.name}(session: AsyncSession) -> None:")
+        lines.extend("    " + s for s in sc.setup)
+        lines.append(f"    note_overlap('{sc.name}', obj)")
+        for i, stmt in enumerate(sc.probes):
+            body = stmt if "=" in stmt.split("(")[0] or "append(" in stmt else f"_ = {stmt}"
+            lines.append(f"    def _p{i}() -> None:")
+            lines.append(f"        {body}")
+            sc.lines[len(lines)] = i
+            lines.append(f"    probe('{sc.name}:{i}', _p{i})")
+        lines.append("")
+        lines.append("")
+    lines.append("SCENARIOS = [" + ", ".join("sc_" + sc.name for sc in scenarios) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
+    here = Path(__file__).parent
+    (tmp / "dmodels.py").write_text((here / "dmodels.py").read_text())
+    (tmp / "scenarios_mod.py").write_text(render(scenarios))
+    return tmp / "scenarios_mod.py"
+
+
+def run_mypy(tmp: Path, files: list[str], plugin: bool, extra: list[str] | None = None) -> list[tuple[str, int, str, str]]:
+    config = tmp / ("with.ini" if plugin else "without.ini")
+    config.write_text("[mypy]\n" + ("plugins = mypy_eagerload.plugin\n" if plugin else ""))
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(config), "--no-error-summary",
+           "--show-error-codes", "--no-color-output", "--hide-error-context",
+           "--cache-dir", str(tmp / (".cache_p" if plugin else ".cache_n")), *(extra or []), *files]
+    env = {**os.environ, "MYPYPATH": str(tmp)}
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env)
+    if "Traceback" in proc.stderr or "INTERNAL ERROR" in proc.stdout + proc.stderr:
+        raise AssertionError(f"mypy crashed:\n{proc.stdout}\n{proc.stderr}")
+    errors = []
+    for line in proc.stdout.splitlines():
+        m = ERROR_RE.match(line)
+        if m:
+            errors.append((Path(m["file"]).name, int(m["line"]), m["msg"], m["code"] or ""))
+    return errors
+
+
+async def _run_all(module_path: Path) -> dict[str, str]:
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    sys.path.insert(0, str(module_path.parent))
+    try:
+        for name in ("dmodels", "scenarios_mod"):
+            sys.modules.pop(name, None)
+        spec = importlib.util.spec_from_file_location("scenarios_mod", module_path)
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["scenarios_mod"] = mod
+        spec.loader.exec_module(mod)
+        import dmodels  # type: ignore[import-not-found]
+
+        engine = create_async_engine("sqlite+aiosqlite://")
+        async with engine.begin() as conn:
+            await conn.run_sync(dmodels.Base.metadata.create_all)
+        async with AsyncSession(engine) as session:
+            await dmodels.seed(session)
+        for fn in mod.SCENARIOS:
+            async with AsyncSession(engine) as session:  # a fresh identity map each time
+                try:
+                    await fn(session)
+                except Exception as exc:
+                    mod.OUTCOMES[f"{fn.__name__[3:]}:setup"] = f"setup failed: {exc!r}"
+        await engine.dispose()
+        return dict(mod.OUTCOMES)
+    finally:
+        sys.path.remove(str(module_path.parent))
+
+
+def run_runtime(module_path: Path) -> dict[str, str]:
+    return asyncio.run(_run_all(module_path))
+
+
+@dataclass
+class Comparison:
+    probes: int
+    agreements: int
+    unknown: int
+    overlaps: int
+    disagreements: list[str]
+
+
+def _root(sc: Scenario) -> str:
+    if sc.root:
+        return sc.root
+    m = re.search(r"(?:select|get)\((\w+)", " ".join(sc.setup))
+    return m.group(1) if m else ""
+
+
+def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
+            outcomes: dict[str, str]) -> Comparison:
+    reported = {line: msg for _, line, msg, code in errors if code == PLUGIN_CODE}
+    probes = agreements = unknown = overlaps = 0
+    bad: list[str] = []
+    for sc in scenarios:
+        if f"{sc.name}:setup" in outcomes:
+            bad.append(f"{sc.name}: {outcomes[sc.name + ':setup']}")
+            continue
+        for line, i in sc.lines.items():
+            probes += 1
+            outcome = outcomes.get(f"{sc.name}:{i}", "not run")
+            fails = outcome in ("MissingGreenlet", "InvalidRequestError")
+            if outcome not in ("ok", "MissingGreenlet", "InvalidRequestError"):
+                bad.append(f"{sc.name}: probe {sc.probes[i]!r} had an unexpected outcome {outcome}")
+                continue
+            flagged = line in reported
+            if flagged == fails:
+                agreements += 1
+            elif not flagged and (sc.unknown or through_backref(_root(sc), sc.probes[i])):
+                unknown += 1
+            elif (flagged and f"{sc.name}:overlap" in outcomes
+                  and sc.probes[i].count(".") == 1 and "[" not in sc.probes[i]):
+                overlaps += 1  # the root was filled through another path to the same row
+            else:
+                bad.append(f"{sc.name}: {sc.probes[i]!r} runtime={outcome} plugin="
+                           f"{reported.get(line, 'silent')}\n    setup: {' | '.join(sc.setup)}")
+    return Comparison(probes, agreements, unknown, overlaps, bad)

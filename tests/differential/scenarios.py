@@ -1,0 +1,240 @@
+"""Scenarios for the differential suite: a query, then reads probed one per line.
+
+Each scenario becomes one async function in a generated module. mypy checks the module
+with the plugin; the same module then runs under AsyncSession on aiosqlite, and each probe
+records whether its read raised. The test compares the two line by line.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+# The relationship graph of dmodels (name -> (target, is collection)).
+GRAPH: dict[str, dict[str, tuple[str, bool]]] = {
+    "User": {"posts": ("Post", True), "profile": ("Profile", False), "groups": ("Group", True),
+             "addresses": ("Address", True), "comments": ("Comment", True)},
+    "Profile": {"user": ("User", False)},
+    "Address": {"user": ("User", False)},
+    "Post": {"author": ("User", False), "comments": ("Comment", True), "tags": ("Tag", True)},
+    "Comment": {"post": ("Post", False), "author": ("User", False)},
+    "Tag": {"posts": ("Post", True)},
+    "Group": {"owner": ("User", False), "members": ("User", True)},
+    "Node": {"parent": ("Node", False), "children": ("Node", True)},
+}
+# Roots whose row id=1 has every relationship populated (Node 1 has no parent: start at 3).
+ROOT_IDS = {"Node": 3, "Address": 11}
+EAGER = ["selectinload", "joinedload", "subqueryload", "immediateload"]
+LAST_ONLY = ["lazyload", "raiseload"]
+
+
+@dataclass
+class Scenario:
+    name: str
+    setup: list[str]  # statements that leave the queried object in ``obj``
+    probes: list[str]  # expressions read on ``obj``
+    # Set when the plugin is documented to fall back to "unknown" for this scenario.
+    unknown: bool = False
+    root: str = ""
+    notes: str = ""
+    lines: dict[int, int] = field(default_factory=dict)  # source line -> probe index
+
+
+def fetch(root: str, stmt: str, style: int) -> list[str]:
+    rid = ROOT_IDS.get(root, 1)
+    stmt = f"{stmt}.where({root}.id == {rid})"
+    if style == 0:
+        return [f"obj = (await session.execute({stmt})).unique().scalar_one()"]
+    if style == 1:
+        return [f"obj = (await session.scalars({stmt})).unique().one()"]
+    if style == 2:
+        return [f"stmt = {stmt}", "rows = (await session.execute(stmt)).unique().scalars().all()",
+                "obj = rows[0]"]
+    return [f"result = await session.execute({stmt})",
+            "for obj in result.unique().scalars():", "    break"]
+
+
+# Many-to-one hops that lead back to the object just come from: the plugin treats what lies
+# beyond them as unknown (it is the parent identity, whatever its own state), so a failure
+# past one is not expected to be reported.
+BACKREFS = {("User", "posts", "author"), ("Post", "comments", "post"), ("User", "addresses", "user"),
+            ("User", "profile", "user"), ("Node", "children", "parent"), ("User", "comments", "author")}
+
+
+def through_backref(root: str, probe: str) -> bool:
+    entity, prev = root, None
+    for part in probe.replace("[0]", "").split(".")[1:]:
+        if prev is not None and (prev[0], prev[1], part) in BACKREFS:
+            return True
+        prev = (entity, part)
+        entity = GRAPH[entity][part][0]
+    return False
+
+
+def random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str]) -> str | None:
+    path: tuple[str, ...] = ()
+    entity = root
+    parts: list[str] = []
+    for hop in range(rng.randint(1, 3)):
+        rel = rng.choice(sorted(GRAPH[entity]))
+        target, _ = GRAPH[entity][rel]
+        if entity == "Node" and path and path[-1] != rel:
+            return None  # parent-then-children revisits the same rows: identities overlap
+        path = path + (rel,)
+        last = hop == 2 or rng.random() < 0.4
+        pool = EAGER + ["defaultload"] + (LAST_ONLY if last else [])
+        fn = rng.choice(pool)
+        strategy = "default" if fn == "defaultload" else fn
+        if strategy != "default":
+            if used.get(path, strategy) != strategy:
+                return None  # SQLAlchemy rejects two strategies for one path
+            used[path] = strategy
+        parts.append(f"{fn}({entity}.{rel})")
+        entity = target
+        if last:
+            break
+    if rng.random() < 0.12 and not parts[-1].startswith(("lazyload", "raiseload")):
+        parts.append(f'{rng.choice(["raiseload", "lazyload"])}("*")')
+    return ".".join(parts)
+
+
+def random_probe(rng: random.Random, root: str) -> str:
+    expr = "obj"
+    entity = root
+    for hop in range(rng.randint(1, 3)):
+        rel = rng.choice(sorted(GRAPH[entity]))
+        target, many = GRAPH[entity][rel]
+        expr += f".{rel}"
+        entity = target
+        if hop < 2 and rng.random() < 0.6:
+            if many:
+                expr += "[0]"
+            continue
+        break
+    if expr.endswith("]"):
+        expr = expr[: expr.rindex("[")]
+    return expr
+
+
+def generated(count: int, seed: int = 20261126) -> list[Scenario]:
+    rng = random.Random(seed)
+    out: list[Scenario] = []
+    while len(out) < count:
+        root = rng.choice(sorted(GRAPH))
+        used: dict[tuple[str, ...], str] = {}
+        options = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 3))) if c]
+        if rng.random() < 0.1:
+            options.append(f'{rng.choice(["raiseload", "lazyload"])}("*")')
+        style = rng.randrange(6)
+        setup: list[str]
+        if style == 4 and options:
+            setup = [f"obj0 = await session.get({root}, {ROOT_IDS.get(root, 1)}, "
+                     f"options=[{', '.join(options)}])", "assert obj0 is not None", "obj = obj0"]
+        elif style == 5 and len(options) >= 2:
+            stmt = f"select({root}).options({options[0]})"
+            setup = [f"stmt0 = {stmt}", f"stmt1 = stmt0.options({', '.join(options[1:])})",
+                     *fetch(root, "stmt1", 0)]
+        else:
+            stmt = f"select({root})" + (f".options({', '.join(options)})" if options else "")
+            setup = fetch(root, stmt, style % 4)
+        probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
+        out.append(Scenario(f"gen_{len(out)}", setup, probes, root=root))
+    return out
+
+
+def handwritten() -> list[Scenario]:
+    """The rows of DESIGN-NOTES.md section 1 and the chain shapes of the core issue."""
+    S = Scenario
+    one = "(await session.execute({})).unique().scalar_one()"
+
+    def q(stmt: str) -> list[str]:
+        return ["obj = " + one.format(stmt)]
+
+    return [
+        S("plain_collection", q("select(User).where(User.id == 1)"), ["obj.posts"]),
+        S("plain_many_to_one", q("select(Post).where(Post.id == 1)"), ["obj.author"]),
+        S("selectin_loads", q("select(User).where(User.id == 1).options(selectinload(User.posts))"),
+          ["obj.posts", "obj.posts[0].comments", "obj.posts[0].author"]),
+        S("joined_loads", q("select(User).where(User.id == 1).options(joinedload(User.posts))"),
+          ["obj.posts", "obj.posts[0].author.posts"]),
+        S("subquery_immediate", q("select(Post).where(Post.id == 1).options(subqueryload(Post.comments),"
+                                  " immediateload(Post.author))"),
+          ["obj.comments", "obj.author", "obj.author.posts", "obj.comments[0].post"]),
+        S("eager_defaults", q("select(User).where(User.id == 1)"),
+          ["obj.profile", "obj.groups", "obj.groups[0].owner", "obj.profile.user"]),
+        S("raise_default", q("select(User).where(User.id == 1)"), ["obj.comments"]),
+        S("raise_on_sql_default", q("select(Post).where(Post.id == 1)"), ["obj.tags"]),
+        S("raiseload_option", q("select(User).where(User.id == 1).options(raiseload(User.profile))"),
+          ["obj.profile"]),
+        S("raiseload_wildcard", q("select(User).where(User.id == 1).options(raiseload('*'))"),
+          ["obj.profile", "obj.groups", "obj.posts"]),
+        S("wildcard_with_explicit", q("select(User).where(User.id == 1)"
+                                      ".options(raiseload('*'), selectinload(User.posts))"),
+          ["obj.posts", "obj.profile", "obj.posts[0].comments"]),
+        S("nested_wildcard", q("select(User).where(User.id == 1)"
+                               ".options(selectinload(User.posts).raiseload('*'))"),
+          ["obj.posts", "obj.profile", "obj.posts[0].author", "obj.posts[0].comments"]),
+        S("defaultload_chain", q("select(User).where(User.id == 1)"
+                                 ".options(defaultload(User.posts).selectinload(Post.comments))"),
+          ["obj.posts"]),
+        S("lazyload_overrides_default", q("select(User).where(User.id == 1)"
+                                          ".options(lazyload(User.profile))"), ["obj.profile"]),
+        S("noload", q("select(User).where(User.id == 1).options(noload(User.posts))"), ["obj.posts"]),
+        S("chain_three", q("select(User).where(User.id == 1).options(selectinload(User.posts)"
+                           ".joinedload(Post.comments).selectinload(Comment.author))"),
+          ["obj.posts[0].comments[0].author", "obj.posts[0].comments[0].author.posts",
+           "obj.posts[0].comments[0].post"]),
+        S("load_object", q("select(User).where(User.id == 1).options(Load(User).selectinload(User.posts))"),
+          ["obj.posts", "obj.addresses"]),
+        S("load_suboptions", q("select(User).where(User.id == 1).options(selectinload(User.posts)"
+                               ".options(selectinload(Post.comments), joinedload(Post.tags)))"),
+          ["obj.posts[0].comments", "obj.posts[0].tags", "obj.posts[0].comments[0].author"]),
+        S("options_twice", ["stmt = select(User).where(User.id == 1).options(selectinload(User.posts))",
+                            "stmt = stmt.options(selectinload(User.addresses))",
+                            "obj = " + one.format("stmt")],
+          ["obj.posts", "obj.addresses", "obj.comments"]),
+        S("option_in_variable", ["opt = selectinload(User.posts).selectinload(Post.comments)",
+                                 "obj = " + one.format("select(User).where(User.id == 1).options(opt)")],
+          ["obj.posts[0].comments", "obj.posts[0].tags"]),
+        S("star_options_unknown", ["opts = [selectinload(User.posts), joinedload(User.addresses)]",
+                                   "obj = " + one.format("select(User).where(User.id == 1).options(*opts)")],
+          ["obj.posts", "obj.addresses", "obj.comments"], unknown=True,
+          notes="options spread from a list of different options: element type is joined"),
+        S("session_get", ["obj0 = await session.get(User, 1, options=[selectinload(User.posts)])",
+                          "assert obj0 is not None", "obj = obj0"], ["obj.posts", "obj.addresses"]),
+        S("session_get_plain", ["obj0 = await session.get(Post, 1)", "assert obj0 is not None",
+                                "obj = obj0"], ["obj.author", "obj.comments"]),
+        S("contains_eager", q("select(User).join(User.posts).where(User.id == 1)"
+                              ".options(contains_eager(User.posts))"), ["obj.posts", "obj.addresses"]),
+        S("cycle_selectin_back", q("select(Address).where(Address.id == 11)"
+                                   ".options(joinedload(Address.user))"),
+          ["obj.user", "obj.user.groups", "obj.user.addresses"]),
+        S("cycle_joined_owner", q("select(Group).where(Group.id == 1)"),
+          ["obj.owner", "obj.owner.groups", "obj.owner.profile"]),
+        S("joined_restarts_in_selectin", q("select(User).where(User.id == 1)"),
+          ["obj.groups[0].owner", "obj.groups[0].owner.profile"]),
+        S("self_referential_default", q("select(Node).where(Node.id == 3)"),
+          ["obj.children", "obj.parent"]),
+        S("self_referential_option", q("select(Node).where(Node.id == 3)"
+                                       ".options(joinedload(Node.parent).joinedload(Node.parent))"),
+          ["obj.parent", "obj.parent.parent", "obj.parent.children"]),
+        S("backref_scalar_to_parent", q("select(User).where(User.id == 1).options(lazyload(User.profile),"
+                                        " selectinload(User.addresses))"),
+          ["obj.addresses[0].user", "obj.addresses[0].user.posts"]),
+        S("backref_one_to_one", q("select(Profile).where(Profile.id == 1).options(joinedload(Profile.user))"),
+          ["obj.user.profile", "obj.user.posts"]),
+        S("raise_scalar_to_parent", q("select(User).where(User.id == 1).options(raiseload(User.profile),"
+                                      " selectinload(User.posts).raiseload(Post.author))"),
+          ["obj.posts[0].author"]),
+        S("multi_entity_row", ["row = (await session.execute(select(User, Post).join(User.posts)"
+                               ".where(User.id == 1).options(selectinload(User.addresses)))).first()",
+                               "assert row is not None", "obj = row[0]"],
+          ["obj.addresses", "obj.posts"]),
+        S("mixin_declared_attr", q("select(Group).where(Group.id == 1).options(lazyload(Group.owner))"),
+          ["obj.owner", "obj.members"]),
+        S("assign_collection", q("select(User).where(User.id == 1)"), ["obj.posts.append(Post())"]),
+        S("assign_collection_list", q("select(User).where(User.id == 1)"), ["obj.posts = [Post()]"]),
+        S("assign_scalar", q("select(Post).where(Post.id == 1)"), ["obj.author = User(name='x')"]),
+        S("assign_loaded_collection", q("select(User).where(User.id == 1).options(selectinload(User.posts))"),
+          ["obj.posts.append(Post())", "obj.posts = [Post()]"]),
+    ]
