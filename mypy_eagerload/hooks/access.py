@@ -11,7 +11,7 @@ from mypy.types import Instance, NoneType, Type, UnionType, get_proper_type
 from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded, is_raise_reason
-from mypy_eagerload.hooks.compat import is_speculative
+from mypy_eagerload.hooks.compat import unwatched
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -69,12 +69,13 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
 
 def _report(ctx: AttributeContext, schema: CheckerSchema, model: str, attr: str, reason: str,
             target: str, uselist: bool) -> None:
-    if is_speculative(ctx.api):
-        return
     path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
-    ctx.api.fail(messages.unloaded(path, reason, target), ctx.context, code=UNLOADED_RELATIONSHIP)
-    ctx.api.msg.note(messages.fix(path, uselist, from_root), ctx.context,
-                     code=UNLOADED_RELATIONSHIP)
+    with unwatched(ctx.api) as report:
+        if not report:
+            return
+        ctx.api.fail(messages.unloaded(path, reason, target), ctx.context, code=UNLOADED_RELATIONSHIP)
+        ctx.api.msg.note(messages.fix(path, uselist, from_root), ctx.context,
+                         code=UNLOADED_RELATIONSHIP)
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,

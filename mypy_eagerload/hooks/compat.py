@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import Type
 
 
-def is_speculative(api: CheckerPluginInterface) -> bool:
-    """True while mypy tries an overload or operator candidate under an error filter.
+@contextmanager
+def unwatched(api: CheckerPluginInterface) -> Iterator[bool]:
+    """Report past mypy's error watchers (overload, operator and f-string trials).
 
-    An error reported then makes the candidate fail and changes inference (seen:
-    ``User.id == len(u.posts)`` became ``bool`` with a spurious ``[arg-type]``). The same
-    expression is checked again outside the filter, so skipping the report loses nothing.
+    An error reported inside a trial makes the candidate fail and changes inference (seen:
+    ``User.id == len(u.posts)`` became ``bool`` with a spurious ``[arg-type]``), yet some
+    expressions are only ever checked inside one (generators in ``[*(...)]``, f-string
+    arguments), so skipping the report would lose it. The verdict does not depend on the
+    candidate, so the error goes straight to the error list; mypy drops duplicates.
     """
     errors = getattr(getattr(api, "msg", None), "errors", None)
-    return bool(getattr(errors, "_watchers", None))
+    saved = getattr(errors, "_watchers", None)
+    if errors is None or not saved:
+        yield True
+        return
+    if any(getattr(w, "_filter_deprecated", False) for w in saved):
+        # A side lookup (the declared type of an assignment target, a base class member):
+        # not a read of the attribute, so nothing is reported.
+        yield False
+        return
+    errors._watchers = []
+    try:
+        yield True
+    finally:
+        errors._watchers = saved
 
 
 def type_context(api: CheckerPluginInterface) -> Type | None:

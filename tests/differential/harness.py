@@ -17,7 +17,7 @@ HEADER = '''\
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +41,8 @@ def note_overlap(key: str, root: object) -> None:
     seen = {id(root)}
     while frontier:
         obj, depth = frontier.pop()
-        for value in inspect(obj).dict.values():
+        state: Any = inspect(obj)
+        for value in state.dict.values():
             for item in value if isinstance(value, list) else [value]:
                 if item is root and depth >= 1:
                     OUTCOMES[key + ":overlap"] = "yes"

@@ -8,6 +8,8 @@ records whether its read raised. The test compares the two line by line.
 from __future__ import annotations
 
 import random
+
+import sqlalchemy
 from dataclasses import dataclass, field
 
 # The relationship graph of dmodels (name -> (target, is collection)).
@@ -229,7 +231,8 @@ def handwritten() -> list[Scenario]:
         S("multi_entity_row", ["row = (await session.execute(select(User, Post).join(User.posts)"
                                ".where(User.id == 1).options(selectinload(User.addresses)))).first()",
                                "assert row is not None", "obj = row[0]"],
-          ["obj.addresses", "obj.posts"]),
+          ["obj.addresses", "obj.posts"], unknown=sqlalchemy.__version__.startswith("2.0."),
+          notes="SQLAlchemy 2.0 types Row indexing as Any: the state is erased"),
         S("mixin_declared_attr", q("select(Group).where(Group.id == 1).options(lazyload(Group.owner))"),
           ["obj.owner", "obj.members"]),
         S("assign_collection", q("select(User).where(User.id == 1)"), ["obj.posts.append(Post())"]),
