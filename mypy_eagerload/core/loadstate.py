@@ -17,7 +17,7 @@ The rules mirror SQLAlchemy 2.x (``sqlalchemy/orm/strategies.py``):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Union
 
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema
@@ -176,14 +176,14 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     target = schema.model(rel.target)
     if target is None or depth >= MAX_DEPTH:
         return Loaded(None)
+    if _is_backref_to_parent(rel, path):
+        return Loaded(None)  # the parent identity: it may carry more than this path loads
     same_select = strategy in opt.SAME_SELECT
     child_path = _Path(
         full=path.full + (target.fullname,),
         select=(path.select if same_select else ()) + (target.fullname,),
         via=(model, rel),
     )
-    if _is_backref_to_parent(rel, path):
-        return Loaded(None)  # the parent identity: it may carry more than this path loads
     return Loaded(_build(schema, target, child, child_path, depth + 1))
 
 
@@ -259,36 +259,3 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
             slot = before
         slots.append((rel.name, slot))
     return State(model.fullname, tuple(slots))
-
-
-def intersect(a: Slot, b: Slot) -> Slot:
-    """What is known about a slot reached through either of two states."""
-    if isinstance(a, Unknown) or isinstance(b, Unknown):
-        return UNKNOWN
-    if isinstance(a, NotLoaded):
-        return a
-    if isinstance(b, NotLoaded):
-        return b
-    if a.state is None or b.state is None or a.state.model != b.state.model:
-        return Loaded(None)
-    sa, sb = a.state.slot_map, b.state.slot_map
-    return Loaded(State(a.state.model, tuple(
-        (name, intersect(slot, sb.get(name, UNKNOWN))) for name, slot in a.state.slots)))
-
-
-def read_path(state: State, names: Iterable[str]) -> Slot:
-    """The slot reached by following relationship names from ``state``."""
-    slot: Slot = Loaded(state)
-    for name in names:
-        if not isinstance(slot, Loaded):
-            return slot
-        if slot.state is None:
-            return UNKNOWN
-        slot = slot.state.slot(name)
-    return slot
-
-
-def schema_from(models: Mapping[str, Model]) -> Schema:
-    from mypy_eagerload.core.schema import DictSchema
-
-    return DictSchema(models)

@@ -40,7 +40,7 @@ def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext],
         if isinstance(slot, NotLoaded):
             if ctx.is_lvalue and not uselist and not is_raise_reason(slot.reason):
                 return ctx.default_attr_type  # assigning a scalar side loads nothing
-            _report(ctx, schema, model.fullname, attr, slot.reason,
+            _report(ctx, model.fullname, attr, slot.reason,
                     relationship.target if relationship else "", uselist)
             return ctx.default_attr_type
         if isinstance(slot, Loaded) and not ctx.is_lvalue:
@@ -67,7 +67,7 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
     return declared
 
 
-def _report(ctx: AttributeContext, schema: CheckerSchema, model: str, attr: str, reason: str,
+def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
             target: str, uselist: bool) -> None:
     path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
     with unwatched(ctx.api) as report:

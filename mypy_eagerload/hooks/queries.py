@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from mypy.nodes import ARG_STAR, TypeInfo
+from mypy.nodes import ARG_STAR
 from mypy.plugin import CheckerPluginInterface, FunctionContext, MethodContext
 from mypy.types import (
     AnyType,
@@ -80,18 +80,25 @@ def _select_args(typ: Type, fn: EntityMap) -> Type:
 
 def collect_chains(ctx: MethodContext | FunctionContext, arg_index: int) -> tuple[opt.Chain, ...] | None:
     """The chains of every option passed at ``arg_index``; None if any is not understood."""
-    chains: list[opt.Chain] = []
+    types: list[Type] = []
     for typ, kind in zip(ctx.arg_types[arg_index], ctx.arg_kinds[arg_index]):
         items = _spread(typ) if kind == ARG_STAR else [typ]
         if items is None:
             return None
-        for item in items:
-            option = decode_option_type(item)
-            if option is None:
-                if _is_loader_option(item):
-                    return None
-                continue  # with_loader_criteria(), execution options...: no load effect
-            chains.extend(option)
+        types.extend(items)
+    return _chains_of(types)
+
+
+def _chains_of(types: list[Type]) -> tuple[opt.Chain, ...] | None:
+    """Decode option types; None as soon as one is a loader option we cannot read."""
+    chains: list[opt.Chain] = []
+    for typ in types:
+        option = decode_option_type(typ)
+        if option is None:
+            if _is_loader_option(typ):
+                return None
+            continue  # with_loader_criteria(), execution options...: no load effect
+        chains.extend(option)
     return tuple(chains)
 
 
@@ -152,11 +159,14 @@ def session_get_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
         for i, name in enumerate(ctx.callee_arg_names):
             if name == "options" and ctx.args[i]:
                 chains = _chains_from_sequence(ctx, i)
-        narrow = _narrow_default(ctx.api, schema)
 
         def entity(inst: Instance) -> Type:
-            fresh = narrow(inst)
-            return _apply(ctx.api, schema, chains)(fresh) if isinstance(fresh, Instance) else fresh
+            info = model_info(inst)
+            model = schema.model(info.fullname) if info is not None else None
+            if info is None or model is None or chains is None:
+                return inst  # plain: unknown state
+            state = loadstate.state_with_options(schema, model, chains)
+            return state_to_type(ctx.api, schema, state) or inst
 
         return map_entities(ctx.default_return_type, entity)
 
@@ -169,22 +179,7 @@ def _chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ..
 
     expr = ctx.args[index][0]
     if isinstance(expr, (ListExpr, TupleExpr)):
-        chains: list[opt.Chain] = []
-        for item in expr.items:
-            typ = ctx.api.get_expression_type(item)  # type: ignore[attr-defined]
-            option = decode_option_type(typ)
-            if option is None:
-                if _is_loader_option(typ):
-                    return None
-                continue
-            chains.extend(option)
-        return tuple(chains)
+        # Item by item: the list's own element type is a join that forgets the paths.
+        return _chains_of([ctx.api.get_expression_type(item) for item in expr.items])
     items = _spread(ctx.arg_types[index][0])
-    if items is None:
-        return None
-    option = decode_option_type(items[0])
-    return option if option is not None else (None if _is_loader_option(items[0]) else ())
-
-
-def is_model_info(info: TypeInfo) -> bool:
-    return model_info(Instance(info, [])) is not None
+    return None if items is None else _chains_of(items)
