@@ -35,12 +35,14 @@ ABSTRACT_LOAD = f"{STRATEGY_OPTIONS_MODULE}._AbstractLoad"
 LOAD_CLASS = f"{STRATEGY_OPTIONS_MODULE}.Load"
 ALIASED_CLASS = "sqlalchemy.orm.util.AliasedClass"
 
-# Sessions: methods whose ``options=`` apply to the object they return.
-SESSION_CLASSES = (
-    "sqlalchemy.orm.session.Session",
-    "sqlalchemy.orm.scoping.scoped_session",
+# Sessions. Sync sessions load lazily without failing, so their results get a wider view.
+SYNC_SESSION = "sqlalchemy.orm.session.Session"
+SYNC_SESSION_CLASSES = (SYNC_SESSION, "sqlalchemy.orm.scoping.scoped_session")
+ASYNC_SESSION_CLASSES = (
     "sqlalchemy.ext.asyncio.session.AsyncSession",
     "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
 )
-SESSION_GET_METHODS = frozenset(
-    f"{cls}.{meth}" for cls in SESSION_CLASSES for meth in ("get", "get_one"))
+# Methods whose ``options=`` apply to the object they return.
+SESSION_GET = frozenset({"get", "get_one"})
+# Methods that return ORM results (sync sessions only need these for the wider view).
+SESSION_RESULT = frozenset({"execute", "scalars", "scalar", *SESSION_GET})

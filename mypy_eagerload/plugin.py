@@ -75,8 +75,9 @@ class EagerLoadPlugin(Plugin):
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         if fullname == names.SELECT_OPTIONS:
             return queries.options_hook(self.lookup_fully_qualified)
-        if fullname in names.SESSION_GET_METHODS:
-            return queries.session_get_hook(self.lookup_fully_qualified)
+        cls, _, method = fullname.rpartition(".")
+        if method in names.SESSION_RESULT:
+            return self._session_hook(cls, method)
         chain = _CHAIN_METHODS.get(fullname)
         if chain is not None:
             return loader_options.chain_method_hook(chain, self._info)
@@ -93,6 +94,18 @@ class EagerLoadPlugin(Plugin):
         if attr in data.get("slots", ()) or any(r["name"] == attr for r in data.get("rels", ())):
             return access.relationship_hook(attr, self.lookup_fully_qualified)
         return None
+
+    def _session_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
+        # By base class, so user subclasses of Session/AsyncSession are covered too.
+        info = self._info(cls)
+        if info is None:
+            return None
+        sync = any(info.has_base(base) for base in names.SYNC_SESSION_CLASSES)
+        if not sync and not any(info.has_base(base) for base in names.ASYNC_SESSION_CLASSES):
+            return None
+        if method in names.SESSION_GET:
+            return queries.session_get_hook(self.lookup_fully_qualified, sync)
+        return queries.sync_result_hook(self.lookup_fully_qualified) if sync else None
 
     def _info(self, fullname: str) -> TypeInfo | None:
         sym = self.lookup_fully_qualified(fullname)

@@ -14,11 +14,13 @@ import pytest
 from tests.differential import harness, scenarios
 
 GENERATED = 200
+GENERATED_SYNC = 60
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[scenarios.Scenario], Path]:
-    cases = scenarios.handwritten() + scenarios.generated(GENERATED)
+    cases = (scenarios.handwritten() + scenarios.generated(GENERATED)
+             + scenarios.generated(GENERATED_SYNC, seed=11, sync=True))
     tmp = tmp_path_factory.mktemp("differential")
     return cases, harness.write_project(tmp, cases)
 

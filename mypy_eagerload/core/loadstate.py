@@ -16,7 +16,7 @@ The rules mirror SQLAlchemy 2.x (``sqlalchemy/orm/strategies.py``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Union
 
 from mypy_eagerload.core import options as opt
@@ -88,6 +88,9 @@ class _Node:
     wildcard: str | None = None
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
+    # A statement-level wildcard (``raiseload("*")`` not bound to a path or ``Load``): it
+    # reaches every level of the tree, not just the root's (only set on the root node).
+    propagating: str | None = None
 
 
 def _chain_applies(chain: opt.Chain, root: Model) -> bool:
@@ -104,6 +107,8 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
         if not _chain_applies(chain, root):
             continue
         node = top
+        if _is_unbound_wildcard(chain):
+            top.propagating = chain[0].strategy
         for step in chain:
             if step.strategy in (opt.ROOT, opt.COLUMN):
                 continue
@@ -117,6 +122,11 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
     return top
 
 
+def _is_unbound_wildcard(chain: opt.Chain) -> bool:
+    return (len(chain) == 1 and chain[0].entity is None and chain[0].attr == opt.WILDCARD
+            and chain[0].strategy != opt.DEFAULT)
+
+
 # ---------------------------------------------------------------------------------------
 # Building states
 
@@ -126,6 +136,10 @@ class _Path:
     full: tuple[str, ...]  # every entity from the statement's root
     select: tuple[str, ...]  # entities of the current SELECT (joined loading)
     via: tuple[Model, Relationship] | None = None  # the hop that reached this entity
+    # The statement-level wildcard in force here. SQLAlchemy re-applies it at each level of
+    # the same SELECT and inside selectin/subquery sub-queries, but an immediateload runs
+    # like a lazy load, which does not carry wildcards: below one, it no longer applies.
+    wildcard: str | None = None
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
@@ -158,8 +172,9 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         return UNKNOWN
     if child is not None and child.strategy is not None:
         strategy, reason = child.strategy, OPTION_REASONS.get(child.strategy, "")
-    elif node is not None and node.wildcard is not None:
-        strategy = node.wildcard
+    elif (node is not None and node.wildcard is not None) or path.wildcard is not None:
+        strategy = node.wildcard if node is not None and node.wildcard is not None else path.wildcard
+        assert strategy is not None
         reason = OPTION_REASONS.get(strategy, "").replace("()", "('*')")
     else:
         strategy, reason = rel.lazy, default_reason(rel.lazy)
@@ -183,6 +198,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         full=path.full + (target.fullname,),
         select=(path.select if same_select else ()) + (target.fullname,),
         via=(model, rel),
+        wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
     )
     return Loaded(_build(schema, target, child, child_path, depth + 1))
 
@@ -200,7 +216,12 @@ def default_state(schema: Schema, model: Model) -> State:
 
 def state_with_options(schema: Schema, model: Model, chains: Iterable[opt.Chain]) -> State:
     trie = build_trie(chains, model)
-    return _build(schema, model, trie, _Path((model.fullname,), (model.fullname,)), 0)
+    return _build(schema, model, trie, _root_path(model, trie), 0)
+
+
+def _root_path(model: Model, trie: _Node | None) -> _Path:
+    return _Path((model.fullname,), (model.fullname,),
+                 wildcard=trie.propagating if trie is not None else None)
 
 
 def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain]) -> State | None:
@@ -218,14 +239,14 @@ def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain]) -
     if current == default_state(schema, model):
         return state_with_options(schema, model, chains)
     trie = build_trie(chains, model)
-    root = _Path((model.fullname,), (model.fullname,))
-    return _merge(schema, model, current, trie, root, 0)
+    return _merge(schema, model, current, trie, _root_path(model, trie), 0)
 
 
 def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Path,
            depth: int) -> State:
     fresh = _build(schema, model, node, path, depth).slot_map
-    defaults = _build(schema, model, None, path, depth).slot_map
+    defaults = _build(schema, model, None, replace(path, wildcard=None), depth).slot_map
+    wildcard = node.wildcard if node.wildcard is not None else path.wildcard
     old = current.slot_map
     slots: list[tuple[str, Slot]] = []
     for rel in model.relationships:
@@ -236,9 +257,10 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
             if isinstance(slot, Loaded) and isinstance(before, Loaded) and before.state is not None:
                 target = schema.model(rel.target)
                 if target is not None and slot.state is not None:
-                    child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel))
+                    child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel),
+                                       None if child.strategy == opt.IMMEDIATE else path.wildcard)
                     slot = Loaded(_merge(schema, target, before.state, child, child_path, depth + 1))
-        elif node.wildcard is not None:
+        elif wildcard is not None:
             if before == defaults[rel.name] and not (
                     isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES):
                 slot = fresh[rel.name]
@@ -246,12 +268,19 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
                 slot = fresh[rel.name]
             elif isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES:
                 slot = UNKNOWN  # a default or an earlier option: cannot tell
+            elif isinstance(before, Loaded) and before.state is not None and path.wildcard:
+                # Loaded by an earlier option, which wins; but whether the statement-level
+                # wildcard reaches below it depends on that option's strategy (immediateload
+                # stops it), which the state no longer records.
+                slot = Loaded(None)
             else:
                 slot = before
         elif child is not None and isinstance(before, Loaded) and before.state is not None:
             target = schema.model(rel.target)
             if target is None:
                 slot = before
+            elif path.wildcard:
+                slot = Loaded(None)  # as above: the wildcard's reach below it is unknown
             else:
                 child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel))
                 slot = Loaded(_merge(schema, target, before.state, child, child_path, depth + 1))
@@ -259,3 +288,49 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
             slot = before
         slots.append((rel.name, slot))
     return State(model.fullname, tuple(slots))
+
+
+# ---------------------------------------------------------------------------------------
+# Sync sessions
+
+
+def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
+    """The state as a sync ``Session`` sees it: a lazy load there emits SQL and succeeds (the
+    N+1 pattern), so only ``raise`` strategies still fail."""
+    model = schema.model(state.model)
+    slots: list[tuple[str, Slot]] = []
+    for name, slot in state.slots:
+        rel = model.relationship(name) if model is not None else None
+        if isinstance(slot, NotLoaded) and "raise" not in slot.reason:
+            # "" is a join of several reasons, perhaps of a raise: unknown, not reported.
+            slot = UNKNOWN if slot.reason == "" or rel is None else _lazy_loaded(schema, rel, depth)
+        elif isinstance(slot, Loaded) and slot.state is not None:
+            slot = Loaded(sync_view(schema, slot.state, depth + 1))
+        slots.append((name, slot))
+    return State(state.model, tuple(slots))
+
+
+def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
+    """What a sync lazy load of ``via`` brings back: its target's defaults, where certain.
+
+    Eager defaults depend on the lazy query's own loader path (cycles), so they are unknown.
+    A many-to-one may find its target already in the session, in whatever state it has; so
+    may the reverse of ``via`` (``post.author.posts`` holds ``post`` itself): unknown below.
+    """
+    target = schema.model(via.target)
+    if target is None or depth >= MAX_DEPTH:
+        return Loaded(None)
+    slots: list[tuple[str, Slot]] = []
+    for rel in target.relationships:
+        reverse = rel.back_populates == via.name or via.back_populates == rel.name
+        slot: Slot
+        if rel.lazy == opt.RAISE or (rel.lazy == opt.RAISE_ON_SQL and rel.direction != MANY_TO_ONE):
+            slot = NotLoaded(default_reason(rel.lazy))
+        elif rel.lazy in EAGER_STRATEGIES or rel.direction == MANY_TO_ONE or rel.lazy != opt.LAZY:
+            slot = UNKNOWN
+        elif reverse:
+            slot = Loaded(None)
+        else:
+            slot = _lazy_loaded(schema, rel, depth + 1)
+        slots.append((rel.name, slot))
+    return Loaded(State(target.fullname, tuple(slots)))

@@ -40,7 +40,10 @@ def unloaded(path: list[tuple[str, str]], reason: str, target: str) -> str:
 
 def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool) -> str:
     loader = "selectinload" if uselist else "joinedload"
-    parts = [f"selectinload({_short(m)}.{r})" for m, r in path[:-1]]
+    # The hops before the last are loaded already (else they would be reported first), by
+    # an option or a default; defaultload() walks through them without naming a second,
+    # conflicting strategy for the same path.
+    parts = [f"defaultload({_short(m)}.{r})" for m, r in path[:-1]]
     last_model, last_rel = path[-1]
     parts.append(f"{loader}({_short(last_model)}.{last_rel})")
     chain = ".".join(parts)

@@ -6,7 +6,8 @@ from typing import Callable
 
 from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr
 from mypy.plugin import AttributeContext
-from mypy.types import Instance, NoneType, Type, UnionType, get_proper_type
+from mypy.typeops import make_simplified_union
+from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
 
 from mypy_eagerload import names
 from mypy_eagerload.core import messages
@@ -20,34 +21,55 @@ from mypy_eagerload.hooks.types import type_to_slot
 
 def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext], Type]:
     def hook(ctx: AttributeContext) -> Type:
+        if not isinstance(ctx.context, MemberExpr):
+            return ctx.default_attr_type  # the class-body declaration, not a read
         receiver = get_proper_type(ctx.type)
-        if not isinstance(ctx.context, MemberExpr) or not isinstance(receiver, Instance):
-            return ctx.default_attr_type
-        data = metadata(receiver.type)
-        if data is None or data.get("kind") != "loaded":
-            return ctx.default_attr_type
-        model = model_info(receiver)
-        slots = (metadata(model) or {}).get("slots", []) if model is not None else []
-        if attr not in slots or len(slots) != len(receiver.args):
-            return ctx.default_attr_type
-        slot_type = receiver.args[slots.index(attr)]
-        slot = type_to_slot(slot_type)
-        schema = CheckerSchema(lookup)
-        assert model is not None
-        rel = schema.model(model.fullname)
-        relationship = rel.relationship(attr) if rel is not None else None
-        uselist = relationship.uselist if relationship is not None else False
-        if isinstance(slot, NotLoaded):
-            if ctx.is_lvalue and not uselist and not is_raise_reason(slot.reason):
-                return ctx.default_attr_type  # assigning a scalar side loads nothing
-            _report(ctx, model.fullname, attr, slot.reason,
-                    relationship.target if relationship else "", uselist)
-            return ctx.default_attr_type
-        if isinstance(slot, Loaded) and not ctx.is_lvalue:
-            return _narrow(ctx, lookup, ctx.default_attr_type, slot_type)
-        return ctx.default_attr_type
+        # On a union (``a if flag else b``) mypy calls the hook once per item but passes the
+        # whole union as ``ctx.type``: decide for all items at once, so a relationship that
+        # any branch left unloaded is reported (the intersection of the load sets).
+        items = receiver.relevant_items() if isinstance(receiver, UnionType) else [receiver]
+        narrowed: list[Type] = []
+        for item in items:
+            item = get_proper_type(item)
+            if isinstance(item, NoneType):
+                continue
+            result = _check_item(ctx, lookup, attr, item)
+            if result is None:
+                return ctx.default_attr_type
+            narrowed.append(result)
+        if not narrowed or len(items) == 1:
+            return narrowed[0] if narrowed else ctx.default_attr_type
+        return make_simplified_union(narrowed)
 
     return hook
+
+
+def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: ProperType) -> Type | None:
+    """The attribute's type on one receiver; None once an error was reported or the receiver
+    carries no load state (then the declared type stands)."""
+    if not isinstance(receiver, Instance):
+        return None
+    data = metadata(receiver.type)
+    if data is None or data.get("kind") != "loaded":
+        return None
+    model = model_info(receiver)
+    slots = (metadata(model) or {}).get("slots", []) if model is not None else []
+    if model is None or attr not in slots or len(slots) != len(receiver.args):
+        return None
+    slot_type = receiver.args[slots.index(attr)]
+    slot = type_to_slot(slot_type)
+    rel = CheckerSchema(lookup).model(model.fullname)
+    relationship = rel.relationship(attr) if rel is not None else None
+    uselist = relationship.uselist if relationship is not None else False
+    if isinstance(slot, NotLoaded):
+        if ctx.is_lvalue and not uselist and not is_raise_reason(slot.reason):
+            return None  # assigning a scalar side loads nothing
+        _report(ctx, model.fullname, attr, slot.reason,
+                relationship.target if relationship else "", uselist)
+        return None
+    if isinstance(slot, Loaded) and not ctx.is_lvalue:
+        return _narrow(ctx, lookup, ctx.default_attr_type, slot_type)
+    return None
 
 
 def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type) -> Type:

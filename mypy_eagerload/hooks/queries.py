@@ -150,7 +150,25 @@ def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
     return hook
 
 
-def session_get_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+def sync_result_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+    """``Session.execute/scalars/scalar``: what would fail under AsyncSession only by emitting
+    SQL is a lazy load that succeeds in a sync session (see ``loadstate.sync_view``)."""
+
+    def hook(ctx: MethodContext) -> Type:
+        schema = CheckerSchema(lookup)
+
+        def entity(inst: Instance) -> Type:
+            state = type_to_state(inst)
+            if state is None:
+                return inst
+            return state_to_type(ctx.api, schema, loadstate.sync_view(schema, state)) or inst
+
+        return map_entities(ctx.default_return_type, entity)
+
+    return hook
+
+
+def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Type]:
     """``session.get(User, 1, options=[...])``: the options apply when a query is emitted."""
 
     def hook(ctx: MethodContext) -> Type:
@@ -166,6 +184,8 @@ def session_get_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
             if info is None or model is None or chains is None:
                 return inst  # plain: unknown state
             state = loadstate.state_with_options(schema, model, chains)
+            if sync:
+                state = loadstate.sync_view(schema, state)
             return state_to_type(ctx.api, schema, state) or inst
 
         return map_entities(ctx.default_return_type, entity)

@@ -37,6 +37,7 @@ class Scenario:
     probes: list[str]  # expressions read on ``obj``
     # Set when the plugin is documented to fall back to "unknown" for this scenario.
     unknown: bool = False
+    sync: bool = False  # run in a sync Session, where lazy loads emit SQL and succeed
     root: str = ""
     notes: str = ""
     lines: dict[int, int] = field(default_factory=dict)  # source line -> probe index
@@ -52,8 +53,16 @@ def fetch(root: str, stmt: str, style: int) -> list[str]:
     if style == 2:
         return [f"stmt = {stmt}", "rows = (await session.execute(stmt)).unique().scalars().all()",
                 "obj = rows[0]"]
-    return [f"result = await session.execute({stmt})",
-            "for obj in result.unique().scalars():", "    break"]
+    if style == 3:
+        return [f"result = await session.execute({stmt})",
+                "for obj in result.unique().scalars():", "    break"]
+    if style == 4:
+        return [f"stream = await session.stream_scalars({stmt})",
+                "async for obj in stream.unique():", "    break"]
+    return [f"obj = await fetch_one(session, {stmt})"]
+
+
+FETCH_STYLES = 6
 
 
 # Many-to-one hops that lead back to the object just come from: the plugin treats what lies
@@ -118,29 +127,34 @@ def random_probe(rng: random.Random, root: str) -> str:
     return expr
 
 
-def generated(count: int, seed: int = 20261126) -> list[Scenario]:
+def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scenario]:
     rng = random.Random(seed)
     out: list[Scenario] = []
+    prefix = "sync" if sync else "gen"
+    # Sync sessions have no stream_scalars and no async helper.
+    styles = [0, 1, 2, 3] if sync else list(range(FETCH_STYLES))
     while len(out) < count:
         root = rng.choice(sorted(GRAPH))
         used: dict[tuple[str, ...], str] = {}
         options = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 3))) if c]
         if rng.random() < 0.1:
             options.append(f'{rng.choice(["raiseload", "lazyload"])}("*")')
-        style = rng.randrange(6)
+        shape = rng.randrange(len(styles) + 2)
         setup: list[str]
-        if style == 4 and options:
+        if shape == len(styles) and options:
             setup = [f"obj0 = await session.get({root}, {ROOT_IDS.get(root, 1)}, "
                      f"options=[{', '.join(options)}])", "assert obj0 is not None", "obj = obj0"]
-        elif style == 5 and len(options) >= 2:
+        elif shape == len(styles) + 1 and len(options) >= 2:
             stmt = f"select({root}).options({options[0]})"
             setup = [f"stmt0 = {stmt}", f"stmt1 = stmt0.options({', '.join(options[1:])})",
                      *fetch(root, "stmt1", 0)]
         else:
             stmt = f"select({root})" + (f".options({', '.join(options)})" if options else "")
-            setup = fetch(root, stmt, style % 4)
+            setup = fetch(root, stmt, styles[shape % len(styles)])
+        if sync:
+            setup = [line.replace("await ", "") for line in setup]
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
-        out.append(Scenario(f"gen_{len(out)}", setup, probes, root=root))
+        out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync))
     return out
 
 
@@ -238,6 +252,61 @@ def handwritten() -> list[Scenario]:
         S("assign_collection", q("select(User).where(User.id == 1)"), ["obj.posts.append(Post())"]),
         S("assign_collection_list", q("select(User).where(User.id == 1)"), ["obj.posts = [Post()]"]),
         S("assign_scalar", q("select(Post).where(Post.id == 1)"), ["obj.author = User(name='x')"]),
+        # Two load states meet: the plugin keeps what both load. At runtime the less-loaded
+        # branch is taken (``flag`` is False), so what only the other loads fails for real.
+        S("ternary_objects", ["flag = len(session.identity_map) < 0",
+                              "a = " + one.format("select(User).where(User.id == 1)"
+                                                  ".options(selectinload(User.posts), selectinload(User.addresses))"),
+                              "b = " + one.format("select(User).where(User.id == 2)"
+                                                  ".options(selectinload(User.addresses))"),
+                              "obj = a if flag else b"],
+          ["obj.addresses", "obj.posts", "obj.comments"]),
+        S("list_literal_join", ["a = " + one.format("select(User).where(User.id == 1)"
+                                                    ".options(selectinload(User.posts), selectinload(User.addresses))"),
+                                "b = " + one.format("select(User).where(User.id == 2)"
+                                                    ".options(selectinload(User.addresses))"),
+                                "for obj in [b, a]:", "    break"],
+          ["obj.addresses", "obj.posts"]),
+        S("ternary_statements", ["flag = len(session.identity_map) < 0",
+                                 "stmt = (select(User).options(selectinload(User.posts), selectinload(User.addresses))"
+                                 " if flag else select(User).options(selectinload(User.addresses)))",
+                                 "obj = " + one.format("stmt.where(User.id == 1)")],
+          ["obj.addresses", "obj.posts"], unknown=True,
+          notes="execute() of a union of statements: mypy's overload check erases it to Any"),
+        S("session_get_options_variable", ["opts = [selectinload(User.posts)]",
+                                           "obj0 = await session.get(User, 1, options=opts)",
+                                           "assert obj0 is not None", "obj = obj0"],
+          ["obj.posts", "obj.addresses"]),
+        S("generic_helper", ["obj = await fetch_one(session, select(User).where(User.id == 1)"
+                             ".options(selectinload(User.posts)))"], ["obj.posts", "obj.addresses"]),
+        S("stream_scalars", ["stream = await session.stream_scalars(select(User).where(User.id == 1)"
+                             ".options(selectinload(User.posts)))",
+                             "async for obj in stream:", "    break"], ["obj.posts", "obj.addresses"]),
+        S("wildcard_propagates", q("select(Post).where(Post.id == 1)"
+                                   ".options(joinedload(Post.author), raiseload('*'))"),
+          ["obj.author", "obj.author.profile", "obj.author.groups"]),
+        S("wildcard_stops_at_immediate", q("select(Post).where(Post.id == 1)"
+                                           ".options(immediateload(Post.author), raiseload('*'))"),
+          ["obj.author", "obj.author.profile", "obj.author.groups", "obj.tags"]),
+        S("bound_wildcard_root_only", q("select(Address).where(Address.id == 11)"
+                                        ".options(Load(Address).raiseload('*'), selectinload(Address.user))"),
+          ["obj.user.groups", "obj.user.profile"]),
+        S("nested_wildcard_one_level", q("select(User).where(User.id == 1).options(selectinload(User.posts)"
+                                         ".options(raiseload('*'), selectinload(Post.comments)))"),
+          ["obj.posts[0].comments", "obj.posts[0].comments[0].author", "obj.posts[0].tags"]),
+        # Sync Session: lazy loads emit SQL and succeed; raise strategies still fail.
+        S("sync_plain", ["obj = session.execute(select(User).where(User.id == 1)).scalar_one()"],
+          ["obj.posts", "obj.comments", "obj.posts[0].comments", "obj.posts[0].tags",
+           "obj.posts[0].comments[0].author"], sync=True),
+        S("sync_raiseload", ["obj = session.scalars(select(User).where(User.id == 1)"
+                             ".options(raiseload(User.posts))).one()"],
+          ["obj.posts", "obj.addresses", "obj.addresses[0].user"], sync=True),
+        S("sync_get_wildcard", ["obj0 = session.get(User, 1, options=[raiseload('*')])",
+                                "assert obj0 is not None", "obj = obj0"],
+          ["obj.posts", "obj.profile"], sync=True),
+        S("sync_scalar", ["obj0 = session.scalar(select(Post).where(Post.id == 1))",
+                          "assert obj0 is not None", "obj = obj0"],
+          ["obj.author", "obj.tags", "obj.author.comments"], sync=True),
         S("assign_loaded_collection", q("select(User).where(User.id == 1).options(selectinload(User.posts))"),
           ["obj.posts.append(Post())", "obj.posts = [Post()]"]),
     ]
