@@ -6,6 +6,7 @@ SQLAlchemy 2.0 and 2.1 define these in the same modules; where they differ it is
 from __future__ import annotations
 
 PLUGIN_KEY = "mypy_eagerload"  # TypeInfo.metadata key
+MAPPING_DIGEST = "__eagerload_mapping__"  # generated class attribute (see hooks.models)
 TYPES_MODULE = "mypy_eagerload._types"
 LOADER_PATH = f"{TYPES_MODULE}.LoaderPath"
 LOADED_LIST = f"{TYPES_MODULE}.LoadedList"

@@ -1,31 +1,91 @@
-"""Same diagnostics in every mode: cold, warm cache, warm after an edit, --num-workers 2."""
+"""Same diagnostics in every mode, over the typesafety suite, the example app and scenarios.
+
+For each state of the corpus (as written, then after each edit below, cumulatively) a cold
+run with a fresh cache is the reference; an incremental run on a cache left by the previous
+state, the same with ``--num-workers 2``, the same with the JSON cache, and a dmypy recheck
+must all print exactly the same lines.
+"""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Callable
 
-from tests.differential import harness, scenarios
+import pytest
+
+from tests import modes
 
 
-def test_cold_warm_and_parallel_agree(tmp_path: Path) -> None:
-    cases = scenarios.handwritten() + scenarios.generated(60, seed=7)
-    module = harness.write_project(tmp_path, cases)
-    cold = harness.run_mypy(tmp_path, [module.name], plugin=True)
-    assert any(code == harness.PLUGIN_CODE for *_, code in cold)
-    warm = harness.run_mypy(tmp_path, [module.name], plugin=True)
-    assert warm == cold
-    # Touch the models module: the query module is rechecked against cached models.
-    models = tmp_path / "dmodels.py"
-    models.write_text(models.read_text() + "\n# edited\n")
-    assert harness.run_mypy(tmp_path, [module.name], plugin=True) == cold
-    # Edit the query module only: models come from the cache.
-    module.write_text(module.read_text() + "\n# edited\n")
-    assert harness.run_mypy(tmp_path, [module.name], plugin=True) == cold
-    shutil.rmtree(tmp_path / ".cache_p")
-    parallel = harness.run_mypy(tmp_path, [module.name, "dmodels.py"], plugin=True,
-                                extra=["--num-workers", "2"])
-    assert sorted(parallel) == sorted(cold)
-    parallel_warm = harness.run_mypy(tmp_path, [module.name, "dmodels.py"], plugin=True,
-                                     extra=["--num-workers", "2"])
-    assert sorted(parallel_warm) == sorted(cold)
+def _replace(path: str, old: str, new: str) -> Callable[[Path], None]:
+    def edit(tmp: Path) -> None:
+        text = (tmp / path).read_text()
+        assert old in text, f"{path}: {old!r} not found"
+        (tmp / path).write_text(text.replace(old, new))
+
+    return edit
+
+
+def _append(path: str, text: str) -> Callable[[Path], None]:
+    def edit(tmp: Path) -> None:
+        with open(tmp / path, "a") as fh:
+            fh.write(text)
+
+    return edit
+
+
+EDITS: list[tuple[str, Callable[[Path], None]]] = [
+    ("query module", _append("scenarios_mod.py", (
+        "\n\nasync def added(session: AsyncSession) -> None:\n"
+        "    u = (await session.execute(select(User))).scalar_one()\n"
+        "    u.posts\n    u.addresses\n    u.extra\n"))),  # extra: added and removed below
+    ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy="raise")',
+                               'back_populates="author", lazy="selectin")')),
+    ("example lazy= changed", _replace("blog/models.py", 'back_populates="user", lazy="selectin")',
+                                       'back_populates="user")')),
+    ("relationship added", _replace("dmodels.py", "    addresses: Mapped[list[Address]]",
+                                    "    extra: Mapped[list[Address]] = relationship(viewonly=True)\n"
+                                    "    addresses: Mapped[list[Address]]")),
+    ("relationship renamed", _replace("dmodels.py", "    addresses: Mapped[list[Address]]",
+                                      "    places: Mapped[list[Address]]")),
+    ("relationship removed", _replace("dmodels.py",
+                                      "    extra: Mapped[list[Address]] = relationship(viewonly=True)\n", "")),
+]
+
+
+@pytest.mark.slow
+def test_every_mode_agrees(tmp_path: Path) -> None:
+    targets = modes.build(tmp_path)
+    daemon = modes.Daemon(tmp_path, targets)
+    daemon.start()
+    try:
+        states = [("as written", None), *EDITS]
+        seen: list[list[str]] = []
+        for i, (label, edit) in enumerate(states):
+            if edit is not None:
+                edit(tmp_path)
+            cold = modes.mypy(tmp_path, targets, f".cache_cold{i}")
+            assert any("[unloaded-relationship]" in line for line in cold)
+            runs = {
+                "incremental": modes.mypy(tmp_path, targets, ".cache_inc"),
+                "--num-workers 2": modes.mypy(tmp_path, targets, ".cache_par", "--num-workers", "2"),
+                "JSON cache": modes.mypy(tmp_path, targets, ".cache_json", "--no-fixed-format-cache"),
+                "dmypy": daemon.check(),
+            }
+            if i == 0:
+                runs["warm, no change"] = modes.mypy(tmp_path, targets, ".cache_inc")
+                runs["--num-workers 2 warm"] = modes.mypy(tmp_path, targets, ".cache_par",
+                                                          "--num-workers", "2")
+            for mode, lines in runs.items():
+                assert lines == cold, _diff(f"{label}: {mode}", cold, lines)
+            seen.append(cold)
+        # Each edit must have changed what mypy says, or it tested nothing.
+        same = [states[i + 1][0] for i, (a, b) in enumerate(zip(seen, seen[1:])) if a == b]
+        assert same == [], f"edits that changed nothing: {same}"
+    finally:
+        daemon.stop()
+
+
+def _diff(label: str, cold: list[str], other: list[str]) -> str:
+    missing = sorted(set(cold) - set(other))
+    extra = sorted(set(other) - set(cold))
+    return f"{label} differs from a cold run\n  missing: {missing[:8]}\n  extra: {extra[:8]}"

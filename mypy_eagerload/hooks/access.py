@@ -12,7 +12,7 @@ from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_prop
 from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded, is_raise_reason
-from mypy_eagerload.hooks.compat import unwatched
+from mypy_eagerload.hooks.compat import depend_on_mappings, unwatched
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -58,7 +58,9 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: Prop
         return None
     slot_type = receiver.args[slots.index(attr)]
     slot = type_to_slot(slot_type)
-    rel = CheckerSchema(lookup).model(model.fullname)
+    schema = CheckerSchema(lookup)
+    rel = schema.model(model.fullname)
+    depend_on_mappings(ctx.api, schema.consulted())
     relationship = rel.relationship(attr) if rel is not None else None
     uselist = relationship.uselist if relationship is not None else False
     if isinstance(slot, NotLoaded):

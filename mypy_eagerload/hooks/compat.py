@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import Type
@@ -41,3 +41,21 @@ def type_context(api: CheckerPluginInterface) -> Type | None:
     checker = getattr(api, "expr_checker", None)
     stack = getattr(checker, "type_context", None)
     return stack[-1] if stack else None
+
+
+def depend_on_mappings(api: CheckerPluginInterface, models: Iterable[str]) -> None:
+    """Make the code being checked depend on the mappings of ``models`` (fine-grained mode).
+
+    The checker has no API for this; semantic analysis has ``add_plugin_dependency``, which
+    writes the same ``MypyFile.plugin_deps`` that the dependency pass reads after checking.
+    """
+    from mypy_eagerload.names import MAPPING_DIGEST
+
+    tree = getattr(api, "tree", None)
+    scope = getattr(api, "tscope", None)
+    deps = getattr(tree, "plugin_deps", None)
+    if deps is None or scope is None:
+        return
+    target = scope.current_target()
+    for model in models:
+        deps.setdefault(f"<{model}.{MAPPING_DIGEST}>", set()).add(target)

@@ -14,10 +14,13 @@ warm caches, parallel workers and dmypy (see DESIGN-NOTES.md, section 2).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from mypy.mro import MroError, calculate_mro
-from mypy.nodes import COVARIANT, GDEF, Block, ClassDef, SymbolTable, SymbolTableNode, TypeInfo
+from mypy.nodes import COVARIANT, GDEF, MDEF, Block, ClassDef, SymbolTable, SymbolTableNode, TypeInfo, Var
 from mypy.plugin import ClassDefContext
-from mypy.types import AnyType, Instance, TypeOfAny, TypeVarId, TypeVarType
+from mypy.types import AnyType, Instance, LiteralType, TypeOfAny, TypeVarId, TypeVarType
 
 from mypy_eagerload import names
 from mypy_eagerload.core.schema import UNTRACKED_STRATEGIES
@@ -73,7 +76,7 @@ def record_model(ctx: ClassDefContext) -> None:
     slots = [name for name, rel in rels.items()
              if rel["lazy"] is not None and rel["lazy"] not in UNTRACKED_STRATEGIES]
     loaded = _add_loaded_class(ctx, info, slots) if _is_module_level(ctx) else None
-    info.metadata[names.PLUGIN_KEY] = {
+    data: Json = {
         "kind": "model",
         "own_rels": [{**rel, "owner": info.fullname} for rel in own["rels"]],
         "own_fks": own["fks"] + fks,
@@ -83,6 +86,25 @@ def record_model(ctx: ClassDefContext) -> None:
         "bases": bases,
         "loaded": loaded,
     }
+    info.metadata[names.PLUGIN_KEY] = data
+    _expose_digest(ctx, info, data)
+
+
+def _expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:
+    """Put a digest of the mapping in the class's symbol table.
+
+    dmypy decides what to recheck from snapshots of symbol tables and ignores
+    ``TypeInfo.metadata``: changing ``lazy=`` alone would leave every query stale. A class
+    attribute typed ``Literal["<digest>"]`` changes with the mapping, which fires the trigger
+    ``<Model.__eagerload_mapping__>``; the checker hooks make each query depend on it for
+    every model they consult (see ``compat.depend_on_mappings``).
+    """
+    digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8).hexdigest()
+    var = Var(names.MAPPING_DIGEST, LiteralType(digest, ctx.api.named_type("builtins.str")))
+    var.info = info
+    var._fullname = f"{info.fullname}.{names.MAPPING_DIGEST}"
+    var.is_classvar = True
+    info.names[names.MAPPING_DIGEST] = SymbolTableNode(MDEF, var, plugin_generated=True)
 
 
 def _is_abstract(defn: ClassDef) -> bool:

@@ -24,7 +24,7 @@ from mypy.types import (
 from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core import options as opt
-from mypy_eagerload.hooks.compat import type_context
+from mypy_eagerload.hooks.compat import depend_on_mappings, type_context
 from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -65,6 +65,7 @@ def select_hook(lookup: Lookup) -> Callable[[FunctionContext], Type]:
     def hook(ctx: FunctionContext) -> Type:
         schema = CheckerSchema(lookup)
         narrowed = _select_args(ctx.default_return_type, _narrow_default(ctx.api, schema))
+        depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 
     return hook
@@ -145,6 +146,7 @@ def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
         narrowed = _select_args(ctx.default_return_type, _apply(ctx.api, schema, chains))
+        depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 
     return hook
@@ -163,7 +165,9 @@ def sync_result_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
                 return inst
             return state_to_type(ctx.api, schema, loadstate.sync_view(schema, state)) or inst
 
-        return map_entities(ctx.default_return_type, entity)
+        result = map_entities(ctx.default_return_type, entity)
+        depend_on_mappings(ctx.api, schema.consulted())
+        return result
 
     return hook
 
@@ -188,7 +192,9 @@ def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Ty
                 state = loadstate.sync_view(schema, state)
             return state_to_type(ctx.api, schema, state) or inst
 
-        return map_entities(ctx.default_return_type, entity)
+        result = map_entities(ctx.default_return_type, entity)
+        depend_on_mappings(ctx.api, schema.consulted())
+        return result
 
     return hook
 

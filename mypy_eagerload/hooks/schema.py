@@ -122,6 +122,10 @@ class CheckerSchema:
             self._bare_models[fullname] = self._build(info) if info is not None else None
         return self._bare_models[fullname]
 
+    def consulted(self) -> list[str]:
+        """The models whose mapping this schema has read (for dependencies)."""
+        return [name for name, model in self._bare_models.items() if model is not None]
+
     def loaded_class(self, model: TypeInfo) -> TypeInfo | None:
         data = metadata(model) or {}
         loaded = data.get("loaded")

@@ -1,0 +1,108 @@
+"""Build the mode-equivalence corpus and run mypy on it in every mode.
+
+The corpus is one project holding the whole typesafety suite (each case as its own package,
+its ``main`` beside its files), the example app, and a slice of the differential scenarios.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.differential import harness, scenarios
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE_RE = re.compile(r"^(?P<file>[^:\s]+\.py):(?P<line>\d+): (?P<sev>error|note): (?P<msg>.*)$")
+
+
+def _case_package(tmp: Path, name: str, case: dict[str, object]) -> None:
+    pkg = tmp / f"ts_{name}"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    files = case.get("files") or []
+    assert isinstance(files, list)
+    local = [Path(str(f["path"])).stem for f in files]
+    texts = {"main.py": str(case["main"]), **{str(f["path"]): str(f["content"]) for f in files}}
+    for path, text in texts.items():
+        for mod in local:  # the case's own modules live in its package now
+            text = re.sub(rf"\b(from|import) {mod}\b", rf"\1 ts_{name}.{mod}", text)
+        (pkg / path).write_text(text)
+
+
+def build(tmp: Path) -> list[str]:
+    """Write the corpus into ``tmp``; return the paths to check."""
+    targets: list[str] = []
+    for yml in sorted((ROOT / "typesafety").glob("*.yml")):
+        for case in yaml.safe_load(yml.read_text()):
+            if eval(str(case.get("skip", "False"))):  # same rule as pytest-mypy-plugins
+                continue
+            name = re.sub(r"\W", "_", case["case"])
+            _case_package(tmp, name, case)
+            targets.append(f"ts_{name}")
+    shutil.copytree(ROOT / "examples" / "blog", tmp / "blog")
+    targets.append("blog")
+    cases = scenarios.handwritten() + scenarios.generated(40, seed=7)
+    harness.write_project(tmp, cases)
+    targets += ["dmodels.py", "scenarios_mod.py"]
+    (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
+    return targets
+
+
+def _parse(out: str, tmp: Path) -> list[str]:
+    lines = []
+    for raw in out.splitlines():
+        m = LINE_RE.match(raw.strip())
+        if m:
+            file = Path(m["file"]).as_posix().replace(tmp.as_posix() + "/", "")
+            lines.append(f"{file}:{m['line']}: {m['sev']}: {m['msg']}")
+    return sorted(lines)  # parallel workers and the daemon order files differently
+
+
+def _check(proc: subprocess.CompletedProcess[str]) -> None:
+    text = proc.stdout + proc.stderr
+    if "Traceback" in text or "INTERNAL ERROR" in text:
+        raise AssertionError(f"mypy crashed:\n{text}")
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    return {**os.environ, "MYPYPATH": str(tmp)}
+
+
+def mypy(tmp: Path, targets: list[str], cache: str, *extra: str) -> list[str]:
+    cmd = [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--show-error-codes",
+           "--no-error-summary", "--no-color-output", "--hide-error-context", "--cache-dir",
+           cache, *extra, *targets]
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=_env(tmp))
+    _check(proc)
+    return _parse(proc.stdout, tmp)
+
+
+class Daemon:
+    """dmypy over the same corpus; each ``check`` is a fine-grained recheck after edits."""
+
+    def __init__(self, tmp: Path, targets: list[str]) -> None:
+        self.tmp, self.targets = tmp, targets
+        self.status = str(tmp / ".dmypy.json")
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "mypy.dmypy", "--status-file", self.status, *args]
+        proc = subprocess.run(cmd, cwd=self.tmp, capture_output=True, text=True, env=_env(self.tmp))
+        _check(proc)
+        return proc
+
+    def start(self) -> None:
+        self._run("start", "--", "--config-file", "mypy.ini", "--show-error-codes",
+                  "--no-error-summary", "--no-color-output", "--hide-error-context",
+                  "--cache-dir", str(self.tmp / ".cache_daemon"))
+
+    def check(self) -> list[str]:
+        return _parse(self._run("check", *self.targets).stdout, self.tmp)
+
+    def stop(self) -> None:
+        self._run("kill")
