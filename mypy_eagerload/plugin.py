@@ -93,6 +93,8 @@ class EagerLoadPlugin(Plugin):
             return None
         if attr in data.get("slots", ()) or any(r["name"] == attr for r in data.get("rels", ())):
             return access.relationship_hook(attr, self.lookup_fully_qualified)
+        if any(c["name"] == attr and c["deferred"] is not None for c in data.get("columns", ())):
+            return access.column_hook(attr)
         return None
 
     def _session_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:

@@ -49,10 +49,22 @@ UNKNOWN = Unknown()
 Slot = Union[Loaded, NotLoaded, Unknown]
 
 
+# Unloaded columns as (name, reason) pairs, sorted; None when the plugin cannot tell.
+Columns = Union[tuple[tuple[str, str], ...], None]
+
+
 @dataclass(frozen=True)
 class State:
     model: str
     slots: tuple[tuple[str, Slot], ...]
+    columns: Columns = ()
+
+    def column_reason(self, name: str) -> str | None:
+        """Why column ``name`` is not loaded; None if it is (or the state cannot tell)."""
+        for key, reason in self.columns or ():
+            if key == name:
+                return reason
+        return None
 
     def slot(self, name: str) -> Slot:
         for key, value in self.slots:
@@ -88,6 +100,7 @@ class _Node:
     wildcard: str | None = None
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
+    columns: list[tuple[str, str]] = field(default_factory=list)  # (column op, attr), in order
     # A statement-level wildcard (``raiseload("*")`` not bound to a path or ``Load``): it
     # reaches every level of the tree, not just the root's (only set on the root node).
     propagating: str | None = None
@@ -110,7 +123,10 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
         if _is_unbound_wildcard(chain):
             top.propagating = chain[0].strategy
         for step in chain:
-            if step.strategy in (opt.ROOT, opt.COLUMN):
+            if step.strategy == opt.ROOT:
+                continue
+            if opt.is_column_step(step):
+                node.columns.append((step.strategy, step.attr))  # the path does not advance
                 continue
             if step.attr == opt.WILDCARD:
                 if step.strategy != opt.DEFAULT:
@@ -159,14 +175,30 @@ def _is_backref_to_parent(rel: Relationship, path: _Path) -> bool:
     return rel.back_populates == parent_rel.name or parent_rel.back_populates == rel.name
 
 
-def _not_loaded(rel: Relationship, strategy: str, reason: str, path: _Path) -> Slot:
+def _not_loaded(rel: Relationship, strategy: str, reason: str, path: _Path,
+                fk_unloaded: bool | None) -> Slot:
+    # The parent is in the identity map: no SQL, if the foreign key is there to find it
+    # (load_only() and defer() can leave it out).
     if strategy in (opt.LAZY, opt.RAISE_ON_SQL) and _is_backref_to_parent(rel, path):
-        return Loaded(None)  # the parent is in the identity map: no SQL
+        if fk_unloaded is None:
+            return UNKNOWN
+        if not fk_unloaded:
+            return Loaded(None)
     return NotLoaded(reason)
 
 
+def _fk_unloaded(model: Model, rel: Relationship, columns: Columns, schema: Schema) -> bool | None:
+    """Whether a column holding ``rel``'s foreign key is unloaded; None if unknown."""
+    if columns is None:
+        return None
+    target = schema.model(rel.target)
+    unloaded = {name for name, _ in columns}
+    return any(col.name in unloaded and (target is None or target.table in col.fk_tables)
+               for col in model.columns)
+
+
 def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | None,
-              path: _Path, depth: int) -> Slot:
+              path: _Path, depth: int, columns: Columns) -> Slot:
     child = node.children.get(rel.name) if node is not None else None
     if child is not None and child.unknown:
         return UNKNOWN
@@ -183,11 +215,12 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
             skipped = (len(entities) > rel.join_depth if rel.join_depth
                        else _in_path(schema, entities, rel.target))
             if skipped:
-                return _not_loaded(rel, opt.LAZY, CYCLE_PREFIX + reason, path)
+                return _not_loaded(rel, opt.LAZY, CYCLE_PREFIX + reason, path,
+                                   _fk_unloaded(model, rel, columns, schema))
     if strategy == opt.NOLOAD:
         return Loaded(None)  # reads give an empty collection / None, never SQL
     if strategy not in opt.LOADING and strategy not in EAGER_STRATEGIES:
-        return _not_loaded(rel, strategy, reason, path)
+        return _not_loaded(rel, strategy, reason, path, _fk_unloaded(model, rel, columns, schema))
     target = schema.model(rel.target)
     if target is None or depth >= MAX_DEPTH:
         return Loaded(None)
@@ -204,9 +237,51 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
 
 
 def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
+    columns = apply_column_ops(model, default_columns(model), node.columns if node else [])
     return State(model.fullname, tuple(
-        (rel.name, _slot_for(schema, model, rel, node, path, depth))
-        for rel in model.relationships))
+        (rel.name, _slot_for(schema, model, rel, node, path, depth, columns))
+        for rel in model.relationships), columns)
+
+
+# ---------------------------------------------------------------------------------------
+# Columns
+
+COLUMN_DEFAULT = "deferred"
+COLUMN_DEFAULT_RAISE = "deferred_raiseload"
+
+
+def default_columns(model: Model) -> Columns:
+    return tuple(sorted((col.name, COLUMN_DEFAULT_RAISE if col.raiseload else COLUMN_DEFAULT)
+                        for col in model.columns if col.deferred))
+
+
+def apply_column_ops(model: Model, columns: Columns, ops: Iterable[tuple[str, str]]) -> Columns:
+    """Apply load_only/defer/undefer/undefer_group in order, as SQLAlchemy does."""
+    if columns is None:
+        return None
+    unloaded = dict(columns)
+    for op, attr in ops:
+        kind, _, flag = op.partition("+")
+        reason = f"{kind}(raiseload=True)" if flag else f"{kind}()"
+        if attr == opt.UNKNOWN_COLUMN:
+            return None
+        named = {c.name for c in model.columns} if attr == opt.WILDCARD else set(attr.split(","))
+        if kind == opt.LOAD_ONLY:
+            for col in model.columns:
+                if col.name in named:
+                    unloaded.pop(col.name, None)
+                else:
+                    unloaded[col.name] = reason
+        elif kind == opt.DEFER:
+            unloaded.update((name, reason) for name in named if model.column(name) is not None)
+        elif kind == opt.UNDEFER:
+            for name in named:
+                unloaded.pop(name, None)
+        elif kind == opt.UNDEFER_GROUP:
+            for col in model.columns:
+                if col.group == attr or attr == opt.WILDCARD:
+                    unloaded.pop(col.name, None)
+    return tuple(sorted(unloaded.items()))
 
 
 def default_state(schema: Schema, model: Model) -> State:
@@ -244,7 +319,8 @@ def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain]) -
 
 def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Path,
            depth: int) -> State:
-    fresh = _build(schema, model, node, path, depth).slot_map
+    fresh_state = _build(schema, model, node, path, depth)
+    fresh = fresh_state.slot_map
     defaults = _build(schema, model, None, replace(path, wildcard=None), depth).slot_map
     wildcard = node.wildcard if node.wildcard is not None else path.wildcard
     old = current.slot_map
@@ -287,7 +363,7 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
         else:
             slot = before
         slots.append((rel.name, slot))
-    return State(model.fullname, tuple(slots))
+    return State(model.fullname, tuple(slots), apply_column_ops(model, current.columns, node.columns))
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,7 +383,10 @@ def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
         elif isinstance(slot, Loaded) and slot.state is not None:
             slot = Loaded(sync_view(schema, slot.state, depth + 1))
         slots.append((name, slot))
-    return State(state.model, tuple(slots))
+    # A deferred column is loaded on access too; only the raiseload forms fail.
+    columns = None if state.columns is None else tuple(
+        (name, reason) for name, reason in state.columns if "raise" in reason)
+    return State(state.model, tuple(slots), columns)
 
 
 def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
@@ -333,4 +412,5 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
         else:
             slot = _lazy_loaded(schema, rel, depth + 1)
         slots.append((rel.name, slot))
-    return Loaded(State(target.fullname, tuple(slots)))
+    raising = tuple(c for c in default_columns(target) or () if c[1] == COLUMN_DEFAULT_RAISE)
+    return Loaded(State(target.fullname, tuple(slots), raising))

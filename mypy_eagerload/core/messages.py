@@ -51,3 +51,34 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool) -> str:
         return f"add .options({chain}) to the query"
     return (f"load it in the query that produced this {_short(last_model)}, e.g. by chaining "
             f".{parts[-1]} onto the option that loads it")
+
+
+_COLUMN_WHY = {
+    "deferred": "it is declared deferred, and reading it emits SQL, which fails under AsyncSession",
+    "deferred_raiseload": "it is declared deferred with raiseload, so reading it raises",
+    "load_only()": "the query's load_only() leaves it out, and reading it emits SQL, which fails "
+                   "under AsyncSession",
+    "load_only(raiseload=True)": "the query's load_only(..., raiseload=True) leaves it out, so "
+                                 "reading it raises",
+    "defer()": "the query's defer() defers it, and reading it emits SQL, which fails under AsyncSession",
+    "defer(raiseload=True)": "the query's defer(..., raiseload=True) makes reading it raise",
+}
+
+
+def unloaded_column_at(path: list[tuple[str, str]], column: str, reason: str, owner: str) -> str:
+    hops = [f"{_short(m)}.{r}" for m, r in path] + [f"{_short(owner)}.{column}"]
+    root = _short(path[0][0]) if path else _short(owner)
+    why_text = _COLUMN_WHY.get(reason, "not every query that reaches this object loads it")
+    return (f'"{" -> ".join(hops)}" is not loaded: the query that produced this {root} '
+            f"did not load it ({why_text})")
+
+
+def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str,
+               from_root: bool) -> str:
+    attr = f"{_short(owner)}.{column}"
+    if reason.startswith("defer("):
+        return f"remove defer({attr}) from the query"
+    option = "".join(f"defaultload({_short(m)}.{r})." for m, r in path) + f"undefer({attr})"
+    if from_root:
+        return f"add .options({option}) to the query"
+    return f"undefer it in the query that produced this {_short(owner)}"

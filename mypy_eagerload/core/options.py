@@ -25,8 +25,24 @@ RAISE = "raise"
 RAISE_ON_SQL = "raise_on_sql"
 NOLOAD = "noload"
 DEFAULT = "default"  # defaultload(): walks into a path, keeps its strategy
-COLUMN = "column"  # load_only/defer/undefer...: no effect on relationships
 ROOT = "root"  # Load(User): binds the chain to an entity, no attribute
+
+# Column options: the step's attr holds comma-separated column names (a group name for
+# undefer_group, "*" for a wildcard, "?" when a column could not be read). A "+raise"
+# suffix records raiseload=True. They apply at the chain's current entity, not a new one.
+LOAD_ONLY = "load_only"
+DEFER = "defer"
+UNDEFER = "undefer"
+UNDEFER_GROUP = "undefer_group"
+WITH_EXPRESSION = "with_expression"  # query_expression() columns: never fail to read
+COLUMN_OPS = frozenset({LOAD_ONLY, DEFER, UNDEFER, UNDEFER_GROUP, WITH_EXPRESSION})
+RAISE_SUFFIX = "+raise"
+UNKNOWN_COLUMN = "?"
+
+
+def is_column_step(step: Step) -> bool:
+    return step.strategy.split("+", 1)[0] in COLUMN_OPS
+
 
 LOADING = frozenset({SELECTIN, JOINED, SUBQUERY, IMMEDIATE, CONTAINS_EAGER})
 # Strategies whose related rows come from the statement's own SELECT: a
@@ -44,11 +60,11 @@ OPTION_STRATEGIES: dict[str, str] = {
     "raiseload": RAISE,
     "noload": NOLOAD,
     "defaultload": DEFAULT,
-    "load_only": COLUMN,
-    "defer": COLUMN,
-    "undefer": COLUMN,
-    "undefer_group": COLUMN,
-    "with_expression": COLUMN,
+    "load_only": LOAD_ONLY,
+    "defer": DEFER,
+    "undefer": UNDEFER,
+    "undefer_group": UNDEFER_GROUP,
+    "with_expression": WITH_EXPRESSION,
 }
 
 

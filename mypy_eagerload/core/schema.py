@@ -36,12 +36,25 @@ class Relationship:
 
 
 @dataclass(frozen=True)
+class Column:
+    """A mapped column the plugin tracks (primary keys are always loaded: not tracked)."""
+
+    name: str
+    deferred: bool = False  # mapped_column(deferred=True), deferred(), deferred_group=...
+    raiseload: bool = False  # deferred_raiseload=True / deferred(..., raiseload=True)
+    group: str | None = None
+    fk_tables: tuple[str, ...] = ()  # tables its ForeignKey points at
+
+
+@dataclass(frozen=True)
 class Model:
     fullname: str
     # Tracked relationships in slot order (declaration order, bases first).
     relationships: tuple[Relationship, ...]
     # Fullnames of this model and its mapped bases (for SQLAlchemy's ``Mapper.isa``).
     mro: tuple[str, ...] = field(default=())
+    columns: tuple[Column, ...] = ()
+    table: str | None = None
 
     @property
     def name(self) -> str:
@@ -51,6 +64,12 @@ class Model:
         for rel in self.relationships:
             if rel.name == name:
                 return rel
+        return None
+
+    def column(self, name: str) -> Column | None:
+        for col in self.columns:
+            if col.name == name:
+                return col
         return None
 
     def isa(self, other: str) -> bool:

@@ -13,10 +13,10 @@ from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded, is_raise_reason
 from mypy_eagerload.hooks.compat import depend_on_mappings, unwatched
-from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
+from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.types import type_to_slot
+from mypy_eagerload.hooks.types import type_to_columns, type_to_slot
 
 
 def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext], Type]:
@@ -54,7 +54,7 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: Prop
         return None
     model = model_info(receiver)
     slots = (metadata(model) or {}).get("slots", []) if model is not None else []
-    if model is None or attr not in slots or len(slots) != len(receiver.args):
+    if model is None or attr not in slots or len(slots) + 1 != len(receiver.args):
         return None
     slot_type = receiver.args[slots.index(attr)]
     slot = type_to_slot(slot_type)
@@ -120,3 +120,35 @@ def _path_to(ctx: AttributeContext, expr: Expression,
             return _path_to(ctx, inner, [(info.fullname, inner.name)] + path)
         return path, False
     return path, isinstance(inner, RefExpr)
+
+
+def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
+    """Reading a deferred column: an error when the receiver's state says it is unloaded.
+
+    Assigning one loads nothing, so writes are never reported."""
+
+    def hook(ctx: AttributeContext) -> Type:
+        if not isinstance(ctx.context, MemberExpr) or ctx.is_lvalue:
+            return ctx.default_attr_type
+        receiver = get_proper_type(ctx.type)
+        items = receiver.relevant_items() if isinstance(receiver, UnionType) else [receiver]
+        for item in items:
+            item = get_proper_type(item)
+            if not isinstance(item, Instance) or (metadata(item.type) or {}).get("kind") != "loaded":
+                continue
+            model = model_info(item)
+            columns = type_to_columns(item.args[-1]) if item.args else None
+            reason = dict(columns or ()).get(attr)
+            if model is None or reason is None:
+                continue
+            path, from_root = _path_to(ctx, ctx.context, [])
+            with unwatched(ctx.api) as report:
+                if report:
+                    ctx.api.fail(messages.unloaded_column_at(path, attr, reason, model.fullname),
+                                 ctx.context, code=UNLOADED_COLUMN)
+                    ctx.api.msg.note(messages.column_fix(path, attr, reason, model.fullname, from_root),
+                                     ctx.context, code=UNLOADED_COLUMN)
+            break
+        return ctx.default_attr_type
+
+    return hook

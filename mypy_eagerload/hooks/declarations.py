@@ -23,6 +23,7 @@ from mypy.nodes import (
     ReturnStmt,
     Statement,
     StrExpr,
+    TempNode,
 )
 from mypy.types import UnboundType
 
@@ -113,6 +114,39 @@ def _foreign_key_tables(call: CallExpr) -> list[str]:
     return tables
 
 
+def _bool_kwarg(call: CallExpr, name: str) -> bool | None:
+    """True/False for a literal keyword, False when absent, None for anything else."""
+    value = _kwarg(call, name)
+    if value is None:
+        return False
+    if isinstance(value, NameExpr) and value.name in ("True", "False"):
+        return value.name == "True"
+    return None
+
+
+def _column_record(name: str, call: CallExpr) -> Json | None:
+    """A mapped column; None for a primary key (always loaded) or one we cannot read."""
+    kind = _last_name(call.callee)
+    inner = call.args[0] if kind == "deferred" and call.args and isinstance(call.args[0], CallExpr) else call
+    if _bool_kwarg(inner, "primary_key"):
+        return None
+    group = _kwarg(call, "deferred_group" if kind != "deferred" and kind != "column_property" else "group")
+    if group is not None and not isinstance(group, StrExpr):
+        return None
+    raise_name = "deferred_raiseload" if kind in ("mapped_column", "Column") else "raiseload"
+    deferred, raiseload = _bool_kwarg(call, "deferred"), _bool_kwarg(call, raise_name)
+    if deferred is None or raiseload is None:
+        return None
+    # deferred(), a group and deferred_raiseload each imply a deferred column.
+    deferred = deferred or kind == "deferred" or group is not None or raiseload
+    return {"name": name, "deferred": deferred, "raiseload": raiseload,
+            "group": group.value if isinstance(group, StrExpr) else None,
+            "fks": _foreign_key_tables(inner)}
+
+
+COLUMN_CALLS = frozenset({"mapped_column", "Column", "deferred", "column_property"})
+
+
 def _declared_relationship_kind(decorator: Decorator) -> str | None:
     ret = decorator.func.unanalyzed_type
     ret_type = getattr(ret, "ret_type", None)
@@ -125,6 +159,7 @@ def scan_class(defn: ClassDef) -> Json:
     """Relationships, table name and foreign-key targets declared in one class body."""
     rels: list[Json] = []
     fks: list[str] = []
+    columns: list[Json] = []
     table: str | None = None
     for stmt in _statements(defn.defs.body):
         if isinstance(stmt, AssignmentStmt) and len(stmt.lvalues) == 1:
@@ -134,9 +169,14 @@ def scan_class(defn: ClassDef) -> Json:
             if _is_call_to(stmt.rvalue, "relationship"):
                 assert isinstance(stmt.rvalue, CallExpr)
                 rels.append(_relationship_record(lvalue.name, stmt.rvalue, _annotation_kind(stmt)))
-            elif _is_call_to(stmt.rvalue, "mapped_column") or _is_call_to(stmt.rvalue, "Column"):
-                assert isinstance(stmt.rvalue, CallExpr)
+            elif isinstance(stmt.rvalue, CallExpr) and _last_name(stmt.rvalue.callee) in COLUMN_CALLS:
                 fks.extend(_foreign_key_tables(stmt.rvalue))
+                column = _column_record(lvalue.name, stmt.rvalue)
+                if column is not None:
+                    columns.append(column)
+            elif isinstance(stmt.rvalue, TempNode) and _is_mapped_annotation(stmt):
+                columns.append({"name": lvalue.name, "deferred": False, "raiseload": False,
+                                "group": None, "fks": []})
             elif lvalue.name == "__tablename__" and isinstance(stmt.rvalue, StrExpr):
                 table = stmt.rvalue.value
         elif isinstance(stmt, Decorator):
@@ -144,7 +184,13 @@ def scan_class(defn: ClassDef) -> Json:
             if call is not None:
                 rels.append(_relationship_record(stmt.func.name, call,
                                                  _declared_relationship_kind(stmt)))
-    return {"rels": rels, "fks": fks, "table": table}
+    return {"rels": rels, "fks": fks, "columns": columns, "table": table}
+
+
+def _is_mapped_annotation(stmt: AssignmentStmt) -> bool:
+    """``name: Mapped[int]`` with no value: a column taken from the annotation alone."""
+    annotation = stmt.unanalyzed_type
+    return isinstance(annotation, UnboundType) and annotation.name.rsplit(".", 1)[-1] == "Mapped"
 
 
 def _statements(body: list[Statement]) -> list[Statement]:

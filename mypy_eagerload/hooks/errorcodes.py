@@ -7,3 +7,9 @@ UNLOADED_RELATIONSHIP = ErrorCode(
     "Reading a relationship that the query producing the object did not load",
     "mypy_eagerload",
 )
+
+UNLOADED_COLUMN = ErrorCode(
+    "unloaded-column",
+    "Reading a column that the query producing the object deferred",
+    "mypy_eagerload",
+)

@@ -32,8 +32,6 @@ def attribute_step(expr: Expression, strategy: str) -> opt.Step | None:
     owner = expr.expr.node
     if not isinstance(owner, TypeInfo) or (metadata(owner) or {}).get("kind") != "model":
         return None
-    if strategy == opt.COLUMN:
-        return opt.Step(opt.COLUMN, owner.fullname, "")
     if expr.name not in (metadata(owner) or {}).get("slots", []):
         return None  # not a tracked relationship: SQLAlchemy rejects it or we cannot follow
     return opt.Step(strategy, owner.fullname, expr.name)
@@ -65,11 +63,55 @@ def _strategy_for(name: str, ctx: FunctionContext | MethodContext) -> str | None
             if arg_name in _ARGS_WITH_UNKNOWN_EFFECT:
                 return None
             if name == "raiseload" and arg_name == "sql_only":
-                if isinstance(arg, RefExpr) and arg.fullname == "builtins.True":
+                if _is_true(arg):
                     strategy = opt.RAISE_ON_SQL
-                elif not (isinstance(arg, RefExpr) and arg.fullname == "builtins.False"):
+                elif not _is_false(arg):
+                    return None
+            if name in ("load_only", "defer") and arg_name == "raiseload" and strategy is not None:
+                if _is_true(arg):
+                    strategy += opt.RAISE_SUFFIX
+                elif not _is_false(arg):
                     return None
     return strategy
+
+
+def _is_true(expr: Expression) -> bool:
+    return isinstance(expr, RefExpr) and expr.fullname == "builtins.True"
+
+
+def _is_false(expr: Expression) -> bool:
+    return isinstance(expr, RefExpr) and expr.fullname == "builtins.False"
+
+
+def _column_step(strategy: str, exprs: list[Expression]) -> opt.Step | None:
+    """``load_only(User.name, User.email)`` -> Step("load_only", "app.User", "name,email")."""
+    kind = strategy.split("+", 1)[0]
+    if kind == opt.WITH_EXPRESSION:
+        return opt.Step(strategy, None, "")  # query_expression() reads never fail
+    if exprs and isinstance(exprs[0], StrExpr):
+        # undefer_group("name"), or a wildcard: defer("*"), undefer("*")
+        value = exprs[0].value
+        if kind == opt.UNDEFER_GROUP or value == opt.WILDCARD:
+            return opt.Step(strategy, None, value)
+        return None
+    owner: TypeInfo | None = None
+    names: list[str] = []
+    for expr in exprs:
+        if not isinstance(expr, MemberExpr) or not isinstance(expr.expr, RefExpr):
+            return opt.Step(strategy, None, opt.UNKNOWN_COLUMN)
+        node = expr.expr.node
+        if not isinstance(node, TypeInfo) or (owner is not None and node is not owner):
+            return opt.Step(strategy, None, opt.UNKNOWN_COLUMN)
+        owner = node
+        data = metadata(node) or {}
+        if any(c["name"] == expr.name for c in data.get("columns", ())):
+            names.append(expr.name)
+        elif any(r["name"] == expr.name for r in data.get("rels", ())):
+            return None  # a relationship passed to a column option: not ours to judge
+        # else: a primary key or an untracked attribute, always loaded
+    if owner is None or (metadata(owner) or {}).get("kind") != "model":
+        return None
+    return opt.Step(strategy, owner.fullname, ",".join(names))
 
 
 def _positional(ctx: FunctionContext | MethodContext) -> list[Expression] | None:
@@ -89,9 +131,9 @@ def _steps(name: str, ctx: FunctionContext | MethodContext) -> tuple[opt.Step, .
     exprs = _positional(ctx)
     if strategy is None or exprs is None:
         return None
-    if strategy == opt.COLUMN:
-        owner = attribute_step(exprs[0], opt.COLUMN) if exprs else None
-        return (owner or opt.Step(opt.COLUMN, None, ""),)
+    if strategy.split("+", 1)[0] in opt.COLUMN_OPS:
+        step = _column_step(strategy, exprs)
+        return (step,) if step is not None else None
     steps = []
     for i, expr in enumerate(exprs):
         # Leading keys are walked with defaultload(); the strategy goes on the last one.

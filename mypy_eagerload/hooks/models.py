@@ -27,6 +27,7 @@ from mypy_eagerload.core.schema import UNTRACKED_STRATEGIES
 from mypy_eagerload.hooks.declarations import Json, has_declared_attr_relationship, scan_class
 
 LOADED_PREFIX = "Loaded@"
+COLUMNS_PARAM = "__columns__"  # the last type parameter: Literal["name|reason", ...] unloaded
 
 
 def metadata(info: TypeInfo) -> Json | None:
@@ -55,6 +56,7 @@ def record_model(ctx: ClassDefContext) -> None:
         return
     own = scan_class(ctx.cls)
     rels: dict[str, Json] = {}
+    columns: dict[str, Json] = {}
     fks: list[str] = []
     bases: list[str] = []
     for cls in reversed(info.mro[1:]):
@@ -65,9 +67,13 @@ def record_model(ctx: ClassDefContext) -> None:
             bases.append(cls.fullname)
         for rel in data.get("own_rels", data.get("rels", [])):
             rels[rel["name"]] = rel
+        for col in data.get("own_columns", data.get("columns", [])):
+            columns[col["name"]] = col
         fks.extend(data.get("own_fks", data.get("fks", [])))
     for rel in own["rels"]:
         rels[rel["name"]] = {**rel, "owner": info.fullname}
+    for col in own["columns"]:
+        columns[col["name"]] = col
     for cls in info.mro[1:]:
         data = metadata(cls)
         if data is not None and data.get("kind") == "mixin":
@@ -80,6 +86,8 @@ def record_model(ctx: ClassDefContext) -> None:
         "kind": "model",
         "own_rels": [{**rel, "owner": info.fullname} for rel in own["rels"]],
         "own_fks": own["fks"] + fks,
+        "own_columns": own["columns"],
+        "columns": [col for name, col in columns.items() if name not in rels],
         "rels": list(rels.values()),
         "slots": slots,
         "table": own["table"],
@@ -132,10 +140,11 @@ def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo, slots: list[str]) -
     info._fullname = fullname
     info.bases = [Instance(model, [AnyType(TypeOfAny.from_omitted_generics)] * len(model.type_vars))]
     obj = ctx.api.named_type("builtins.object")
+    # One parameter per relationship, then one for the set of unloaded columns.
     defn.type_vars = [
         TypeVarType(f"{slot}_co", f"{fullname}.{slot}_co", TypeVarId(i + 1, namespace=fullname),
                     [], obj, AnyType(TypeOfAny.from_omitted_generics), variance=COVARIANT)
-        for i, slot in enumerate(slots)
+        for i, slot in enumerate([*slots, COLUMNS_PARAM])
     ]
     info.add_type_vars()
     try:

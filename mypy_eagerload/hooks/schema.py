@@ -19,6 +19,7 @@ from mypy_eagerload.core.schema import (
     MANY_TO_ONE,
     ONE_TO_MANY,
     UNKNOWN_DIRECTION,
+    Column,
     Model,
     Relationship,
 )
@@ -112,7 +113,7 @@ class CheckerSchema:
             else:
                 data = metadata(info) or {}
                 rels = tuple(_with_direction(self, data, rel) for rel in bare.relationships)
-                self._models[fullname] = Model(bare.fullname, rels, bare.mro)
+                self._models[fullname] = replace(bare, relationships=rels)
         return self._models[fullname]
 
     def _bare(self, fullname: str) -> Model | None:
@@ -154,7 +155,10 @@ class CheckerSchema:
                 join_depth=rec.get("join_depth"),
                 direction=UNKNOWN_DIRECTION,
             ))
-        return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())))
+        columns = tuple(Column(name=c["name"], deferred=bool(c["deferred"]), raiseload=bool(c["raiseload"]),
+                               group=c.get("group"), fk_tables=tuple(c.get("fks", ())))
+                        for c in data.get("columns", ()))
+        return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())), columns, data.get("table"))
 
 
 def _with_direction(schema: CheckerSchema, data: Json, rel: Relationship) -> Relationship:

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 from mypy.nodes import TypeInfo
 from mypy.plugin import CheckerPluginInterface
-from mypy.types import AnyType, Instance, LiteralType, Type, TypeOfAny, get_proper_type
+from mypy.types import (
+    AnyType,
+    Instance,
+    LiteralType,
+    Type,
+    TypeOfAny,
+    UninhabitedType,
+    UnionType,
+    get_proper_type,
+)
 from mypy.typevars import fill_typevars_with_any
 
-from mypy_eagerload.core.loadstate import UNKNOWN, Loaded, NotLoaded, Slot, State
+from mypy_eagerload.core.loadstate import UNKNOWN, Columns, Loaded, NotLoaded, Slot, State
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, loaded_info, model_info
 
@@ -33,9 +42,34 @@ def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: Sta
     slots = state.slot_map
     args = [_slot_to_type(api, schema, name, slots.get(name, UNKNOWN), model)
             for name in (metadata(model) or {}).get("slots", [])]
+    args.append(_columns_to_type(api, state.columns))
     if len(args) != len(loaded.type_vars):
         return None
     return Instance(loaded, args)
+
+
+def _columns_to_type(api: CheckerPluginInterface, columns: Columns) -> Type:
+    """``Literal["bio|deferred", ...]`` for the unloaded columns; ``Never`` for none."""
+    if columns is None:
+        return AnyType(TypeOfAny.special_form)
+    str_type = api.named_generic_type("builtins.str", [])
+    return UnionType.make_union([LiteralType(f"{name}|{reason}", str_type) for name, reason in columns])
+
+
+def type_to_columns(typ: Type) -> Columns:
+    """The unloaded columns a columns argument records; None when it cannot tell."""
+    proper = get_proper_type(typ)
+    items = proper.items if isinstance(proper, UnionType) else [proper]
+    if isinstance(proper, UninhabitedType):
+        return ()
+    columns = []
+    for item in items:
+        item = get_proper_type(item)
+        if not (isinstance(item, LiteralType) and isinstance(item.value, str) and "|" in item.value):
+            return None  # Any, or a join that widened to str: unknown
+        name, _, reason = item.value.partition("|")
+        columns.append((name, reason))
+    return tuple(sorted(columns))
 
 
 def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str, slot: Slot,
@@ -63,10 +97,11 @@ def type_to_state(typ: Type) -> State | None:
     if loaded is None or model is None or not isinstance(proper, Instance):
         return None
     names = (metadata(model) or {}).get("slots", [])
-    if len(names) != len(proper.args):
+    if len(names) + 1 != len(proper.args):
         return None
     return State(model.fullname, tuple(
-        (name, type_to_slot(arg)) for name, arg in zip(names, proper.args)))
+        (name, type_to_slot(arg)) for name, arg in zip(names, proper.args)),
+        type_to_columns(proper.args[-1]))
 
 
 def type_to_slot(typ: Type) -> Slot:
