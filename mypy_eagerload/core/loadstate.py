@@ -83,6 +83,7 @@ def default_reason(lazy: str) -> str:
 
 
 CYCLE_PREFIX = "cycle:"
+WITH_SUBOPTIONS = "+"  # reason suffix: the lazy path has options below it
 OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()", opt.RAISE_ON_SQL: "raiseload(sql_only=True)"}
 
 
@@ -98,12 +99,14 @@ def is_raise_reason(reason: str) -> bool:
 class _Node:
     strategy: str | None = None
     wildcard: str | None = None
+    column_wildcards: tuple[tuple[str, str], ...] = ()  # likewise for defer("*") and friends
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
     columns: list[tuple[str, str]] = field(default_factory=list)  # (column op, attr), in order
     # A statement-level wildcard (``raiseload("*")`` not bound to a path or ``Load``): it
     # reaches every level of the tree, not just the root's (only set on the root node).
     propagating: str | None = None
+    propagating_columns: list[tuple[str, str]] = field(default_factory=list)  # the same, for columns
 
 
 def _chain_applies(chain: opt.Chain, root: Model) -> bool:
@@ -122,6 +125,8 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
         node = top
         if _is_unbound_wildcard(chain):
             top.propagating = chain[0].strategy
+        if _is_unbound_column_wildcard(chain):
+            top.propagating_columns.append((chain[0].strategy, chain[0].attr))
         for step in chain:
             if step.strategy == opt.ROOT:
                 continue
@@ -140,7 +145,12 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
 
 def _is_unbound_wildcard(chain: opt.Chain) -> bool:
     return (len(chain) == 1 and chain[0].entity is None and chain[0].attr == opt.WILDCARD
-            and chain[0].strategy != opt.DEFAULT)
+            and chain[0].strategy != opt.DEFAULT and not opt.is_column_step(chain[0]))
+
+
+def _is_unbound_column_wildcard(chain: opt.Chain) -> bool:
+    """``defer("*")``/``undefer("*")``/``undefer_group("g")`` as options of their own."""
+    return len(chain) == 1 and chain[0].entity is None and opt.is_column_step(chain[0])
 
 
 # ---------------------------------------------------------------------------------------
@@ -156,6 +166,7 @@ class _Path:
     # the same SELECT and inside selectin/subquery sub-queries, but an immediateload runs
     # like a lazy load, which does not carry wildcards: below one, it no longer applies.
     wildcard: str | None = None
+    column_wildcards: tuple[tuple[str, str], ...] = ()  # likewise for defer("*") and friends
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
@@ -210,7 +221,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         reason = OPTION_REASONS.get(strategy, "").replace("()", "('*')")
     else:
         strategy, reason = rel.lazy, default_reason(rel.lazy)
-        if strategy in EAGER_STRATEGIES and child is None:
+        if strategy in EAGER_STRATEGIES:  # defaultload() paths too (measured)
             entities = path.select if strategy == opt.JOINED else path.full
             skipped = (len(entities) > rel.join_depth if rel.join_depth
                        else _in_path(schema, entities, rel.target))
@@ -220,7 +231,13 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     if strategy == opt.NOLOAD:
         return Loaded(None)  # reads give an empty collection / None, never SQL
     if strategy not in opt.LOADING and strategy not in EAGER_STRATEGIES:
-        return _not_loaded(rel, strategy, reason, path, _fk_unloaded(model, rel, columns, schema))
+        slot = _not_loaded(rel, strategy, reason, path, _fk_unloaded(model, rel, columns, schema))
+        if isinstance(slot, NotLoaded) and child is not None and (
+                child.children or child.wildcard or child.columns):
+            # Options below a lazy path apply when a sync session loads it (measured); the
+            # state does not keep them, so the sync view must not guess what they did.
+            return NotLoaded(slot.reason + WITH_SUBOPTIONS)
+        return slot
     target = schema.model(rel.target)
     if target is None or depth >= MAX_DEPTH:
         return Loaded(None)
@@ -232,12 +249,16 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         select=(path.select if same_select else ()) + (target.fullname,),
         via=(model, rel),
         wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
+        column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
     )
     return Loaded(_build(schema, target, child, child_path, depth + 1))
 
 
 def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
-    columns = apply_column_ops(model, default_columns(model), node.columns if node else [])
+    # The statement-level column wildcards reach this level unless it has options of its own
+    # at the root (where they are among the node's own options already).
+    inherited = list(path.column_wildcards) if len(path.full) > 1 else []
+    columns = apply_column_ops(model, default_columns(model), inherited + (node.columns if node else []))
     return State(model.fullname, tuple(
         (rel.name, _slot_for(schema, model, rel, node, path, depth, columns))
         for rel in model.relationships), columns)
@@ -255,32 +276,54 @@ def default_columns(model: Model) -> Columns:
                         for col in model.columns if col.deferred))
 
 
-def apply_column_ops(model: Model, columns: Columns, ops: Iterable[tuple[str, str]]) -> Columns:
-    """Apply load_only/defer/undefer/undefer_group in order, as SQLAlchemy does."""
-    if columns is None:
-        return None
-    unloaded = dict(columns)
+def apply_column_ops(model: Model, columns: Columns, ops: Iterable[tuple[str, str]],
+                     merging: bool = False) -> Columns:
+    """The columns after load_only/defer/undefer/undefer_group at one level.
+
+    SQLAlchemy ranks them, not their order: an option naming a column beats a wildcard
+    (load_only() is "undefer these, defer ``*``"; ``defer("*")``, ``undefer("*")``), which
+    beats undefer_group(), which beats the declaration. ``merging`` is for a later
+    ``.options()`` call: the state no longer tells which columns an earlier option named,
+    so a new wildcard makes the result unknown unless nothing was changed before.
+    """
+    ops = list(ops)
+    if columns is None or not ops:
+        return columns
+    explicit: dict[str, str | None] = {}  # column -> reason it is unloaded, None if loaded
+    wildcard: tuple[str | None] | None = None
+    groups: set[str] = set()
     for op, attr in ops:
         kind, _, flag = op.partition("+")
         reason = f"{kind}(raiseload=True)" if flag else f"{kind}()"
         if attr == opt.UNKNOWN_COLUMN:
             return None
-        named = {c.name for c in model.columns} if attr == opt.WILDCARD else set(attr.split(","))
+        if kind == opt.UNDEFER_GROUP:
+            groups.add(attr)
+            continue
+        loaded = kind in (opt.UNDEFER, opt.LOAD_ONLY)
+        if attr == opt.WILDCARD:
+            wildcard = (None if kind == opt.UNDEFER else reason,)
+            continue
+        for name in filter(None, attr.split(",")):
+            explicit[name] = None if loaded else reason
         if kind == opt.LOAD_ONLY:
-            for col in model.columns:
-                if col.name in named:
-                    unloaded.pop(col.name, None)
-                else:
-                    unloaded[col.name] = reason
-        elif kind == opt.DEFER:
-            unloaded.update((name, reason) for name in named if model.column(name) is not None)
-        elif kind == opt.UNDEFER:
-            for name in named:
-                unloaded.pop(name, None)
-        elif kind == opt.UNDEFER_GROUP:
-            for col in model.columns:
-                if col.group == attr or attr == opt.WILDCARD:
-                    unloaded.pop(col.name, None)
+            wildcard = (reason,)
+    if wildcard is not None and (groups or (merging and columns != default_columns(model))):
+        return None  # how a group or an earlier option meets the wildcard: not modelled
+    unloaded = dict(columns)
+    for col in model.columns:
+        if col.name in explicit:
+            state = explicit[col.name]
+        elif wildcard is not None:
+            state = wildcard[0]
+        elif col.group in groups or opt.WILDCARD in groups:
+            state = None
+        else:
+            continue
+        if state is None:
+            unloaded.pop(col.name, None)
+        else:
+            unloaded[col.name] = state
     return tuple(sorted(unloaded.items()))
 
 
@@ -296,7 +339,8 @@ def state_with_options(schema: Schema, model: Model, chains: Iterable[opt.Chain]
 
 def _root_path(model: Model, trie: _Node | None) -> _Path:
     return _Path((model.fullname,), (model.fullname,),
-                 wildcard=trie.propagating if trie is not None else None)
+                 wildcard=trie.propagating if trie is not None else None,
+                 column_wildcards=tuple(trie.propagating_columns) if trie is not None else ())
 
 
 def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain]) -> State | None:
@@ -330,7 +374,9 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
         child = node.children.get(rel.name)
         if child is not None and child.strategy is not None:
             slot = fresh[rel.name]  # an explicit option: SQLAlchemy uses it
-            if isinstance(slot, Loaded) and isinstance(before, Loaded) and before.state is not None:
+            if before == defaults[rel.name]:
+                pass  # nothing earlier touched this path: the new option alone decides
+            elif isinstance(slot, Loaded) and isinstance(before, Loaded) and before.state is not None:
                 target = schema.model(rel.target)
                 if target is not None and slot.state is not None:
                     child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel),
@@ -363,7 +409,7 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
         else:
             slot = before
         slots.append((rel.name, slot))
-    return State(model.fullname, tuple(slots), apply_column_ops(model, current.columns, node.columns))
+    return State(model.fullname, tuple(slots), apply_column_ops(model, current.columns, node.columns, merging=True))
 
 
 # ---------------------------------------------------------------------------------------
@@ -379,7 +425,8 @@ def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
         rel = model.relationship(name) if model is not None else None
         if isinstance(slot, NotLoaded) and "raise" not in slot.reason:
             # "" is a join of several reasons, perhaps of a raise: unknown, not reported.
-            slot = UNKNOWN if slot.reason == "" or rel is None else _lazy_loaded(schema, rel, depth)
+            slot = (UNKNOWN if slot.reason == "" or slot.reason.endswith(WITH_SUBOPTIONS) or rel is None
+                    else _lazy_loaded(schema, rel, depth))
         elif isinstance(slot, Loaded) and slot.state is not None:
             slot = Loaded(sync_view(schema, slot.state, depth + 1))
         slots.append((name, slot))
@@ -393,22 +440,24 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
     """What a sync lazy load of ``via`` brings back: its target's defaults, where certain.
 
     Eager defaults depend on the lazy query's own loader path (cycles), so they are unknown.
-    A many-to-one may find its target already in the session, in whatever state it has; so
-    may the reverse of ``via`` (``post.author.posts`` holds ``post`` itself): unknown below.
+    The reverse of ``via`` leads back into the session (``post.author.posts`` holds ``post``
+    itself): unknown below. Other many-to-one targets are taken as fresh objects; one that
+    is already in the session may carry more (the case the core issue lets go either way).
     """
     target = schema.model(via.target)
     if target is None or depth >= MAX_DEPTH:
         return Loaded(None)
     slots: list[tuple[str, Slot]] = []
     for rel in target.relationships:
-        reverse = rel.back_populates == via.name or via.back_populates == rel.name
+        reverse = (rel.back_populates == via.name or via.back_populates == rel.name) and (
+            rel.target == via.owner or (schema.model(via.owner) or target).isa(rel.target))
         slot: Slot
         if rel.lazy == opt.RAISE or (rel.lazy == opt.RAISE_ON_SQL and rel.direction != MANY_TO_ONE):
             slot = NotLoaded(default_reason(rel.lazy))
-        elif rel.lazy in EAGER_STRATEGIES or rel.direction == MANY_TO_ONE or rel.lazy != opt.LAZY:
+        elif rel.lazy in EAGER_STRATEGIES or rel.lazy != opt.LAZY:
             slot = UNKNOWN
         elif reverse:
-            slot = Loaded(None)
+            slot = Loaded(None)  # leads back to the object loaded through: in the session
         else:
             slot = _lazy_loaded(schema, rel, depth + 1)
         slots.append((rel.name, slot))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mypy_eagerload.core.loadstate import CYCLE_PREFIX
+from mypy_eagerload.core.loadstate import CYCLE_PREFIX, WITH_SUBOPTIONS
 
 
 def _short(fullname: str) -> str:
@@ -10,6 +10,7 @@ def _short(fullname: str) -> str:
 
 
 def why(reason: str, target: str) -> str:
+    reason = reason.removesuffix(WITH_SUBOPTIONS)
     if reason.startswith(CYCLE_PREFIX):
         lazy = reason[len(CYCLE_PREFIX):]
         return (f'its {lazy.replace("=", "=", 1)} default is skipped because {_short(target)} is '

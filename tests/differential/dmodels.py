@@ -39,6 +39,10 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str]
+    bio: Mapped[str] = mapped_column(default="bio", deferred=True)
+    email: Mapped[str] = mapped_column(default="e@x", deferred_group="contact")
+    phone: Mapped[str] = mapped_column(default="555", deferred_group="contact")
+    secret: Mapped[str] = mapped_column(default="s", deferred_raiseload=True)
     posts: Mapped[list[Post]] = relationship(back_populates="author")
     profile: Mapped[Profile] = relationship(back_populates="user", lazy="selectin")
     groups: Mapped[list[Group]] = relationship(secondary=user_groups, back_populates="members",
@@ -65,6 +69,8 @@ class Post(Base):
     __tablename__ = "posts"
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    title: Mapped[str] = mapped_column(default="title")
+    body: Mapped[str] = mapped_column(default="body", deferred=True)
     author: Mapped[User] = relationship(back_populates="posts")
     comments: Mapped[list[Comment]] = relationship(back_populates="post")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, back_populates="posts",

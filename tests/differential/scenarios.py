@@ -8,6 +8,7 @@ records whether its read raised. The test compares the two line by line.
 from __future__ import annotations
 
 import random
+import re
 
 import sqlalchemy
 from dataclasses import dataclass, field
@@ -75,6 +76,9 @@ BACKREFS = {("User", "posts", "author"), ("Post", "comments", "post"), ("User", 
 def through_backref(root: str, probe: str) -> bool:
     entity, prev = root, None
     for part in probe.replace("[0]", "").split(".")[1:]:
+        part = part.split(" ", 1)[0]
+        if part not in GRAPH[entity]:
+            return False  # a column: the end of the path
         if prev is not None and (prev[0], prev[1], part) in BACKREFS:
             return True
         prev = (entity, part)
@@ -82,9 +86,53 @@ def through_backref(root: str, probe: str) -> bool:
     return False
 
 
+# Non-key columns of dmodels (deferred ones per dmodels: User.bio/email/phone/secret, Post.body).
+COLUMNS: dict[str, list[str]] = {
+    "User": ["name", "bio", "email", "phone", "secret"], "Post": ["title", "body", "author_id"],
+    "Comment": ["post_id", "author_id"], "Address": ["user_id"], "Profile": ["user_id"],
+    "Node": ["parent_id"], "Group": ["owner_id"], "Tag": [],
+}
+
+
+def random_column_option(rng: random.Random, entity: str, path: tuple[str, ...],
+                         used: dict[tuple[str, ...], str]) -> str | None:
+    """A column option for ``entity`` at ``path``; None if it could conflict with one used.
+
+    SQLAlchemy rejects two different settings for one column (defer(x) and undefer(x),
+    or defer(x) and load_only(x, ...)), and two different wildcards at one level."""
+    cols = COLUMNS[entity]
+    if not cols:
+        return None
+    kind = rng.choice(["load_only", "defer", "undefer", "undefer_group", "defer*", "undefer*"])
+    raise_kw = ", raiseload=True" if kind in ("load_only", "defer") and rng.random() < 0.3 else ""
+    if kind in ("defer*", "undefer*"):
+        settings = {("*",): kind}
+        text = f"{kind[:-1]}('*')"
+    elif kind == "undefer_group":
+        if entity != "User":
+            return None
+        settings = {("group",): "undefer"}
+        text = "undefer_group('contact')"
+    else:
+        chosen = sorted(rng.sample(cols, rng.randint(1, min(2, len(cols))) if kind == "load_only" else 1))
+        setting = "undefer" if kind in ("load_only", "undefer") else "defer" + raise_kw
+        settings = {(c,): setting for c in chosen}
+        if kind == "load_only":
+            settings[("*",)] = "defer*" + raise_kw
+        text = f"{kind}({', '.join(f'{entity}.{c}' for c in chosen)}{raise_kw})"
+    for key, value in settings.items():
+        if used.get(path + ("#col",) + key, value) != value:
+            return None
+    if ("*",) in settings and ("group",) in {k[-1:] for k in used if k[:len(path)] == path}:
+        return None
+    for key, value in settings.items():
+        used[path + ("#col",) + key] = value
+    return text
+
+
 def random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str]) -> str | None:
     path: tuple[str, ...] = ()
-    entity = root
+    entity = prev_entity = root
     parts: list[str] = []
     for hop in range(rng.randint(1, 3)):
         rel = rng.choice(sorted(GRAPH[entity]))
@@ -95,16 +143,26 @@ def random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str]
         last = hop == 2 or rng.random() < 0.4
         pool = EAGER + ["defaultload"] + (LAST_ONLY if last else [])
         fn = rng.choice(pool)
+        if parts and "immediateload" in parts[-1] and (prev_entity, path[-2], rel) in BACKREFS:
+            return None  # an option on the way back under immediateload: SQLAlchemy rejects it
+        if fn == "subqueryload" and (not GRAPH[entity][rel][1] or (parts and "immediateload" in parts[-1])):
+            # SQLAlchemy fails at execution (not at a read) for a subqueryload of a
+            # many-to-one whose key column is deferred, and under an immediateload.
+            fn = "selectinload"
         strategy = "default" if fn == "defaultload" else fn
         if strategy != "default":
             if used.get(path, strategy) != strategy:
                 return None  # SQLAlchemy rejects two strategies for one path
             used[path] = strategy
         parts.append(f"{fn}({entity}.{rel})")
-        entity = target
+        prev_entity, entity = entity, target
         if last:
             break
-    if rng.random() < 0.12 and not parts[-1].startswith(("lazyload", "raiseload")):
+    if rng.random() < 0.3 and not parts[-1].startswith(("lazyload", "raiseload")):
+        column = random_column_option(rng, entity, path, used)
+        if column is not None:
+            parts.append(column)
+    elif rng.random() < 0.12 and not parts[-1].startswith(("lazyload", "raiseload")):
         parts.append(f'{rng.choice(["raiseload", "lazyload"])}("*")')
     return ".".join(parts)
 
@@ -121,6 +179,8 @@ def random_probe(rng: random.Random, root: str) -> str:
             if many:
                 expr += "[0]"
             continue
+        if rng.random() < 0.35 and COLUMNS[entity]:
+            return expr + ("[0]" if many else "") + "." + rng.choice(COLUMNS[entity])
         break
     if expr.endswith("]"):
         expr = expr[: expr.rindex("[")]
@@ -139,6 +199,10 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
         options = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 3))) if c]
         if rng.random() < 0.1:
             options.append(f'{rng.choice(["raiseload", "lazyload"])}("*")')
+        if rng.random() < 0.25:
+            column = random_column_option(rng, root, (), used)
+            if column is not None:
+                options.append(column)
         shape = rng.randrange(len(styles) + 2)
         setup: list[str]
         if shape == len(styles) and options:
@@ -151,10 +215,14 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
         else:
             stmt = f"select({root})" + (f".options({', '.join(options)})" if options else "")
             setup = fetch(root, stmt, styles[shape % len(styles)])
+        unknown = False
         if sync:
             setup = [line.replace("await ", "") for line in setup]
+            # Options below a lazy hop act when a sync session lazy-loads it; the plugin
+            # does not keep them in the state and says "unknown" there.
+            unknown = any(re.search(r"(defaultload|lazyload)\([^()]*\)\.", o) for o in options)
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
-        out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync))
+        out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync, unknown=unknown))
     return out
 
 
@@ -294,6 +362,55 @@ def handwritten() -> list[Scenario]:
         S("nested_wildcard_one_level", q("select(User).where(User.id == 1).options(selectinload(User.posts)"
                                          ".options(raiseload('*'), selectinload(Post.comments)))"),
           ["obj.posts[0].comments", "obj.posts[0].comments[0].author", "obj.posts[0].tags"]),
+        # Columns (unloaded-column).
+        S("columns_default", q("select(User).where(User.id == 1)"),
+          ["obj.id", "obj.name", "obj.bio", "obj.email", "obj.secret"]),
+        S("load_only", q("select(User).where(User.id == 1).options(load_only(User.name))"),
+          ["obj.name", "obj.bio", "obj.email", "obj.secret"]),
+        S("load_only_raise", q("select(User).where(User.id == 1).options(load_only(User.name, raiseload=True))"),
+          ["obj.bio", "obj.name"]),
+        S("load_only_deferred_column", q("select(User).where(User.id == 1).options(load_only(User.bio))"),
+          ["obj.bio", "obj.name"]),
+        S("load_only_with_undefer", q("select(User).where(User.id == 1)"
+                                      ".options(undefer(User.email), load_only(User.name))"),
+          ["obj.email", "obj.phone", "obj.name"]),
+        S("defer_option", q("select(User).where(User.id == 1).options(defer(User.name))"), ["obj.name"]),
+        S("defer_raise", q("select(Post).where(Post.id == 1).options(defer(Post.title, raiseload=True))"),
+          ["obj.title", "obj.body"]),
+        S("undefer_and_group", q("select(User).where(User.id == 1)"
+                                 ".options(undefer(User.bio), undefer_group('contact'))"),
+          ["obj.bio", "obj.email", "obj.phone", "obj.secret"]),
+        S("undefer_star", q("select(User).where(User.id == 1).options(undefer('*'))"),
+          ["obj.bio", "obj.secret"]),
+        S("defer_star", q("select(User).where(User.id == 1).options(defer('*'))"), ["obj.name", "obj.id"]),
+        S("nested_load_only", q("select(User).where(User.id == 1)"
+                                ".options(selectinload(User.posts).load_only(Post.title))"),
+          ["obj.posts[0].title", "obj.posts[0].body", "obj.posts[0].author_id", "obj.posts[0].author"]),
+        S("nested_defer_joined", q("select(User).where(User.id == 1)"
+                                   ".options(joinedload(User.posts).defer(Post.title))"),
+          ["obj.posts[0].title", "obj.posts[0].body", "obj.posts[0].author"]),
+        S("nested_undefer", q("select(User).where(User.id == 1)"
+                              ".options(selectinload(User.posts).undefer(Post.body))"),
+          ["obj.posts[0].body", "obj.bio"]),
+        S("load_then_chain", q("select(User).where(User.id == 1)"
+                               ".options(Load(User).load_only(User.name).selectinload(User.posts))"),
+          ["obj.bio", "obj.posts", "obj.posts[0].body"]),
+        S("columns_options_twice", ["stmt0 = select(User).where(User.id == 1).options(defer(User.name))",
+                                    "stmt1 = stmt0.options(undefer(User.bio))",
+                                    "obj = " + one.format("stmt1")], ["obj.name", "obj.bio", "obj.email"]),
+        S("columns_reassigned", ["stmt = select(User).where(User.id == 1).options(defer(User.name))",
+                                 "stmt = stmt.options(undefer(User.bio))",
+                                 "obj = " + one.format("stmt")], ["obj.name", "obj.bio"], unknown=True,
+          notes="a reassigned statement variable: where the states differ they become unknown"),
+        S("columns_get", ["obj0 = await session.get(User, 1, options=[load_only(User.name)])",
+                          "assert obj0 is not None", "obj = obj0"], ["obj.bio", "obj.name"]),
+        S("column_write", q("select(User).where(User.id == 1)"), ["obj.bio = 'new'", "obj.secret = 'x'"]),
+        S("sync_columns", ["obj = session.execute(select(User).where(User.id == 1)"
+                           ".options(defer(User.name))).scalar_one()"],
+          ["obj.bio", "obj.name", "obj.secret"], sync=True),
+        S("sync_load_only_raise", ["obj = session.scalars(select(User).where(User.id == 1)"
+                                   ".options(load_only(User.name, raiseload=True))).one()"],
+          ["obj.bio", "obj.name"], sync=True),
         # Sync Session: lazy loads emit SQL and succeed; raise strategies still fail.
         S("sync_plain", ["obj = session.execute(select(User).where(User.id == 1)).scalar_one()"],
           ["obj.posts", "obj.comments", "obj.posts[0].comments", "obj.posts[0].tags",
