@@ -100,6 +100,9 @@ class _Node:
     strategy: str | None = None
     wildcard: str | None = None
     column_wildcards: tuple[tuple[str, str], ...] = ()  # likewise for defer("*") and friends
+    # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
+    # lazyload itself (a wildcard does not touch it; another option on it conflicts).
+    via_immediate: bool = False
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
     columns: list[tuple[str, str]] = field(default_factory=list)  # (column op, attr), in order
@@ -167,6 +170,9 @@ class _Path:
     # like a lazy load, which does not carry wildcards: below one, it no longer applies.
     wildcard: str | None = None
     column_wildcards: tuple[tuple[str, str], ...] = ()  # likewise for defer("*") and friends
+    # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
+    # lazyload itself (a wildcard does not touch it; another option on it conflicts).
+    via_immediate: bool = False
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
@@ -213,6 +219,8 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     child = node.children.get(rel.name) if node is not None else None
     if child is not None and child.unknown:
         return UNKNOWN
+    if path.via_immediate and _is_backref_to_parent(rel, path):
+        return Loaded(None)  # measured: readable, whatever a wildcard says
     if child is not None and child.strategy is not None:
         strategy, reason = child.strategy, OPTION_REASONS.get(child.strategy, "")
     elif (node is not None and node.wildcard is not None) or path.wildcard is not None:
@@ -250,6 +258,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         via=(model, rel),
         wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
         column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
+        via_immediate=strategy == opt.IMMEDIATE,
     )
     return Loaded(_build(schema, target, child, child_path, depth + 1))
 
@@ -454,11 +463,13 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
         slot: Slot
         if rel.lazy == opt.RAISE or (rel.lazy == opt.RAISE_ON_SQL and rel.direction != MANY_TO_ONE):
             slot = NotLoaded(default_reason(rel.lazy))
-        elif rel.lazy in EAGER_STRATEGIES or rel.lazy != opt.LAZY:
-            slot = UNKNOWN
+        elif rel.lazy == opt.RAISE_ON_SQL or rel.lazy == opt.NOLOAD:
+            slot = UNKNOWN  # a many-to-one that may be in the session; noload: empty
         elif reverse:
             slot = Loaded(None)  # leads back to the object loaded through: in the session
         else:
+            # Lazy, or eager: loaded by the lazy query, or (skipped at a cycle) lazily on
+            # access; either way readable, with the target's defaults.
             slot = _lazy_loaded(schema, rel, depth + 1)
         slots.append((rel.name, slot))
     raising = tuple(c for c in default_columns(target) or () if c[1] == COLUMN_DEFAULT_RAISE)

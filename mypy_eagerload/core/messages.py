@@ -83,3 +83,16 @@ def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str
     if from_root:
         return f"add .options({option}) to the query"
     return f"undefer it in the query that produced this {_short(owner)}"
+
+
+def conflict(path: list[tuple[str, str]], first: str, second: str) -> str:
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in path)
+    return (f'"{shown}" is given two loader strategies in one statement, {first} and {second}: '
+            "SQLAlchemy raises InvalidRequestError when it runs")
+
+
+def conflict_fix(path: list[tuple[str, str]], first: str) -> str:
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in path)
+    if "defer" in first:
+        return f"keep one of them for {shown}"
+    return f"keep one of them for {shown} (defaultload() walks a path without setting a strategy)"

@@ -13,3 +13,9 @@ UNLOADED_COLUMN = ErrorCode(
     "Reading a column that the query producing the object deferred",
     "mypy_eagerload",
 )
+
+LOADER_CONFLICT = ErrorCode(
+    "loader-conflict",
+    "Two loader strategies for one path in one statement (SQLAlchemy raises at execution)",
+    "mypy_eagerload",
+)

@@ -24,7 +24,10 @@ from mypy.types import (
 from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core import options as opt
-from mypy_eagerload.hooks.compat import depend_on_mappings, type_context
+from mypy_eagerload.core import messages
+from mypy_eagerload.core.conflicts import find_conflicts
+from mypy_eagerload.hooks.compat import depend_on_mappings, type_context, unwatched
+from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -145,6 +148,7 @@ def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
             return ctx.default_return_type
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
+        report_conflicts(ctx, chains)
         narrowed = _select_args(ctx.default_return_type, _apply(ctx.api, schema, chains))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
@@ -181,6 +185,7 @@ def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Ty
         for i, name in enumerate(ctx.callee_arg_names):
             if name == "options" and ctx.args[i]:
                 chains = _chains_from_sequence(ctx, i)
+                report_conflicts(ctx, chains)
 
         def entity(inst: Instance) -> Type:
             info = model_info(inst)
@@ -197,6 +202,19 @@ def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Ty
         return result
 
     return hook
+
+
+def report_conflicts(ctx: MethodContext, chains: tuple[opt.Chain, ...] | None) -> None:
+    """Two strategies for one path among the options of this call (``loader-conflict``)."""
+    if not chains:
+        return
+    for found in find_conflicts(chains):
+        with unwatched(ctx.api) as report:
+            if report:
+                ctx.api.fail(messages.conflict(list(found.path), found.first, found.second),
+                             ctx.context, code=LOADER_CONFLICT)
+                ctx.api.msg.note(messages.conflict_fix(list(found.path), found.first), ctx.context,
+                                 code=LOADER_CONFLICT)
 
 
 def _chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...] | None:

@@ -74,6 +74,7 @@ def probe(key: str, fn: Callable[[], object]) -> None:
 
 # The codes that say "this read fails at runtime".
 PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column"})
+CONFLICT_CODE = "loader-conflict"
 ERROR_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<msg>.*?)(?:  \[(?P<code>[a-z-]+)\])?$")
 
 
@@ -86,6 +87,7 @@ def render(scenarios: list[Scenario]) -> str:
             lines.append(f"def sc_{sc.name}(session: Session) -> None:")
         else:
             lines.append(f"async def sc_{sc.name}(session: AsyncSession) -> None:")
+        sc.setup_lines = (len(lines) + 1, len(lines) + len(sc.setup))
         lines.extend("    " + s for s in sc.setup)
         lines.append(f"    note_overlap('{sc.name}', obj)")
         for i, stmt in enumerate(sc.probes):
@@ -194,9 +196,21 @@ def _root(sc: Scenario) -> str:
 def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
             outcomes: dict[str, str]) -> Comparison:
     reported = {line: msg for _, line, msg, code in errors if code in PLUGIN_CODES}
+    conflicts = {line for _, line, _, code in errors if code == CONFLICT_CODE}
     probes = agreements = unknown = overlaps = no_data = 0
     bad: list[str] = []
     for sc in scenarios:
+        first, last = sc.setup_lines
+        flagged_conflict = any(first <= line <= last for line in conflicts)
+        if sc.conflict or flagged_conflict:
+            probes += 1
+            failed = "in conflict" in outcomes.get(f"{sc.name}:setup", "")
+            if failed and flagged_conflict:
+                agreements += 1
+            else:
+                bad.append(f"{sc.name}: runtime conflict={failed} plugin conflict={flagged_conflict}"
+                           f"\n    setup: {' | '.join(sc.setup)}")
+            continue
         if f"{sc.name}:setup" in outcomes:
             bad.append(f"{sc.name}: {outcomes[sc.name + ':setup']}")
             continue

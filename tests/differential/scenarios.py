@@ -38,6 +38,8 @@ class Scenario:
     probes: list[str]  # expressions read on ``obj``
     # Set when the plugin is documented to fall back to "unknown" for this scenario.
     unknown: bool = False
+    conflict: bool = False  # two strategies for one path: the plugin must say loader-conflict
+    setup_lines: tuple[int, int] = (0, 0)  # first and last line of the setup, once rendered
     sync: bool = False  # run in a sync Session, where lazy loads emit SQL and succeed
     root: str = ""
     notes: str = ""
@@ -104,7 +106,10 @@ def random_column_option(rng: random.Random, entity: str, path: tuple[str, ...],
     if not cols:
         return None
     kind = rng.choice(["load_only", "defer", "undefer", "undefer_group", "defer*", "undefer*"])
-    raise_kw = ", raiseload=True" if kind in ("load_only", "defer") and rng.random() < 0.3 else ""
+    # raiseload=True only where no foreign key is deferred: a relationship loader that
+    # needs a raising key column fails the whole query (a trap, but not a read).
+    raise_kw = (", raiseload=True" if kind in ("load_only", "defer") and entity == "User"
+                and rng.random() < 0.3 else "")
     if kind in ("defer*", "undefer*"):
         settings = {("*",): kind}
         text = f"{kind[:-1]}('*')"
@@ -130,7 +135,35 @@ def random_column_option(rng: random.Random, entity: str, path: tuple[str, ...],
     return text
 
 
+# The option text of each path used so far (for deliberate conflicts); reset per scenario.
+HOPS: dict[tuple[str, ...], list[str]] = {}
+
+
+def conflicting_option(rng: random.Random, used: dict[tuple[str, ...], str]) -> str | None:
+    """An option giving a path already set a different strategy: SQLAlchemy raises."""
+    paths = sorted(p for p, v in used.items() if "#col" not in p and p in HOPS)
+    if not paths:
+        return None
+    path = rng.choice(paths)
+    other = rng.choice([f for f in EAGER + LAST_ONLY if f != used[path]])
+    hops = HOPS[path]
+    return ".".join([f"defaultload({h})" for h in hops[:-1]] + [f"{other}({hops[-1]})"])
+
+
 def random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str]) -> str | None:
+    """One option chain; ``used`` (path -> strategy) is updated only if it is kept."""
+    mine = dict(used)
+    hops_before = dict(HOPS)
+    text = _random_chain(rng, root, mine)
+    if text is None:
+        HOPS.clear()
+        HOPS.update(hops_before)
+    else:
+        used.update(mine)
+    return text
+
+
+def _random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str]) -> str | None:
     path: tuple[str, ...] = ()
     entity = prev_entity = root
     parts: list[str] = []
@@ -155,6 +188,7 @@ def random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str]
                 return None  # SQLAlchemy rejects two strategies for one path
             used[path] = strategy
         parts.append(f"{fn}({entity}.{rel})")
+        HOPS[path] = [*(HOPS.get(path[:-1], [])), f"{entity}.{rel}"]
         prev_entity, entity = entity, target
         if last:
             break
@@ -196,7 +230,13 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
     while len(out) < count:
         root = rng.choice(sorted(GRAPH))
         used: dict[tuple[str, ...], str] = {}
+        HOPS.clear()
         options = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 3))) if c]
+        conflict = None
+        if rng.random() < 0.08:
+            conflict = conflicting_option(rng, used)
+            if conflict is not None:
+                options.insert(rng.randint(0, len(options)), conflict)
         if rng.random() < 0.1:
             options.append(f'{rng.choice(["raiseload", "lazyload"])}("*")')
         if rng.random() < 0.25:
@@ -204,25 +244,30 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
             if column is not None:
                 options.append(column)
         shape = rng.randrange(len(styles) + 2)
+        twice_unknown = False
         setup: list[str]
         if shape == len(styles) and options:
             setup = [f"obj0 = await session.get({root}, {ROOT_IDS.get(root, 1)}, "
                      f"options=[{', '.join(options)}])", "assert obj0 is not None", "obj = obj0"]
-        elif shape == len(styles) + 1 and len(options) >= 2:
+        elif shape == len(styles) + 1 and len(options) >= 2 and conflict is None:
             stmt = f"select({root}).options({options[0]})"
             setup = [f"stmt0 = {stmt}", f"stmt1 = stmt0.options({', '.join(options[1:])})",
                      *fetch(root, "stmt1", 0)]
+            # A wildcard in a later .options() call meets eager defaults that an earlier call
+            # may or may not have named: the merged state says "unknown" there.
+            twice_unknown = any("*" in o for o in options[1:])
         else:
             stmt = f"select({root})" + (f".options({', '.join(options)})" if options else "")
             setup = fetch(root, stmt, styles[shape % len(styles)])
-        unknown = False
+        unknown = twice_unknown
         if sync:
             setup = [line.replace("await ", "") for line in setup]
             # Options below a lazy hop act when a sync session lazy-loads it; the plugin
             # does not keep them in the state and says "unknown" there.
             unknown = any(re.search(r"(defaultload|lazyload)\([^()]*\)\.", o) for o in options)
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
-        out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync, unknown=unknown))
+        out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync, unknown=unknown,
+                            conflict=conflict is not None))
     return out
 
 
@@ -411,6 +456,26 @@ def handwritten() -> list[Scenario]:
         S("sync_load_only_raise", ["obj = session.scalars(select(User).where(User.id == 1)"
                                    ".options(load_only(User.name, raiseload=True))).one()"],
           ["obj.bio", "obj.name"], sync=True),
+        # Two strategies for one path (loader-conflict), and look-alikes that are fine.
+        S("conflict_two_strategies", q("select(User).where(User.id == 1)"
+                                       ".options(selectinload(User.posts), joinedload(User.posts))"),
+          ["obj.posts"], conflict=True),
+        S("conflict_nested", q("select(User).where(User.id == 1).options(selectinload(User.posts)"
+                               ".joinedload(Post.author), selectinload(User.posts).selectinload(Post.author))"),
+          ["obj.posts"], conflict=True),
+        S("conflict_raise_kinds", q("select(User).where(User.id == 1)"
+                                    ".options(raiseload(User.posts), raiseload(User.posts, sql_only=True))"),
+          ["obj.posts"], conflict=True),
+        S("conflict_columns", q("select(User).where(User.id == 1)"
+                                ".options(load_only(User.name, User.bio), defer(User.name))"),
+          ["obj.name"], conflict=True),
+        S("conflict_get", ["obj0 = await session.get(User, 1, options=[selectinload(User.posts), "
+                           "lazyload(User.posts)])", "assert obj0 is not None", "obj = obj0"],
+          ["obj.posts"], conflict=True),
+        S("no_conflict_lookalikes", q("select(User).where(User.id == 1).options(defaultload(User.posts), "
+                                      "selectinload(User.posts), raiseload('*'), lazyload('*'), "
+                                      "load_only(User.name), load_only(User.bio), selectinload(User.posts))"),
+          ["obj.posts", "obj.bio", "obj.email"]),
         # Sync Session: lazy loads emit SQL and succeed; raise strategies still fail.
         S("sync_plain", ["obj = session.execute(select(User).where(User.id == 1)).scalar_one()"],
           ["obj.posts", "obj.comments", "obj.posts[0].comments", "obj.posts[0].tags",
