@@ -204,7 +204,8 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
         flagged_conflict = any(first <= line <= last for line in conflicts)
         if sc.conflict or flagged_conflict:
             probes += 1
-            failed = "in conflict" in outcomes.get(f"{sc.name}:setup", "")
+            # 2.1: "... is in conflict with ..."; 2.0: "Loader strategies for ... conflict"
+            failed = "conflict" in outcomes.get(f"{sc.name}:setup", "")
             if failed and flagged_conflict:
                 agreements += 1
             else:
