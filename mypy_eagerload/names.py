@@ -47,3 +47,10 @@ ASYNC_SESSION_CLASSES = (
 SESSION_GET = frozenset({"get", "get_one"})
 # Methods that return ORM results (sync sessions only need these for the wider view).
 SESSION_RESULT = frozenset({"execute", "scalars", "scalar", *SESSION_GET})
+
+# Results: fetching methods that raise when rows of a joined collection are not uniqued
+# (measured; first() and scalar() do not raise).
+RESULT_BASE = "sqlalchemy.engine.result.ResultInternal"
+FETCH_METHODS = frozenset({"all", "fetchall", "fetchone", "fetchmany", "one", "one_or_none",
+                           "scalar_one", "scalar_one_or_none", "partitions", "__iter__",
+                           "__aiter__"})

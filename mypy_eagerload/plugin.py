@@ -22,7 +22,7 @@ from mypy.types import Type
 
 from mypy_eagerload import __version__, names
 from mypy_eagerload.core.options import OPTION_STRATEGIES
-from mypy_eagerload.hooks import access, loader_options, models, queries
+from mypy_eagerload.hooks import access, loader_options, models, queries, results
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTION_STRATEGIES}
 _CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
@@ -78,6 +78,9 @@ class EagerLoadPlugin(Plugin):
         cls, _, method = fullname.rpartition(".")
         if method in names.SESSION_RESULT:
             return self._session_hook(cls, method)
+        if method in names.FETCH_METHODS:
+            info = self._info(cls)
+            return results.fetch_hook if info is not None and info.has_base(names.RESULT_BASE) else None
         chain = _CHAIN_METHODS.get(fullname)
         if chain is not None:
             return loader_options.chain_method_hook(chain, self._info)

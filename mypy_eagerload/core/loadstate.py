@@ -58,6 +58,9 @@ class State:
     model: str
     slots: tuple[tuple[str, Slot], ...]
     columns: Columns = ()
+    # Reached by a joined eager load of a collection in the statement's own SELECT: its rows
+    # repeat the parent's, so fetching them needs Result.unique().
+    joined_collection: bool = False
 
     def column_reason(self, name: str) -> str | None:
         """Why column ``name`` is not loaded; None if it is (or the state cannot tell)."""
@@ -260,7 +263,10 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
         via_immediate=strategy == opt.IMMEDIATE,
     )
-    return Loaded(_build(schema, target, child, child_path, depth + 1))
+    state = _build(schema, target, child, child_path, depth + 1)
+    if same_select and rel.uselist and path.select == path.full:
+        state = replace(state, joined_collection=True)
+    return Loaded(state)
 
 
 def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
@@ -390,7 +396,9 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
                 if target is not None and slot.state is not None:
                     child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel),
                                        None if child.strategy == opt.IMMEDIATE else path.wildcard)
-                    slot = Loaded(_merge(schema, target, before.state, child, child_path, depth + 1))
+                    merged = _merge(schema, target, before.state, child, child_path, depth + 1)
+                    slot = Loaded(replace(merged, joined_collection=slot.state.joined_collection
+                                          or merged.joined_collection))
         elif wildcard is not None:
             if before == defaults[rel.name] and not (
                     isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES):
@@ -418,7 +426,9 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
         else:
             slot = before
         slots.append((rel.name, slot))
-    return State(model.fullname, tuple(slots), apply_column_ops(model, current.columns, node.columns, merging=True))
+    return State(model.fullname, tuple(slots),
+                 apply_column_ops(model, current.columns, node.columns, merging=True),
+                 current.joined_collection)
 
 
 # ---------------------------------------------------------------------------------------
@@ -442,7 +452,7 @@ def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
     # A deferred column is loaded on access too; only the raiseload forms fail.
     columns = None if state.columns is None else tuple(
         (name, reason) for name, reason in state.columns if "raise" in reason)
-    return State(state.model, tuple(slots), columns)
+    return State(state.model, tuple(slots), columns, state.joined_collection)
 
 
 def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
@@ -474,3 +484,20 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
         slots.append((rel.name, slot))
     raising = tuple(c for c in default_columns(target) or () if c[1] == COLUMN_DEFAULT_RAISE)
     return Loaded(State(target.fullname, tuple(slots), raising))
+
+
+# ---------------------------------------------------------------------------------------
+# unique()
+
+
+def joined_collection_path(state: State) -> list[tuple[str, str]] | None:
+    """The first joined-eager collection in the statement's SELECT, as [(model, rel)] from
+    the root; None when fetching rows does not need Result.unique()."""
+    for name, slot in state.slots:
+        if isinstance(slot, Loaded) and slot.state is not None:
+            if slot.state.joined_collection:
+                return [(state.model, name)]
+            deeper = joined_collection_path(slot.state)
+            if deeper is not None:
+                return [(state.model, name)] + deeper
+    return None

@@ -96,3 +96,14 @@ def conflict_fix(path: list[tuple[str, str]], first: str) -> str:
     if "defer" in first:
         return f"keep one of them for {shown}"
     return f"keep one of them for {shown} (defaultload() walks a path without setting a strategy)"
+
+
+def missing_unique(path: list[tuple[str, str]]) -> str:
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in path)
+    return (f'rows of a statement that joined-eager-loads the collection "{shown}" must be '
+            "fetched through .unique(): without it SQLAlchemy raises InvalidRequestError")
+
+
+def missing_unique_fix() -> str:
+    return ("call .unique() on the result first, e.g. (await session.execute(stmt)).unique()"
+            ".scalars().all(), or load the collection with selectinload()")

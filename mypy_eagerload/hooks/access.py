@@ -12,7 +12,7 @@ from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_prop
 from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded, is_raise_reason
-from mypy_eagerload.hooks.compat import depend_on_mappings, unwatched
+from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, unwatched
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -111,10 +111,10 @@ def _path_to(ctx: AttributeContext, expr: Expression,
                                            and inner.callee.name in ("first", "one", "scalar_one")):
         inner = inner.base if isinstance(inner, IndexExpr) else inner.callee.expr  # type: ignore[union-attr]
     if isinstance(inner, MemberExpr):
-        try:
-            owner = get_proper_type(ctx.api.lookup_type(inner.expr))  # type: ignore[attr-defined]
-        except (KeyError, AttributeError):
+        inner_type = expression_type(ctx.api, inner.expr)
+        if inner_type is None:
             return path, False
+        owner = get_proper_type(inner_type)
         info = model_info(owner)
         if info is not None and inner.name in (metadata(info) or {}).get("slots", []):
             return _path_to(ctx, inner, [(info.fullname, inner.name)] + path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
+from mypy.nodes import Expression, FuncItem
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import Type
 
@@ -59,3 +60,21 @@ def depend_on_mappings(api: CheckerPluginInterface, models: Iterable[str]) -> No
     target = scope.current_target()
     for model in models:
         deps.setdefault(f"<{model}.{MAPPING_DIGEST}>", set()).add(target)
+
+
+def current_function(api: CheckerPluginInterface) -> FuncItem | None:
+    """The function whose body is being checked (innermost), if any."""
+    function = getattr(getattr(api, "tscope", None), "function", None)
+    return function if isinstance(function, FuncItem) else None
+
+
+def expression_type(api: CheckerPluginInterface, expr: Expression) -> Type | None:
+    """The type mypy inferred for an already checked expression, if it has one."""
+    lookup = getattr(api, "lookup_type", None)
+    if lookup is None:
+        return None
+    try:
+        result = lookup(expr)
+    except KeyError:
+        return None
+    return result if isinstance(result, Type) else None

@@ -19,3 +19,9 @@ LOADER_CONFLICT = ErrorCode(
     "Two loader strategies for one path in one statement (SQLAlchemy raises at execution)",
     "mypy_eagerload",
 )
+
+MISSING_UNIQUE = ErrorCode(
+    "missing-unique",
+    "Fetching rows of a statement that joined-eager-loads a collection without Result.unique()",
+    "mypy_eagerload",
+)

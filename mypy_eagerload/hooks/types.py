@@ -42,34 +42,52 @@ def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: Sta
     slots = state.slot_map
     args = [_slot_to_type(api, schema, name, slots.get(name, UNKNOWN), model)
             for name in (metadata(model) or {}).get("slots", [])]
-    args.append(_columns_to_type(api, state.columns))
+    args.append(_columns_to_type(api, state.columns, state.joined_collection))
     if len(args) != len(loaded.type_vars):
         return None
     return Instance(loaded, args)
 
 
-def _columns_to_type(api: CheckerPluginInterface, columns: Columns) -> Type:
-    """``Literal["bio|deferred", ...]`` for the unloaded columns; ``Never`` for none."""
-    if columns is None:
-        return AnyType(TypeOfAny.special_form)
+def _columns_to_type(api: CheckerPluginInterface, columns: Columns, joined: bool) -> Type:
+    """``Literal["bio|deferred", ...]`` for the unloaded columns; ``Never`` for none.
+
+    The same argument carries ``Literal["#joined"]`` when the entity was reached by a
+    joined-eager collection (see ``State.joined_collection``)."""
     str_type = api.named_generic_type("builtins.str", [])
-    return UnionType.make_union([LiteralType(f"{name}|{reason}", str_type) for name, reason in columns])
+    marker = [LiteralType(JOINED_MARKER, str_type)] if joined else []
+    if columns is None:
+        return AnyType(TypeOfAny.special_form)  # unknown columns: the marker is lost too
+    return UnionType.make_union(
+        marker + [LiteralType(f"{name}|{reason}", str_type) for name, reason in columns])
+
+
+JOINED_MARKER = "#joined"
+
+
+def _literals(typ: Type) -> list[str] | None:
+    proper = get_proper_type(typ)
+    if isinstance(proper, UninhabitedType):
+        return []
+    items = proper.items if isinstance(proper, UnionType) else [proper]
+    values = []
+    for item in items:
+        item = get_proper_type(item)
+        if not (isinstance(item, LiteralType) and isinstance(item.value, str)):
+            return None  # Any, or a join that widened to str: unknown
+        values.append(item.value)
+    return values
 
 
 def type_to_columns(typ: Type) -> Columns:
     """The unloaded columns a columns argument records; None when it cannot tell."""
-    proper = get_proper_type(typ)
-    items = proper.items if isinstance(proper, UnionType) else [proper]
-    if isinstance(proper, UninhabitedType):
-        return ()
-    columns = []
-    for item in items:
-        item = get_proper_type(item)
-        if not (isinstance(item, LiteralType) and isinstance(item.value, str) and "|" in item.value):
-            return None  # Any, or a join that widened to str: unknown
-        name, _, reason = item.value.partition("|")
-        columns.append((name, reason))
-    return tuple(sorted(columns))
+    values = _literals(typ)
+    if values is None:
+        return None
+    return tuple(sorted(tuple(v.split("|", 1)) for v in values if "|" in v))  # type: ignore[misc]
+
+
+def joined_marker(typ: Type) -> bool:
+    return JOINED_MARKER in (_literals(typ) or [])
 
 
 def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str, slot: Slot,
@@ -101,7 +119,7 @@ def type_to_state(typ: Type) -> State | None:
         return None
     return State(model.fullname, tuple(
         (name, type_to_slot(arg)) for name, arg in zip(names, proper.args)),
-        type_to_columns(proper.args[-1]))
+        type_to_columns(proper.args[-1]), joined_marker(proper.args[-1]))
 
 
 def type_to_slot(typ: Type) -> Slot:

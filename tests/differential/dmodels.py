@@ -89,7 +89,8 @@ class Comment(Base):
 class Tag(Base):
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(primary_key=True)
-    posts: Mapped[list[Post]] = relationship(secondary=post_tags, back_populates="tags")
+    posts: Mapped[list[Post]] = relationship(secondary=post_tags, back_populates="tags",
+                                             lazy="joined")  # a joined collection by default
 
 
 class Group(HasOwner, Base):

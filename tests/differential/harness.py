@@ -75,6 +75,7 @@ def probe(key: str, fn: Callable[[], object]) -> None:
 # The codes that say "this read fails at runtime".
 PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column"})
 CONFLICT_CODE = "loader-conflict"
+UNIQUE_CODE = "missing-unique"
 ERROR_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<msg>.*?)(?:  \[(?P<code>[a-z-]+)\])?$")
 
 
@@ -197,6 +198,7 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
             outcomes: dict[str, str]) -> Comparison:
     reported = {line: msg for _, line, msg, code in errors if code in PLUGIN_CODES}
     conflicts = {line for _, line, _, code in errors if code == CONFLICT_CODE}
+    uniques = {line for _, line, _, code in errors if code == UNIQUE_CODE}
     probes = agreements = unknown = overlaps = no_data = 0
     bad: list[str] = []
     for sc in scenarios:
@@ -210,6 +212,16 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
                 agreements += 1
             else:
                 bad.append(f"{sc.name}: runtime conflict={failed} plugin conflict={flagged_conflict}"
+                           f"\n    setup: {' | '.join(sc.setup)}")
+            continue
+        flagged_unique = any(first <= line <= last for line in uniques)
+        needs_unique = "unique()" in outcomes.get(f"{sc.name}:setup", "")
+        if flagged_unique or needs_unique:
+            probes += 1
+            if flagged_unique and needs_unique:
+                agreements += 1
+            else:
+                bad.append(f"{sc.name}: runtime needs unique()={needs_unique} plugin={flagged_unique}"
                            f"\n    setup: {' | '.join(sc.setup)}")
             continue
         if f"{sc.name}:setup" in outcomes:
@@ -229,7 +241,7 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
             flagged = line in reported
             if flagged == fails:
                 agreements += 1
-            elif not flagged and (sc.unknown or through_backref(_root(sc), sc.probes[i])):
+            elif not flagged and (sc.unknown or through_backref(_root(sc), sc.probes[i], sc.sync)):
                 unknown += 1
             elif (f"{sc.name}:overlap" in outcomes
                   and sc.probes[i].count(".") == 1 and "[" not in sc.probes[i]):

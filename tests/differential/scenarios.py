@@ -46,7 +46,14 @@ class Scenario:
     lines: dict[int, int] = field(default_factory=dict)  # source line -> probe index
 
 
-def fetch(root: str, stmt: str, style: int) -> list[str]:
+def fetch(root: str, stmt: str, style: int, unique: bool = True) -> list[str]:
+    """Statements that run ``stmt`` and leave one object in ``obj``. Without ``unique``,
+    a statement with a joined-eager collection fails at the fetch (missing-unique)."""
+    lines = _fetch(root, stmt, style)
+    return lines if unique else [line.replace(".unique()", "") for line in lines]
+
+
+def _fetch(root: str, stmt: str, style: int) -> list[str]:
     rid = ROOT_IDS.get(root, 1)
     stmt = f"{stmt}.where({root}.id == {rid})"
     if style == 0:
@@ -75,13 +82,25 @@ BACKREFS = {("User", "posts", "author"), ("Post", "comments", "post"), ("User", 
             ("User", "profile", "user"), ("Node", "children", "parent"), ("User", "comments", "author")}
 
 
-def through_backref(root: str, probe: str) -> bool:
+# Each relationship and its back_populates partner: in a sync session, a lazy load of the
+# reverse leads back into objects already in the session (see loadstate._lazy_loaded).
+REVERSE = {("User", "posts"): "author", ("Post", "author"): "posts", ("User", "profile"): "user",
+           ("Profile", "user"): "profile", ("User", "groups"): "members", ("Group", "members"): "groups",
+           ("User", "addresses"): "user", ("Address", "user"): "addresses", ("User", "comments"): "author",
+           ("Comment", "author"): "comments", ("Post", "comments"): "post", ("Comment", "post"): "comments",
+           ("Post", "tags"): "posts", ("Tag", "posts"): "tags", ("Node", "children"): "parent",
+           ("Node", "parent"): "children"}
+
+
+def through_backref(root: str, probe: str, sync: bool = False) -> bool:
     entity, prev = root, None
     for part in probe.replace("[0]", "").split(".")[1:]:
         part = part.split(" ", 1)[0]
         if part not in GRAPH[entity]:
             return False  # a column: the end of the path
         if prev is not None and (prev[0], prev[1], part) in BACKREFS:
+            return True
+        if sync and prev is not None and REVERSE.get(prev) == part:
             return True
         prev = (entity, part)
         entity = GRAPH[entity][part][0]
@@ -187,6 +206,12 @@ def _random_chain(rng: random.Random, root: str, used: dict[tuple[str, ...], str
             if used.get(path, strategy) != strategy:
                 return None  # SQLAlchemy rejects two strategies for one path
             used[path] = strategy
+        if fn == "immediateload":
+            # SQLAlchemy sets the reverse many-to-one of an immediateload to lazyload itself.
+            for back in [b for e, r, b in BACKREFS if (e, r) == (entity, rel)]:
+                if used.get(path + (back,), "lazyload") != "lazyload":
+                    return None
+                used[path + (back,)] = "lazyload"
         parts.append(f"{fn}({entity}.{rel})")
         HOPS[path] = [*(HOPS.get(path[:-1], [])), f"{entity}.{rel}"]
         prev_entity, entity = entity, target
@@ -258,13 +283,13 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
             twice_unknown = any("*" in o for o in options[1:])
         else:
             stmt = f"select({root})" + (f".options({', '.join(options)})" if options else "")
-            setup = fetch(root, stmt, styles[shape % len(styles)])
+            setup = fetch(root, stmt, styles[shape % len(styles)], unique=rng.random() < 0.7)
         unknown = twice_unknown
         if sync:
             setup = [line.replace("await ", "") for line in setup]
             # Options below a lazy hop act when a sync session lazy-loads it; the plugin
             # does not keep them in the state and says "unknown" there.
-            unknown = any(re.search(r"(defaultload|lazyload)\([^()]*\)\.", o) for o in options)
+            unknown = unknown or any(re.search(r"(defaultload|lazyload)\([^()]*\)\.", o) for o in options)
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
         out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync, unknown=unknown,
                             conflict=conflict is not None))
@@ -456,6 +481,30 @@ def handwritten() -> list[Scenario]:
         S("sync_load_only_raise", ["obj = session.scalars(select(User).where(User.id == 1)"
                                    ".options(load_only(User.name, raiseload=True))).one()"],
           ["obj.bio", "obj.name"], sync=True),
+        # Joined-eager collections: rows must be fetched through unique() (missing-unique).
+        S("unique_required", ["rows = (await session.execute(select(User).where(User.id == 1)"
+                              ".options(joinedload(User.posts)))).scalars().all()", "obj = rows[0]"],
+          ["obj.posts"]),
+        S("unique_default_joined", ["obj = (await session.execute(select(Tag).where(Tag.id == 1)))"
+                                    ".scalar_one()"], ["obj.posts"]),
+        S("unique_contains_eager", ["obj = (await session.scalars(select(User).join(User.posts)"
+                                    ".where(User.id == 1).options(contains_eager(User.posts)))).one()"],
+          ["obj.posts"]),
+        S("unique_through_many_to_one", ["rows = (await session.execute(select(Post).where(Post.id == 1)"
+                                         ".options(joinedload(Post.author).joinedload(User.addresses))))"
+                                         ".all()", "obj = rows[0][0]"], ["obj.author.addresses"]),
+        S("unique_variable", ["result = await session.execute(select(User).where(User.id == 1)"
+                              ".options(joinedload(User.posts)))", "obj = result.scalars().one()"],
+          ["obj.posts"]),
+        S("unique_variable_uniqued", ["result = await session.execute(select(User).where(User.id == 1)"
+                                      ".options(joinedload(User.posts)))", "result.unique()",
+                                      "obj = result.scalars().one()"], ["obj.posts"]),
+        S("unique_not_needed", ["obj0 = (await session.execute(select(User).where(User.id == 1)"
+                                ".options(joinedload(User.posts)))).scalars().first()",
+                                "assert obj0 is not None", "obj = obj0"], ["obj.posts"]),
+        S("unique_not_needed_in_selectin", ["obj = (await session.execute(select(User).where(User.id == 1)"
+                                            ".options(selectinload(User.groups).joinedload(Group.members))))"
+                                            ".scalar_one()"], ["obj.groups[0].members"]),
         # Two strategies for one path (loader-conflict), and look-alikes that are fine.
         S("conflict_two_strategies", q("select(User).where(User.id == 1)"
                                        ".options(selectinload(User.posts), joinedload(User.posts))"),

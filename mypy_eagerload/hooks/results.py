@@ -1,0 +1,161 @@
+"""Fetching rows of a statement that joined-eager-loads a collection needs ``unique()``.
+
+The requirement rides in the entity types (``State.joined_collection``); whether
+``unique()`` was called is not in any type (it returns ``self``), so it is read from the
+syntax: the receiver chain of the fetching call (``(await s.execute(q)).scalars().all()``)
+and, when the chain starts at a local variable, that variable's uses in the function.
+Where neither tells, nothing is reported.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from mypy.nodes import (
+    AssignmentStmt,
+    AwaitExpr,
+    CallExpr,
+    Expression,
+    FuncItem,
+    MemberExpr,
+    NameExpr,
+    Node,
+)
+from mypy.plugin import MethodContext
+from mypy.types import Instance, TupleType, Type, get_proper_type
+
+from mypy_eagerload.core import messages
+from mypy_eagerload.core.loadstate import joined_collection_path
+from mypy_eagerload.hooks.compat import current_function, expression_type, unwatched
+from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
+from mypy_eagerload.hooks.types import type_to_state
+
+# Result methods that only reshape the result: the chain goes on through them.
+_PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_per",
+                           "execution_options", "freeze"})
+# Session methods that produce a result from a statement.
+_ORIGINS = frozenset({"execute", "scalars", "stream", "stream_scalars"})
+
+
+def fetch_hook(ctx: MethodContext) -> Type:
+    path = _needs_unique(ctx.type)
+    receiver = _receiver(ctx)
+    if receiver is None:
+        return ctx.default_return_type
+    verdict = _walk(ctx, receiver, path)
+    if verdict is not None:
+        with unwatched(ctx.api) as report:
+            if report:
+                ctx.api.fail(messages.missing_unique(verdict), ctx.context, code=MISSING_UNIQUE)
+                ctx.api.msg.note(messages.missing_unique_fix(), ctx.context, code=MISSING_UNIQUE)
+    return ctx.default_return_type
+
+
+def _receiver(ctx: MethodContext) -> Expression | None:
+    """``x`` in ``x.all()``; for ``for row in x`` (``__iter__``) the context is ``x`` itself."""
+    context = ctx.context
+    if isinstance(context, CallExpr) and isinstance(context.callee, MemberExpr):
+        return context.callee.expr
+    return context if isinstance(context, Expression) else None
+
+
+def _needs_unique(typ: Type | None) -> list[tuple[str, str]] | None:
+    """The joined collection path recorded in a result's (or statement's) entity types."""
+    proper = get_proper_type(typ) if typ is not None else None
+    if isinstance(proper, Instance):
+        state = type_to_state(proper)
+        if state is not None:
+            return joined_collection_path(state)
+        for arg in proper.args:
+            found = _needs_unique(arg)
+            if found is not None:
+                return found
+    if isinstance(proper, TupleType):
+        for item in proper.items:
+            found = _needs_unique(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _walk(ctx: MethodContext, expr: Expression,
+          path: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    """The collection path to report, or None (unique() seen, or cannot tell)."""
+    while True:
+        if path is None:
+            path = _needs_unique(expression_type(ctx.api, expr))
+        if isinstance(expr, AwaitExpr):
+            expr = expr.expr
+        elif isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr):
+            name = expr.callee.name
+            if name == "unique":
+                return None
+            if name in _ORIGINS and expr.args:
+                if path is None:
+                    path = _needs_unique(expression_type(ctx.api, expr.args[0]))
+                return path
+            if name not in _PASS_THROUGH:
+                return None
+            expr = expr.callee.expr
+        elif isinstance(expr, NameExpr):
+            return path if path is not None and _local_result_without_unique(ctx, expr.name) else None
+        else:
+            return None
+
+
+def _local_result_without_unique(ctx: MethodContext, name: str) -> bool:
+    """``name`` is assigned in this function from a session call without ``unique()``, and
+    ``name.unique()`` appears nowhere in it (flow-insensitive: any use counts)."""
+    func = current_function(ctx.api)
+    if func is None:
+        return False
+    assigned = False
+    for node in _walk_nodes(func):
+        if isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr):
+            if node.callee.name == "unique" and _is_name(node.callee.expr, name):
+                return False
+        if isinstance(node, AssignmentStmt) and any(_is_name(lv, name) for lv in node.lvalues):
+            if not _is_session_call(node.rvalue):
+                return False  # assigned from something we do not follow
+            assigned = True
+    return assigned
+
+
+def _is_name(expr: Expression, name: str) -> bool:
+    return isinstance(expr, NameExpr) and expr.name == name
+
+
+def _is_session_call(expr: Expression) -> bool:
+    if isinstance(expr, AwaitExpr):
+        expr = expr.expr
+    return (isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr)
+            and expr.callee.name in _ORIGINS and bool(expr.args))
+
+
+def _walk_nodes(func: FuncItem) -> Iterator[Node]:
+    """Every statement and expression in a function body (nested functions included).
+
+    mypy's compiled traverser cannot be subclassed from interpreted code, so this walks
+    node attributes generically; it runs only when a fetch needs ``unique()``."""
+    stack: list[object] = list(func.body.body)
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, Node) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        for attr in _CHILD_ATTRS:
+            child = getattr(node, attr, None)
+            if child is not None:
+                stack.append(child)
+
+
+# The attributes of mypy nodes that hold sub-nodes (statements and expressions).
+_CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "expr", "exprs", "callee", "args",
+                "items", "index", "base", "left", "right", "operands", "cond", "if_expr",
+                "else_expr", "value", "sequences", "condlist", "indices", "handlers",
+                "finally_body", "target", "defs")
