@@ -90,10 +90,6 @@ WITH_SUBOPTIONS = "+"  # reason suffix: the lazy path has options below it
 OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()", opt.RAISE_ON_SQL: "raiseload(sql_only=True)"}
 
 
-def is_raise_reason(reason: str) -> bool:
-    return "raise" in reason and "raise_on_sql" not in reason and "sql_only" not in reason
-
-
 # ---------------------------------------------------------------------------------------
 # Option tries
 

@@ -11,7 +11,7 @@ from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_prop
 
 from mypy_eagerload import names
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.loadstate import Loaded, NotLoaded, is_raise_reason
+from mypy_eagerload.core.loadstate import Loaded, NotLoaded
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, unwatched
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import metadata
@@ -64,8 +64,8 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: Prop
     relationship = rel.relationship(attr) if rel is not None else None
     uselist = relationship.uselist if relationship is not None else False
     if isinstance(slot, NotLoaded):
-        if ctx.is_lvalue and not uselist and not is_raise_reason(slot.reason):
-            return None  # assigning a scalar side loads nothing
+        if ctx.is_lvalue and not uselist:
+            return None  # assigning a scalar side loads nothing, even under raise (measured)
         _report(ctx, model.fullname, attr, slot.reason,
                 relationship.target if relationship else "", uselist)
         return None

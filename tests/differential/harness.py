@@ -92,7 +92,7 @@ def render(scenarios: list[Scenario]) -> str:
         lines.extend("    " + s for s in sc.setup)
         lines.append(f"    note_overlap('{sc.name}', obj)")
         for i, stmt in enumerate(sc.probes):
-            body = stmt if "=" in stmt.split("(")[0] or "append(" in stmt else f"_ = {stmt}"
+            body = stmt if "=" in stmt.split("(")[0] or ".append(" in stmt or ".remove(" in stmt else f"_ = {stmt}"
             lines.append(f"    def _p{i}() -> None:")
             lines.append(f"        {body}")
             sc.lines[len(lines)] = i
