@@ -54,3 +54,6 @@ RESULT_BASE = "sqlalchemy.engine.result.ResultInternal"
 FETCH_METHODS = frozenset({"all", "fetchall", "fetchone", "fetchmany", "one", "one_or_none",
                            "scalar_one", "scalar_one_or_none", "partitions", "__iter__",
                            "__aiter__"})
+
+# ``obj.awaitable_attrs.<name>``: attributes resolved through this class's __getattr__.
+AWAITABLE_ATTRS_GETITEM = "sqlalchemy.ext.asyncio.session.AsyncAttrs._AsyncAttrGetitem"

@@ -22,7 +22,7 @@ from mypy.types import Type
 
 from mypy_eagerload import __version__, names
 from mypy_eagerload.core.options import OPTION_STRATEGIES
-from mypy_eagerload.hooks import access, loader_options, models, queries, results
+from mypy_eagerload.hooks import access, explicit_loads, loader_options, models, queries, results
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTION_STRATEGIES}
 _CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
@@ -88,6 +88,8 @@ class EagerLoadPlugin(Plugin):
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         cls, _, attr = fullname.rpartition(".")
+        if cls == names.AWAITABLE_ATTRS_GETITEM:
+            return explicit_loads.awaitable_attr_hook(attr)
         sym = self.lookup_fully_qualified(cls) if cls else None
         if sym is None or not isinstance(sym.node, TypeInfo):
             return None

@@ -13,6 +13,7 @@ from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, unwatched
+from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -66,6 +67,8 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: Prop
     if isinstance(slot, NotLoaded):
         if ctx.is_lvalue and not uselist:
             return None  # assigning a scalar side loads nothing, even under raise (measured)
+        if isinstance(ctx.context, MemberExpr) and loaded_before(ctx.api, ctx.context):
+            return None  # refreshed or awaited explicitly earlier in the function
         _report(ctx, model.fullname, attr, slot.reason,
                 relationship.target if relationship else "", uselist)
         return None
@@ -139,7 +142,7 @@ def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
             model = model_info(item)
             columns = type_to_columns(item.args[-1]) if item.args else None
             reason = dict(columns or ()).get(attr)
-            if model is None or reason is None:
+            if model is None or reason is None or loaded_before(ctx.api, ctx.context):
                 continue
             path, from_root = _path_to(ctx, ctx.context, [])
             with unwatched(ctx.api) as report:

@@ -68,6 +68,16 @@ def current_function(api: CheckerPluginInterface) -> FuncItem | None:
     return function if isinstance(function, FuncItem) else None
 
 
+def enclosing_functions(api: CheckerPluginInterface) -> list[FuncItem]:
+    """The functions being checked, outermost first (a closure sees its parents' code)."""
+    scope = getattr(api, "tscope", None)
+    functions = list(getattr(scope, "functions", None) or [])
+    current = current_function(api)
+    if current is not None and current not in functions:
+        functions.append(current)
+    return [f for f in functions if isinstance(f, FuncItem)]
+
+
 def expression_type(api: CheckerPluginInterface, expr: Expression) -> Type | None:
     """The type mypy inferred for an already checked expression, if it has one."""
     lookup = getattr(api, "lookup_type", None)

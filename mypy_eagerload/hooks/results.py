@@ -9,17 +9,13 @@ Where neither tells, nothing is reported.
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from mypy.nodes import (
     AssignmentStmt,
     AwaitExpr,
     CallExpr,
     Expression,
-    FuncItem,
     MemberExpr,
     NameExpr,
-    Node,
 )
 from mypy.plugin import MethodContext
 from mypy.types import Instance, TupleType, Type, get_proper_type
@@ -28,6 +24,7 @@ from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import joined_collection_path
 from mypy_eagerload.hooks.compat import current_function, expression_type, unwatched
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
+from mypy_eagerload.hooks.syntax import is_name, walk_nodes
 from mypy_eagerload.hooks.types import type_to_state
 
 # Result methods that only reshape the result: the chain goes on through them.
@@ -110,19 +107,15 @@ def _local_result_without_unique(ctx: MethodContext, name: str) -> bool:
     if func is None:
         return False
     assigned = False
-    for node in _walk_nodes(func):
+    for node in walk_nodes(func):
         if isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr):
-            if node.callee.name == "unique" and _is_name(node.callee.expr, name):
+            if node.callee.name == "unique" and is_name(node.callee.expr, name):
                 return False
-        if isinstance(node, AssignmentStmt) and any(_is_name(lv, name) for lv in node.lvalues):
+        if isinstance(node, AssignmentStmt) and any(is_name(lv, name) for lv in node.lvalues):
             if not _is_session_call(node.rvalue):
                 return False  # assigned from something we do not follow
             assigned = True
     return assigned
-
-
-def _is_name(expr: Expression, name: str) -> bool:
-    return isinstance(expr, NameExpr) and expr.name == name
 
 
 def _is_session_call(expr: Expression) -> bool:
@@ -130,32 +123,3 @@ def _is_session_call(expr: Expression) -> bool:
         expr = expr.expr
     return (isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr)
             and expr.callee.name in _ORIGINS and bool(expr.args))
-
-
-def _walk_nodes(func: FuncItem) -> Iterator[Node]:
-    """Every statement and expression in a function body (nested functions included).
-
-    mypy's compiled traverser cannot be subclassed from interpreted code, so this walks
-    node attributes generically; it runs only when a fetch needs ``unique()``."""
-    stack: list[object] = list(func.body.body)
-    seen: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-            continue
-        if not isinstance(node, Node) or id(node) in seen:
-            continue
-        seen.add(id(node))
-        yield node
-        for attr in _CHILD_ATTRS:
-            child = getattr(node, attr, None)
-            if child is not None:
-                stack.append(child)
-
-
-# The attributes of mypy nodes that hold sub-nodes (statements and expressions).
-_CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "expr", "exprs", "callee", "args",
-                "items", "index", "base", "left", "right", "operands", "cond", "if_expr",
-                "else_expr", "value", "sequences", "condlist", "indices", "handlers",
-                "finally_body", "target", "defs")

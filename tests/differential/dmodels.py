@@ -8,10 +8,11 @@ Optional so that generated accesses type-check without None guards.
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Table
+from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
-class Base(DeclarativeBase):
+class Base(AsyncAttrs, DeclarativeBase):
     pass
 
 

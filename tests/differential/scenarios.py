@@ -549,6 +549,14 @@ def handwritten() -> list[Scenario]:
           ["obj.profile = Profile()"]),
         S("constructed_object", ["obj = User(name='new')"], ["obj.posts", "obj.profile", "obj.bio",
                                                            "obj.posts.append(Post())"]),
+        # Explicit loads after the query.
+        S("refresh_names", ["obj = " + one.format("select(User).where(User.id == 1)"),
+                            "await session.refresh(obj, ['posts', 'bio'])"],
+          ["obj.posts", "obj.bio", "obj.addresses", "obj.email"]),
+        S("awaitable_attrs", ["obj = " + one.format("select(User).where(User.id == 1)"),
+                              "posts = await obj.awaitable_attrs.posts", "assert posts[0].id",
+                              "await obj.awaitable_attrs.bio"],
+          ["obj.posts", "obj.bio", "obj.addresses"]),
         S("assign_loaded_collection", q("select(User).where(User.id == 1).options(selectinload(User.posts))"),
           ["obj.posts.append(Post())", "obj.posts = [Post()]"]),
     ]

@@ -1,0 +1,75 @@
+"""The sanctioned ways to load later: ``session.refresh(obj, [...])`` and ``awaitable_attrs``.
+
+``await session.refresh(user, ["posts"])`` loads ``user.posts``; mypy gives no way to
+narrow ``user``'s type after a call statement, so before reporting a read of ``name.attr``
+the function is searched for such a refresh, or an ``await name.awaitable_attrs.attr``,
+on an earlier line (flow-insensitive beyond that: a refresh in an earlier branch counts).
+``name.awaitable_attrs.attr`` itself gets the attribute's declared type instead of ``Any``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from mypy.nodes import CallExpr, ListExpr, MemberExpr, NameExpr, StrExpr, TupleExpr
+from mypy.plugin import AttributeContext, CheckerPluginInterface
+from mypy.types import Instance, Type, get_proper_type
+
+from mypy_eagerload import names
+from mypy_eagerload.hooks.compat import enclosing_functions, expression_type
+from mypy_eagerload.hooks.schema import model_info, relationship_type
+from mypy_eagerload.hooks.syntax import is_name, walk_nodes
+
+
+def loaded_before(api: CheckerPluginInterface, access: MemberExpr) -> bool:
+    """Whether ``access`` (``name.attr``) follows a refresh or awaitable load of it."""
+    receiver = access.expr
+    if not isinstance(receiver, NameExpr):
+        return False
+    name, attr = receiver.name, access.name
+    for node in (n for func in enclosing_functions(api) for n in walk_nodes(func)):
+        if node.line >= access.line:
+            continue
+        if isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr) \
+                and node.callee.name == "refresh" and node.args and is_name(node.args[0], name):
+            if attr in _refreshed_names(node):
+                return True
+        if isinstance(node, MemberExpr) and node.name == attr and isinstance(node.expr, MemberExpr) \
+                and node.expr.name == "awaitable_attrs" and is_name(node.expr.expr, name):
+            return True
+    return False
+
+
+def _refreshed_names(call: CallExpr) -> list[str]:
+    for i, arg in enumerate(call.args):
+        if i == 1 or call.arg_names[i] == "attribute_names":
+            if isinstance(arg, (ListExpr, TupleExpr)):
+                return [item.value for item in arg.items if isinstance(item, StrExpr)]
+    return []
+
+
+def awaitable_attr_hook(attr: str) -> Callable[[AttributeContext], Type]:
+    """``user.awaitable_attrs.posts``: ``Awaitable[list[Post]]`` instead of ``Awaitable[Any]``."""
+
+    def hook(ctx: AttributeContext) -> Type:
+        context = ctx.context
+        if not isinstance(context, MemberExpr) or not isinstance(context.expr, MemberExpr):
+            return ctx.default_attr_type
+        owner = expression_type(ctx.api, context.expr.expr)
+        info = model_info(owner) if owner is not None else None
+        declared = relationship_type(info, attr) if info is not None else None
+        value = _unwrap_mapped(declared)
+        if value is None:
+            return ctx.default_attr_type
+        return ctx.api.named_generic_type("typing.Awaitable", [value])
+
+    return hook
+
+
+def _unwrap_mapped(typ: Type | None) -> Type | None:
+    """``Mapped[list[Post]]`` -> ``list[Post]``; None for anything else."""
+    proper = get_proper_type(typ) if typ is not None else None
+    if isinstance(proper, Instance) and proper.type.fullname == names.MAPPED and proper.args:
+        return proper.args[0]
+    return None
+

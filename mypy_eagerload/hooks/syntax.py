@@ -1,0 +1,42 @@
+"""Small syntactic helpers over function bodies (mypy's traverser cannot be subclassed
+from interpreted code when mypy is compiled, so the walk reads node attributes)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from mypy.nodes import Expression, FuncItem, NameExpr, Node
+
+
+def is_name(expr: Expression, name: str) -> bool:
+    return isinstance(expr, NameExpr) and expr.name == name
+
+
+def walk_nodes(func: FuncItem) -> Iterator[Node]:
+    """Every statement and expression in a function body (nested functions included).
+
+    mypy's compiled traverser cannot be subclassed from interpreted code, so this walks
+    node attributes generically. Callers use it only on rare paths (an error about to be
+    reported), never per expression."""
+    stack: list[object] = list(func.body.body)
+    seen: set[int] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, Node) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        for attr in _CHILD_ATTRS:
+            child = getattr(node, attr, None)
+            if child is not None:
+                stack.append(child)
+
+
+# The attributes of mypy nodes that hold sub-nodes (statements and expressions).
+_CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "expr", "exprs", "callee", "args",
+                "items", "index", "base", "left", "right", "operands", "cond", "if_expr",
+                "else_expr", "value", "sequences", "condlist", "indices", "handlers",
+                "finally_body", "target", "defs")
