@@ -46,7 +46,7 @@ ASYNC_SESSION_CLASSES = (
 # Methods whose ``options=`` apply to the object they return.
 SESSION_GET = frozenset({"get", "get_one"})
 # Methods that return ORM results (sync sessions only need these for the wider view).
-SESSION_RESULT = frozenset({"execute", "scalars", "scalar", *SESSION_GET})
+SESSION_RESULT = frozenset({"execute", "scalars", "scalar", "query", *SESSION_GET})
 
 # Results: fetching methods that raise when rows of a joined collection are not uniqued
 # (measured; first() and scalar() do not raise).
@@ -57,3 +57,13 @@ FETCH_METHODS = frozenset({"all", "fetchall", "fetchone", "fetchmany", "one", "o
 
 # ``obj.awaitable_attrs.<name>``: attributes resolved through this class's __getattr__.
 AWAITABLE_ATTRS_GETITEM = "sqlalchemy.ext.asyncio.session.AsyncAttrs._AsyncAttrGetitem"
+
+# ``row.User``: Row attributes resolved through __getattr__ (2.1: the Cython BaseRow; 2.0:
+# the pure-Python one).
+ROW_GETATTR_CLASSES = frozenset({"sqlalchemy.engine._row_cy.BaseRow",
+                                 "sqlalchemy.engine._py_row.BaseRow",
+                                 "sqlalchemy.engine.row.Row"})
+
+# The legacy Query API (sync sessions only): session.query(User).options(...).all()
+QUERY_CLASS = "sqlalchemy.orm.query.Query"
+QUERY_FETCH = frozenset({"all", "first", "one", "one_or_none", "get", "__iter__"})

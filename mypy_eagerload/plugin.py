@@ -75,6 +75,8 @@ class EagerLoadPlugin(Plugin):
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         if fullname == names.SELECT_OPTIONS:
             return queries.options_hook(self.lookup_fully_qualified)
+        if fullname.startswith(names.QUERY_CLASS + "."):
+            return self._query_method_hook(fullname[len(names.QUERY_CLASS) + 1:])
         cls, _, method = fullname.rpartition(".")
         if method in names.SESSION_RESULT:
             return self._session_hook(cls, method)
@@ -90,6 +92,8 @@ class EagerLoadPlugin(Plugin):
         cls, _, attr = fullname.rpartition(".")
         if cls == names.AWAITABLE_ATTRS_GETITEM:
             return explicit_loads.awaitable_attr_hook(attr)
+        if cls in names.ROW_GETATTR_CLASSES:
+            return queries.row_attribute_hook(attr)
         sym = self.lookup_fully_qualified(cls) if cls else None
         if sym is None or not isinstance(sym.node, TypeInfo):
             return None
@@ -102,6 +106,14 @@ class EagerLoadPlugin(Plugin):
             return access.column_hook(attr)
         return None
 
+    def _query_method_hook(self, method: str) -> Callable[[MethodContext], Type] | None:
+        # Query results come from a sync session: the sync view applies when rows are fetched.
+        if method == "options":
+            return queries.query_options_hook(self.lookup_fully_qualified)
+        if method in names.QUERY_FETCH:
+            return queries.sync_result_hook(self.lookup_fully_qualified)
+        return None
+
     def _session_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
         # By base class, so user subclasses of Session/AsyncSession are covered too.
         info = self._info(cls)
@@ -112,6 +124,8 @@ class EagerLoadPlugin(Plugin):
             return None
         if method in names.SESSION_GET:
             return queries.session_get_hook(self.lookup_fully_qualified, sync)
+        if method == "query":
+            return queries.query_hook(self.lookup_fully_qualified) if sync else None
         return queries.sync_result_hook(self.lookup_fully_qualified) if sync else None
 
     def _info(self, fullname: str) -> TypeInfo | None:

@@ -121,7 +121,7 @@ def _path_to(ctx: AttributeContext, expr: Expression,
         info = model_info(owner)
         if info is not None and inner.name in (metadata(info) or {}).get("slots", []):
             return _path_to(ctx, inner, [(info.fullname, inner.name)] + path)
-        return path, False
+        return path, True  # ``row.User``, ``self.user``: the object a query produced
     return path, isinstance(inner, RefExpr)
 
 

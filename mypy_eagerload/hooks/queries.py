@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from mypy.nodes import ARG_STAR
-from mypy.plugin import CheckerPluginInterface, FunctionContext, MethodContext
+from mypy.plugin import AttributeContext, CheckerPluginInterface, FunctionContext, MethodContext
 from mypy.types import (
     AnyType,
     Instance,
@@ -68,6 +68,34 @@ def select_hook(lookup: Lookup) -> Callable[[FunctionContext], Type]:
     def hook(ctx: FunctionContext) -> Type:
         schema = CheckerSchema(lookup)
         narrowed = _select_args(ctx.default_return_type, _narrow_default(ctx.api, schema))
+        depend_on_mappings(ctx.api, schema.consulted())
+        return fit(narrowed, type_context(ctx.api))
+
+    return hook
+
+
+def query_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+    """``session.query(User)``: ``Query[User]`` with the model's default state."""
+
+    def hook(ctx: MethodContext) -> Type:
+        schema = CheckerSchema(lookup)
+        narrowed = map_entities(ctx.default_return_type, _narrow_default(ctx.api, schema))
+        depend_on_mappings(ctx.api, schema.consulted())
+        return fit(narrowed, type_context(ctx.api))
+
+    return hook
+
+
+def query_options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+    """``Query.options(...)``: the same as ``Select.options``."""
+
+    def hook(ctx: MethodContext) -> Type:
+        if not ctx.arg_types:
+            return ctx.default_return_type
+        schema = CheckerSchema(lookup)
+        chains = collect_chains(ctx, 0)
+        report_conflicts(ctx, chains)
+        narrowed = map_entities(ctx.default_return_type, _apply(ctx.api, schema, chains))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 
@@ -227,3 +255,21 @@ def _chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ..
         return _chains_of([ctx.api.get_expression_type(item) for item in expr.items])
     items = _spread(ctx.arg_types[index][0])
     return None if items is None else _chains_of(items)
+
+
+def row_attribute_hook(attr: str) -> Callable[[AttributeContext], Type]:
+    """``row.User`` on ``Row[User, Post]``: the entity of that name, not ``Any``."""
+
+    def hook(ctx: AttributeContext) -> Type:
+        row = get_proper_type(ctx.type)
+        entities: list[Type] = []
+        if isinstance(row, TupleType):  # 2.1: Row[User, Post] is a tuple type
+            entities = list(row.items)
+        elif isinstance(row, Instance):  # 2.0: Row[tuple[User, Post]]
+            for arg in row.args:
+                proper = get_proper_type(arg)
+                entities.extend(proper.items if isinstance(proper, TupleType) else [arg])
+        matches = [e for e in entities if (info := model_info(e)) is not None and info.name == attr]
+        return matches[0] if len(matches) == 1 else ctx.default_attr_type
+
+    return hook

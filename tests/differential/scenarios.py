@@ -27,6 +27,7 @@ GRAPH: dict[str, dict[str, tuple[str, bool]]] = {
 }
 # Roots whose row id=1 has every relationship populated (Node 1 has no parent: start at 3).
 ROOT_IDS = {"Node": 3, "Address": 11}
+SA20 = sqlalchemy.__version__.startswith("2.0.")
 EAGER = ["selectinload", "joinedload", "subqueryload", "immediateload"]
 LAST_ONLY = ["lazyload", "raiseload"]
 
@@ -549,6 +550,34 @@ def handwritten() -> list[Scenario]:
           ["obj.profile = Profile()"]),
         S("constructed_object", ["obj = User(name='new')"], ["obj.posts", "obj.profile", "obj.bio",
                                                            "obj.posts.append(Post())"]),
+        # Result shapes.
+        S("rows_unpacked", ["row = (await session.execute(select(User, Post).join(User.posts)"
+                            ".where(User.id == 1).options(selectinload(User.addresses)))).first()",
+                            "assert row is not None", "obj, _post = row"],
+          ["obj.addresses", "obj.posts"], unknown=SA20, notes="SQLAlchemy 2.0 rows are Any"),
+        S("row_by_entity_name", ["row = (await session.execute(select(User, Post).join(User.posts)"
+                                 ".where(User.id == 1).options(selectinload(User.addresses)))).first()",
+                                 "assert row is not None", "obj = row.User"], ["obj.addresses", "obj.posts"]),
+        S("tuples_loop", ["result = await session.execute(select(User, Post).join(User.posts)"
+                          ".where(User.id == 1).options(selectinload(User.posts)))",
+                          "for obj, _post in result.tuples():", "    break"],
+          ["obj.posts", "obj.addresses"], unknown=SA20, notes="SQLAlchemy 2.0 rows are Any"),
+        S("partitions", ["result = await session.execute(select(User).where(User.id == 1)"
+                         ".options(selectinload(User.posts)))",
+                         "for part in result.scalars().partitions():", "    obj = part[0]", "    break"],
+          ["obj.posts", "obj.addresses"]),
+        S("get_one", ["obj = await session.get_one(User, 1, options=[selectinload(User.posts)])"],
+          ["obj.posts", "obj.addresses"]),
+        S("stream_rows", ["stream = await session.stream(select(User, Post).join(User.posts)"
+                          ".where(User.id == 1))", "async for row in stream:", "    obj = row[0]",
+                          "    break"], ["obj.posts", "obj.profile"], unknown=SA20,
+          notes="SQLAlchemy 2.0 rows are Any"),
+        S("legacy_query", ["obj = session.query(User).filter(User.id == 1)"
+                           ".options(raiseload(User.posts)).one()"],
+          ["obj.posts", "obj.addresses", "obj.comments"], sync=True),
+        S("legacy_query_iter", ["for obj in session.query(Post).filter(Post.id == 1)"
+                                ".options(load_only(Post.title, raiseload=True)):", "    break"],
+          ["obj.body", "obj.title", "obj.tags"], sync=True),
         # Explicit loads after the query.
         S("refresh_names", ["obj = " + one.format("select(User).where(User.id == 1)"),
                             "await session.refresh(obj, ['posts', 'bio'])"],
