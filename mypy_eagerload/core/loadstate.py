@@ -354,19 +354,26 @@ def _root_path(model: Model, trie: _Node | None) -> _Path:
                  column_wildcards=tuple(trie.propagating_columns) if trie is not None else ())
 
 
-def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain]) -> State | None:
+def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain],
+                  pristine: bool = False) -> State | None:
     """The state after ``.options(*chains)`` on a statement whose entity is in ``current``.
 
     Types carry states, not the options that made them, so a second ``.options()`` call is
     merged into the state: explicit paths override, a wildcard overrides what came from a
     default. Where the state cannot tell a default from an earlier option, the slot becomes
-    unknown. Returns None when the model is not in the schema.
+    unknown. Returns None when the model is not in the schema. ``pristine`` says the
+    statement is known to carry no options yet (its ``select()`` is in sight).
     """
     model = schema.model(current.model)
     if model is None:
         return None
     chains = tuple(chains)
-    if current == default_state(schema, model):
+    # Nothing before, or options that only reproduced the defaults: start afresh. Unless a
+    # wildcard comes and the statement is not known to be pristine: a wildcard loses to an
+    # earlier explicit option, and joinedload(Tag.posts) on a lazy="joined" Tag.posts
+    # looks just like the default.
+    if pristine or (current == default_state(schema, model) and not any(
+            step.attr == opt.WILDCARD for chain in chains for step in chain)):
         return state_with_options(schema, model, chains)
     trie = build_trie(chains, model)
     return _merge(schema, model, current, trie, _root_path(model, trie), 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from mypy.nodes import ARG_STAR
+from mypy.nodes import ARG_STAR, CallExpr, MemberExpr, NameExpr
 from mypy.plugin import AttributeContext, CheckerPluginInterface, FunctionContext, MethodContext
 from mypy.types import (
     AnyType,
@@ -95,11 +95,31 @@ def query_options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
         report_conflicts(ctx, chains)
-        narrowed = map_entities(ctx.default_return_type, _apply(ctx.api, schema, chains))
+        narrowed = map_entities(ctx.default_return_type,
+                                _apply(ctx.api, schema, chains, _is_pristine(ctx)))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 
     return hook
+
+
+# Statement methods that add no loader options: a chain of them leads back to select().
+_NO_OPTIONS = frozenset({"where", "filter", "filter_by", "join", "outerjoin", "join_from",
+                         "order_by", "group_by", "having", "limit", "offset", "distinct",
+                         "execution_options", "params", "select_from", "with_for_update"})
+
+
+def _is_pristine(ctx: MethodContext) -> bool:
+    """``select(User).where(...).options(...)``: no earlier ``.options()`` on the way."""
+    callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
+    expr = callee.expr if isinstance(callee, MemberExpr) else None
+    while isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr) \
+            and expr.callee.name in _NO_OPTIONS:
+        expr = expr.callee.expr
+    if not isinstance(expr, CallExpr):
+        return False
+    callee = expr.callee
+    return isinstance(callee, (NameExpr, MemberExpr)) and callee.name in ("select", "query")
 
 
 def _select_args(typ: Type, fn: EntityMap) -> Type:
@@ -153,7 +173,7 @@ def _is_loader_option(typ: Type) -> bool:
 
 
 def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
-           chains: tuple[opt.Chain, ...] | None) -> EntityMap:
+           chains: tuple[opt.Chain, ...] | None, pristine: bool = False) -> EntityMap:
     def apply(entity: Instance) -> Type:
         info = model_info(entity)
         assert info is not None
@@ -162,7 +182,7 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
         state = type_to_state(entity)
         if state is None:
             return entity
-        new_state = loadstate.apply_options(schema, state, chains)
+        new_state = loadstate.apply_options(schema, state, chains, pristine)
         if new_state is None:
             return plain_type(info)
         return state_to_type(api, schema, new_state) or plain_type(info)
@@ -177,7 +197,8 @@ def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
         report_conflicts(ctx, chains)
-        narrowed = _select_args(ctx.default_return_type, _apply(ctx.api, schema, chains))
+        narrowed = _select_args(ctx.default_return_type,
+                                _apply(ctx.api, schema, chains, _is_pristine(ctx)))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 

@@ -116,6 +116,20 @@ COLUMNS: dict[str, list[str]] = {
 }
 
 
+def through_reverse(root: str, probe: str) -> bool:
+    """Whether the probe follows a relationship by its reverse (and reads beyond it)."""
+    parts = [p for p in probe.replace("[0]", "").split(".")[1:]]
+    entity, prev = root, None
+    for i, part in enumerate(parts):
+        if part not in GRAPH[entity]:
+            return False
+        if prev is not None and REVERSE.get(prev) == part and i < len(parts) - 1:
+            return True
+        prev = (entity, part)
+        entity = GRAPH[entity][part][0]
+    return False
+
+
 def random_column_option(rng: random.Random, entity: str, path: tuple[str, ...],
                          used: dict[tuple[str, ...], str]) -> str | None:
     """A column option for ``entity`` at ``path``; None if it could conflict with one used.
@@ -247,6 +261,25 @@ def random_probe(rng: random.Random, root: str) -> str:
     return expr
 
 
+def random_write(rng: random.Random, root: str) -> str:
+    """A write at the end of a random path: appending to or replacing a collection loads
+    it first; assigning a scalar relationship does not (measured)."""
+    path = random_probe(rng, root)
+    while "." in path and path.rsplit(".", 1)[-1] not in {r for rels in GRAPH.values() for r in rels}:
+        path = path.rsplit(".", 1)[0]  # drop a trailing column
+    if "." not in path:
+        path = f"obj.{rng.choice(sorted(GRAPH[root]))}"
+    entity = root
+    for part in path.replace("[0]", "").split(".")[1:]:
+        owner, entity = entity, GRAPH[entity][part][0]
+    many = GRAPH[owner][part][1]
+    kwargs = "name='w'" if entity == "User" else ""
+    if many:
+        return rng.choice([f"{path}.append({entity}({kwargs}))", f"{path} = [{entity}({kwargs})]",
+                           f"{path} += [{entity}({kwargs})]"])
+    return f"{path} = {entity}({kwargs})"
+
+
 def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scenario]:
     rng = random.Random(seed)
     out: list[Scenario] = []
@@ -292,6 +325,8 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
             # does not keep them in the state and says "unknown" there.
             unknown = unknown or any(re.search(r"(defaultload|lazyload)\([^()]*\)\.", o) for o in options)
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
+        if not sync and rng.random() < 0.2:
+            probes.append(random_write(rng, root))  # last: a write changes what later reads see
         out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync, unknown=unknown,
                             conflict=conflict is not None))
     return out
