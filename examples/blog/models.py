@@ -37,6 +37,7 @@ class Post(Base):
     __tablename__ = "posts"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str]
+    body: Mapped[str] = mapped_column(default="", deferred=True)  # large: loaded on demand
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     author: Mapped[User] = relationship(back_populates="posts")
     comments: Mapped[list[Comment]] = relationship(back_populates="post", lazy="raise")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload, undefer
 
 from blog.models import Post, User
 
@@ -35,3 +35,25 @@ async def feed(session: AsyncSession) -> list[str]:
         for post in user.posts:
             lines.append(f"{post.title}: {len(post.comments)} comments, {len(post.tags)} tags")
     return lines  # bug above: Post.tags is not loaded
+
+
+async def post_previews(session: AsyncSession) -> list[str]:
+    stmt = select(Post).options(load_only(Post.title), undefer(Post.body))
+    return [f"{p.title}: {p.body[:80]}" for p in (await session.scalars(stmt)).all()]
+
+
+async def post_bodies(session: AsyncSession) -> list[str]:
+    posts = (await session.scalars(select(Post))).all()
+    return [p.body for p in posts]  # bug: Post.body is deferred
+
+
+async def authors_with_posts(session: AsyncSession) -> list[str]:
+    stmt = select(User).options(joinedload(User.posts))
+    users = (await session.scalars(stmt)).all()  # bug: a joined collection needs .unique()
+    return [f"{u.name}: {len(u.posts)}" for u in users]
+
+
+async def authors_with_posts_fixed(session: AsyncSession) -> list[str]:
+    stmt = select(User).options(joinedload(User.posts))
+    users = (await session.scalars(stmt)).unique().all()
+    return [f"{u.name}: {len(u.posts)}" for u in users]

@@ -25,9 +25,12 @@ def unwatched(api: CheckerPluginInterface) -> Iterator[bool]:
     if errors is None or not saved:
         yield True
         return
-    if any(getattr(w, "_filter_deprecated", False) for w in saved):
+    if any(getattr(w, "_filter_deprecated", False) and getattr(w, "_filtered", None) is None
+           for w in saved):
         # A side lookup (the declared type of an assignment target, a base class member):
-        # not a read of the attribute, so nothing is reported.
+        # not a read of the attribute, so nothing is reported. (``return`` expressions are
+        # checked under a watcher that also filters deprecations but saves its errors, in
+        # ``infer_context_dependent``: those are real reads and are reported.)
         yield False
         return
     errors._watchers = []

@@ -92,8 +92,16 @@ def render(scenarios: list[Scenario]) -> str:
         lines.extend("    " + s for s in sc.setup)
         lines.append(f"    note_overlap('{sc.name}', obj)")
         for i, stmt in enumerate(sc.probes):
-            body = stmt if "=" in stmt.split("(")[0] or ".append(" in stmt or ".remove(" in stmt else f"_ = {stmt}"
-            lines.append(f"    def _p{i}() -> None:")
+            returns = "None"
+            if "=" in stmt.split("(")[0] or ".append(" in stmt or ".remove(" in stmt:
+                body = stmt
+            elif i % 3 == 1:
+                body = f'_ = f"{{{stmt}}}"'  # mypy checks f-string parts inside a trial
+            elif i % 3 == 2:
+                body, returns = f"return [{stmt}]", "object"  # returned displays: another trial
+            else:
+                body = f"_ = {stmt}"
+            lines.append(f"    def _p{i}() -> {returns}:")
             lines.append(f"        {body}")
             sc.lines[len(lines)] = i
             lines.append(f"    probe('{sc.name}:{i}', _p{i})")
