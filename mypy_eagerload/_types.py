@@ -6,7 +6,8 @@ dependency), so the classes below must be valid typed Python for every supported
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, Iterator, SupportsIndex, TypeVar, overload
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Generic, SupportsIndex, TypeVar, overload
 
 if TYPE_CHECKING:
     from sqlalchemy.orm.strategy_options import _AbstractLoad

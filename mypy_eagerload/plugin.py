@@ -6,7 +6,7 @@ irrelevant names with a dict or prefix test before doing any lookup.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mypy.nodes import MypyFile, TypeInfo
 from mypy.options import Options

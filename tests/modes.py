@@ -78,7 +78,7 @@ def mypy(tmp: Path, targets: list[str], cache: str, *extra: str) -> list[str]:
     cmd = [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--show-error-codes",
            "--no-error-summary", "--no-color-output", "--hide-error-context", "--cache-dir",
            cache, *extra, *targets]
-    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=_env(tmp))
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=_env(tmp), check=False)
     _check(proc)
     return _parse(proc.stdout, tmp)
 
@@ -92,7 +92,8 @@ class Daemon:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "mypy.dmypy", "--status-file", self.status, *args]
-        proc = subprocess.run(cmd, cwd=self.tmp, capture_output=True, text=True, env=_env(self.tmp))
+        proc = subprocess.run(cmd, cwd=self.tmp, capture_output=True, text=True, env=_env(self.tmp),
+                              check=False)
         _check(proc)
         return proc
 

@@ -8,8 +8,9 @@ must all print exactly the same lines.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -47,8 +48,8 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
                                     "    addresses: Mapped[list[Address]]")),
     ("relationship renamed", _replace("dmodels.py", "    addresses: Mapped[list[Address]]",
                                       "    places: Mapped[list[Address]]")),
-    ("relationship removed", _replace("dmodels.py",
-                                      "    extra: Mapped[list[Address]] = relationship(viewonly=True)\n", "")),
+    ("relationship removed", _replace(
+        "dmodels.py", "    extra: Mapped[list[Address]] = relationship(viewonly=True)\n", "")),
 ]
 
 
@@ -79,7 +80,7 @@ def test_every_mode_agrees(tmp_path: Path) -> None:
                 assert lines == cold, _diff(f"{label}: {mode}", cold, lines)
             seen.append(cold)
         # Each edit must have changed what mypy says, or it tested nothing.
-        same = [states[i + 1][0] for i, (a, b) in enumerate(zip(seen, seen[1:])) if a == b]
+        same = [states[i + 1][0] for i, (a, b) in enumerate(itertools.pairwise(seen)) if a == b]
         assert same == [], f"edits that changed nothing: {same}"
     finally:
         daemon.stop()

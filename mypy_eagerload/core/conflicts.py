@@ -8,8 +8,8 @@ wildcards never do; for columns, deferring and undeferring the same column confl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from mypy_eagerload.core import options as opt
 

@@ -16,8 +16,9 @@ The rules mirror SQLAlchemy 2.x (``sqlalchemy/orm/strategies.py``):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Union
+from typing import Union
 
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema
@@ -46,11 +47,11 @@ class Unknown:
 
 
 UNKNOWN = Unknown()
-Slot = Union[Loaded, NotLoaded, Unknown]
+Slot = Union[Loaded, NotLoaded, Unknown]  # noqa: UP007 (a runtime alias on Python 3.10)
 
 
 # Unloaded columns as (name, reason) pairs, sorted; None when the plugin cannot tell.
-Columns = Union[tuple[tuple[str, str], ...], None]
+Columns = Union[tuple[tuple[str, str], ...], None]  # noqa: UP007
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def default_reason(lazy: str) -> str:
 
 CYCLE_PREFIX = "cycle:"
 WITH_SUBOPTIONS = "+"  # reason suffix: the lazy path has options below it
-OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()", opt.RAISE_ON_SQL: "raiseload(sql_only=True)"}
+OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()",
+                  opt.RAISE_ON_SQL: "raiseload(sql_only=True)"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -223,8 +225,9 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     if child is not None and child.strategy is not None:
         strategy, reason = child.strategy, OPTION_REASONS.get(child.strategy, "")
     elif (node is not None and node.wildcard is not None) or path.wildcard is not None:
-        strategy = node.wildcard if node is not None and node.wildcard is not None else path.wildcard
-        assert strategy is not None
+        wildcard = node.wildcard if node is not None and node.wildcard is not None else path.wildcard
+        assert wildcard is not None
+        strategy = wildcard
         reason = OPTION_REASONS.get(strategy, "").replace("()", "('*')")
     else:
         strategy, reason = rel.lazy, default_reason(rel.lazy)
@@ -403,10 +406,10 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
                     slot = Loaded(replace(merged, joined_collection=slot.state.joined_collection
                                           or merged.joined_collection))
         elif wildcard is not None:
-            if before == defaults[rel.name] and not (
-                    isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES):
-                slot = fresh[rel.name]
-            elif isinstance(before, NotLoaded) and "('*')" in before.reason:
+            from_default = before == defaults[rel.name] and not (
+                isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES)
+            from_wildcard = isinstance(before, NotLoaded) and "('*')" in before.reason
+            if from_default or from_wildcard:
                 slot = fresh[rel.name]
             elif isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES:
                 slot = UNKNOWN  # a default or an earlier option: cannot tell
@@ -476,7 +479,7 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
         slot: Slot
         if rel.lazy == opt.RAISE or (rel.lazy == opt.RAISE_ON_SQL and rel.direction != MANY_TO_ONE):
             slot = NotLoaded(default_reason(rel.lazy))
-        elif rel.lazy == opt.RAISE_ON_SQL or rel.lazy == opt.NOLOAD:
+        elif rel.lazy in (opt.RAISE_ON_SQL, opt.NOLOAD):
             slot = UNKNOWN  # a many-to-one that may be in the session; noload: empty
         elif reverse:
             slot = Loaded(None)  # leads back to the object loaded through: in the session

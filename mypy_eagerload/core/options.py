@@ -9,8 +9,8 @@ JSON string so that mypy can carry it inside a ``Literal[...]`` type argument.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 WILDCARD = "*"
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 # Relationship ``lazy=`` values, grouped by what a plain ``select(Model)`` does with them.
 EAGER_STRATEGIES = frozenset({"joined", "selectin", "subquery", "immediate"})

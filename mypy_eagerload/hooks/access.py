@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr
 from mypy.plugin import AttributeContext
@@ -13,8 +13,8 @@ from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, unwatched
-from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
+from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.types import type_to_columns, type_to_slot
@@ -24,7 +24,7 @@ def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext],
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr):
             return ctx.default_attr_type  # the class-body declaration, not a read
-        receiver = get_proper_type(ctx.type)
+        receiver = ctx.type  # already proper (AttributeContext.type is a ProperType)
         # On a union (``a if flag else b``) mypy calls the hook once per item but passes the
         # whole union as ``ctx.type``: decide for all items at once, so a relationship that
         # any branch left unloaded is reported (the intersection of the load sets).
@@ -96,6 +96,7 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
 
 def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
             target: str, uselist: bool) -> None:
+    assert isinstance(ctx.context, MemberExpr)
     path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
     with unwatched(ctx.api) as report:
         if not report:
@@ -110,9 +111,14 @@ def _path_to(ctx: AttributeContext, expr: Expression,
     """Walk ``user.posts[0].comments`` back to the query root, as far as the syntax shows."""
     assert isinstance(expr, MemberExpr)
     inner = expr.expr
-    while isinstance(inner, IndexExpr) or (isinstance(inner, CallExpr) and isinstance(inner.callee, MemberExpr)
-                                           and inner.callee.name in ("first", "one", "scalar_one")):
-        inner = inner.base if isinstance(inner, IndexExpr) else inner.callee.expr  # type: ignore[union-attr]
+    while True:
+        if isinstance(inner, IndexExpr):
+            inner = inner.base
+        elif (isinstance(inner, CallExpr) and isinstance(inner.callee, MemberExpr)
+              and inner.callee.name in ("first", "one", "scalar_one")):
+            inner = inner.callee.expr
+        else:
+            break
     if isinstance(inner, MemberExpr):
         inner_type = expression_type(ctx.api, inner.expr)
         if inner_type is None:
@@ -133,7 +139,7 @@ def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr) or ctx.is_lvalue:
             return ctx.default_attr_type
-        receiver = get_proper_type(ctx.type)
+        receiver = ctx.type  # already proper (AttributeContext.type is a ProperType)
         items = receiver.relevant_items() if isinstance(receiver, UnionType) else [receiver]
         for item in items:
             item = get_proper_type(item)

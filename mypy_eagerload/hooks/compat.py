@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 from mypy.nodes import Expression, FuncItem
 from mypy.plugin import CheckerPluginInterface

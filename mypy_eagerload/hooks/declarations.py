@@ -130,7 +130,7 @@ def _column_record(name: str, call: CallExpr) -> Json | None:
     inner = call.args[0] if kind == "deferred" and call.args and isinstance(call.args[0], CallExpr) else call
     if _bool_kwarg(inner, "primary_key"):
         return None
-    group = _kwarg(call, "deferred_group" if kind != "deferred" and kind != "column_property" else "group")
+    group = _kwarg(call, "deferred_group" if kind not in {"deferred", "column_property"} else "group")
     if group is not None and not isinstance(group, StrExpr):
         return None
     raise_name = "deferred_raiseload" if kind in ("mapped_column", "Column") else "raiseload"

@@ -9,7 +9,8 @@ on an earlier line (flow-insensitive beyond that: a refresh in an earlier branch
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import TypeGuard
 
 from mypy.nodes import CallExpr, ListExpr, MemberExpr, NameExpr, StrExpr, TupleExpr
 from mypy.plugin import AttributeContext, CheckerPluginInterface
@@ -30,21 +31,30 @@ def loaded_before(api: CheckerPluginInterface, access: MemberExpr) -> bool:
     for node in (n for func in enclosing_functions(api) for n in walk_nodes(func)):
         if node.line >= access.line:
             continue
-        if isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr) \
-                and node.callee.name == "refresh" and node.args and is_name(node.args[0], name):
-            if attr in _refreshed_names(node):
-                return True
-        if isinstance(node, MemberExpr) and node.name == attr and isinstance(node.expr, MemberExpr) \
-                and node.expr.name == "awaitable_attrs" and is_name(node.expr.expr, name):
+        if _is_refresh_of(node, name) and attr in _refreshed_names(node):
+            return True
+        if _is_awaitable_attr(node, name, attr):
             return True
     return False
 
 
+def _is_refresh_of(node: object, name: str) -> TypeGuard[CallExpr]:
+    """``<session>.refresh(name, ...)``"""
+    return (isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr)
+            and node.callee.name == "refresh" and bool(node.args) and is_name(node.args[0], name))
+
+
+def _is_awaitable_attr(node: object, name: str, attr: str) -> bool:
+    """``name.awaitable_attrs.attr``"""
+    return (isinstance(node, MemberExpr) and node.name == attr and isinstance(node.expr, MemberExpr)
+            and node.expr.name == "awaitable_attrs" and is_name(node.expr.expr, name))
+
+
 def _refreshed_names(call: CallExpr) -> list[str]:
     for i, arg in enumerate(call.args):
-        if i == 1 or call.arg_names[i] == "attribute_names":
-            if isinstance(arg, (ListExpr, TupleExpr)):
-                return [item.value for item in arg.items if isinstance(item, StrExpr)]
+        positional_or_named = i == 1 or call.arg_names[i] == "attribute_names"
+        if positional_or_named and isinstance(arg, (ListExpr, TupleExpr)):
+            return [item.value for item in arg.items if isinstance(item, StrExpr)]
     return []
 
 

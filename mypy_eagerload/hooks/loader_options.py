@@ -9,7 +9,7 @@ hooks read as "unknown".
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mypy.nodes import ARG_POS, ARG_STAR, Expression, MemberExpr, RefExpr, StrExpr, TypeInfo
 from mypy.plugin import FunctionContext, MethodContext

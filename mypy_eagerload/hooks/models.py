@@ -16,9 +16,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from mypy.mro import MroError, calculate_mro
-from mypy.nodes import COVARIANT, GDEF, MDEF, Block, ClassDef, SymbolTable, SymbolTableNode, TypeInfo, Var
+from mypy.nodes import (
+    COVARIANT,
+    GDEF,
+    MDEF,
+    AssignmentStmt,
+    Block,
+    ClassDef,
+    NameExpr,
+    SymbolTable,
+    SymbolTableNode,
+    TypeInfo,
+    Var,
+)
 from mypy.plugin import ClassDefContext
 from mypy.types import AnyType, Instance, LiteralType, TypeOfAny, TypeVarId, TypeVarType
 
@@ -65,11 +78,11 @@ def record_model(ctx: ClassDefContext) -> None:
             continue
         if data.get("kind") == "model":
             bases.append(cls.fullname)
-        for rel in data.get("own_rels", data.get("rels", [])):
+        for rel in _own(data, "rels"):
             rels[rel["name"]] = rel
-        for col in data.get("own_columns", data.get("columns", [])):
+        for col in _own(data, "columns"):
             columns[col["name"]] = col
-        fks.extend(data.get("own_fks", data.get("fks", [])))
+        fks.extend(_own(data, "fks"))
     for rel in own["rels"]:
         rels[rel["name"]] = {**rel, "owner": info.fullname}
     for col in own["columns"]:
@@ -82,7 +95,7 @@ def record_model(ctx: ClassDefContext) -> None:
     slots = [name for name, rel in rels.items()
              if rel["lazy"] is not None and rel["lazy"] not in UNTRACKED_STRATEGIES]
     loaded = _add_loaded_class(ctx, info, slots) if _is_module_level(ctx) else None
-    data: Json = {
+    record: Json = {
         "kind": "model",
         "own_rels": [{**rel, "owner": info.fullname} for rel in own["rels"]],
         "own_fks": own["fks"] + fks,
@@ -94,8 +107,16 @@ def record_model(ctx: ClassDefContext) -> None:
         "bases": bases,
         "loaded": loaded,
     }
-    info.metadata[names.PLUGIN_KEY] = data
-    _expose_digest(ctx, info, data)
+    info.metadata[names.PLUGIN_KEY] = record
+    _expose_digest(ctx, info, record)
+
+
+def _own(data: Json, key: str) -> list[Any]:
+    """What a base declares itself (models record ``own_*``; mixins only have ``*``)."""
+    value = data.get(f"own_{key}")
+    if value is None:
+        value = data.get(key)
+    return list(value) if isinstance(value, list) else []
 
 
 def _expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:
@@ -118,9 +139,10 @@ def _expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:
 def _is_abstract(defn: ClassDef) -> bool:
     sym = defn.info.names.get("__abstract__")
     return sym is not None and sym.node is not None and any(
-        getattr(stmt.rvalue, "name", None) == "True"
-        for stmt in defn.defs.body
-        if getattr(stmt, "lvalues", None) and getattr(stmt.lvalues[0], "name", "") == "__abstract__")
+        isinstance(stmt, AssignmentStmt) and isinstance(stmt.rvalue, NameExpr)
+        and stmt.rvalue.name == "True" and isinstance(stmt.lvalues[0], NameExpr)
+        and stmt.lvalues[0].name == "__abstract__"
+        for stmt in defn.defs.body)
 
 
 def _is_module_level(ctx: ClassDefContext) -> bool:

@@ -7,7 +7,7 @@ The load state rides in the entity types of ``Select[...]`` (2.1: ``Select[User,
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from mypy.nodes import ARG_STAR, CallExpr, MemberExpr, NameExpr
 from mypy.plugin import AttributeContext, CheckerPluginInterface, FunctionContext, MethodContext
@@ -22,13 +22,12 @@ from mypy.types import (
 )
 
 from mypy_eagerload import names
-from mypy_eagerload.core import loadstate
+from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.core import options as opt
-from mypy_eagerload.core import messages
 from mypy_eagerload.core.conflicts import find_conflicts
 from mypy_eagerload.hooks.compat import depend_on_mappings, type_context, unwatched
-from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.context import fit
+from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.types import plain_type, state_to_type, type_to_state
@@ -282,7 +281,7 @@ def row_attribute_hook(attr: str) -> Callable[[AttributeContext], Type]:
     """``row.User`` on ``Row[User, Post]``: the entity of that name, not ``Any``."""
 
     def hook(ctx: AttributeContext) -> Type:
-        row = get_proper_type(ctx.type)
+        row = ctx.type  # a ProperType already
         entities: list[Type] = []
         if isinstance(row, TupleType):  # 2.1: Row[User, Post] is a tuple type
             entities = list(row.items)

@@ -108,9 +108,9 @@ def _local_result_without_unique(ctx: MethodContext, name: str) -> bool:
         return False
     assigned = False
     for node in walk_nodes(func):
-        if isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr):
-            if node.callee.name == "unique" and is_name(node.callee.expr, name):
-                return False
+        if (isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr)
+                and node.callee.name == "unique" and is_name(node.callee.expr, name)):
+            return False
         if isinstance(node, AssignmentStmt) and any(is_name(lv, name) for lv in node.lvalues):
             if not _is_session_call(node.rvalue):
                 return False  # assigned from something we do not follow

@@ -7,8 +7,8 @@ which are fully resolved by the time hooks in the checker run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 from mypy.nodes import Decorator, SymbolTableNode, TypeInfo, Var
 from mypy.types import CallableType, Instance, NoneType, ProperType, Type, UnionType, get_proper_type
@@ -69,7 +69,7 @@ def relationship_type(owner: TypeInfo, name: str) -> Type | None:
         if isinstance(node, Var):
             return node.type
         if isinstance(node, Decorator):
-            func_type = get_proper_type(node.func.type)
+            func_type = node.func.type  # a FunctionLike (proper) or None
             return func_type.ret_type if isinstance(func_type, CallableType) else None
         return None
     return None

@@ -3,7 +3,7 @@ from interpreted code when mypy is compiled, so the walk reads node attributes).
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from mypy.nodes import Expression, FuncItem, NameExpr, Node
 

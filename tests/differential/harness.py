@@ -76,6 +76,7 @@ def probe(key: str, fn: Callable[[], object]) -> None:
 PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column"})
 CONFLICT_CODE = "loader-conflict"
 UNIQUE_CODE = "missing-unique"
+ALL_CODES = PLUGIN_CODES | {CONFLICT_CODE, UNIQUE_CODE}
 ERROR_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): error: (?P<msg>.*?)(?:  \[(?P<code>[a-z-]+)\])?$")
 
 
@@ -119,14 +120,15 @@ def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
     return tmp / "scenarios_mod.py"
 
 
-def run_mypy(tmp: Path, files: list[str], plugin: bool, extra: list[str] | None = None) -> list[tuple[str, int, str, str]]:
+def run_mypy(tmp: Path, files: list[str], plugin: bool,
+             extra: list[str] | None = None) -> list[tuple[str, int, str, str]]:
     config = tmp / ("with.ini" if plugin else "without.ini")
     config.write_text("[mypy]\n" + ("plugins = mypy_eagerload.plugin\n" if plugin else ""))
     cmd = [sys.executable, "-m", "mypy", "--config-file", str(config), "--no-error-summary",
            "--show-error-codes", "--no-color-output", "--hide-error-context",
            "--cache-dir", str(tmp / (".cache_p" if plugin else ".cache_n")), *(extra or []), *files]
     env = {**os.environ, "MYPYPATH": str(tmp)}
-    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, check=False)
     if "Traceback" in proc.stderr or "INTERNAL ERROR" in proc.stdout + proc.stderr:
         raise AssertionError(f"mypy crashed:\n{proc.stdout}\n{proc.stderr}")
     errors = []
@@ -139,8 +141,8 @@ def run_mypy(tmp: Path, files: list[str], plugin: bool, extra: list[str] | None 
 
 async def _run_all(module_path: Path) -> dict[str, str]:
     from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
     from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.orm import Session
 
     sys.path.insert(0, str(module_path.parent))
     try:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import dataclass, field
 
 import sqlalchemy
-from dataclasses import dataclass, field
 
 # The relationship graph of dmodels (name -> (target, is collection)).
 GRAPH: dict[str, dict[str, tuple[str, bool]]] = {
