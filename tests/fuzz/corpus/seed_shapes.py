@@ -6,7 +6,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
-    DeclarativeBase, Load, Mapped, aliased, mapped_column, relationship, selectinload,
+    DeclarativeBase,
+    Load,
+    Mapped,
+    aliased,
+    mapped_column,
+    relationship,
+    selectinload,
     with_polymorphic,
 )
 
