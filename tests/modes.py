@@ -47,7 +47,7 @@ def build(tmp: Path) -> list[str]:
             targets.append(f"ts_{name}")
     shutil.copytree(ROOT / "examples" / "blog", tmp / "blog")
     targets.append("blog")
-    cases = scenarios.handwritten() + scenarios.generated(40, seed=7)
+    cases = scenarios.handwritten() + scenarios.generated(20, seed=7)
     harness.write_project(tmp, cases)
     targets += ["dmodels.py", "scenarios_mod.py"]
     (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")

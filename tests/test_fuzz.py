@@ -17,7 +17,7 @@ BATCHES = 4
 PER_BATCH = 500
 
 
-@pytest.mark.slow
+@pytest.mark.fuzz
 @pytest.mark.parametrize("batch", range(BATCHES))
 def test_generated_programs_never_crash_mypy(batch: int) -> None:
     outcome = runner.run(seed=20261126 + batch, count=PER_BATCH, keep=False)

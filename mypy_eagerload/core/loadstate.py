@@ -25,6 +25,12 @@ from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Rel
 
 # Deeper than any real option chain; guards against pathological schemas.
 MAX_DEPTH = 16
+# How many hops the model's eager *defaults* alone are followed before the state below
+# becomes "loaded, state unknown". SQLAlchemy loads the whole tree, but with several eager
+# relationships per model that tree grows exponentially (a 50-model app with 15% eager
+# relationships took mypy minutes). Two hops keep the types small; reads deeper than
+# that through eager defaults alone are rare, and stay unchecked rather than guessed.
+DEFAULT_EXPANSION = 2
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class _Node:
     # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
     # lazyload itself (a wildcard does not touch it; another option on it conflicts).
     via_immediate: bool = False
+    default_hops: int = 0  # consecutive hops taken by eager defaults alone (no option)
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
     columns: list[tuple[str, str]] = field(default_factory=list)  # (column op, attr), in order
@@ -174,6 +181,7 @@ class _Path:
     # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
     # lazyload itself (a wildcard does not touch it; another option on it conflicts).
     via_immediate: bool = False
+    default_hops: int = 0  # consecutive hops taken by eager defaults alone (no option)
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
@@ -193,11 +201,12 @@ def _is_backref_to_parent(rel: Relationship, path: _Path) -> bool:
     return rel.back_populates == parent_rel.name or parent_rel.back_populates == rel.name
 
 
-def _not_loaded(rel: Relationship, strategy: str, reason: str, path: _Path,
-                fk_unloaded: bool | None) -> Slot:
+def _not_loaded(schema: Schema, model: Model, rel: Relationship, strategy: str, reason: str,
+                path: _Path, columns: Columns) -> Slot:
     # The parent is in the identity map: no SQL, if the foreign key is there to find it
     # (load_only() and defer() can leave it out).
     if strategy in (opt.LAZY, opt.RAISE_ON_SQL) and _is_backref_to_parent(rel, path):
+        fk_unloaded = _fk_unloaded(model, rel, columns, schema)
         if fk_unloaded is None:
             return UNKNOWN
         if not fk_unloaded:
@@ -236,12 +245,11 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
             skipped = (len(entities) > rel.join_depth if rel.join_depth
                        else _in_path(schema, entities, rel.target))
             if skipped:
-                return _not_loaded(rel, opt.LAZY, CYCLE_PREFIX + reason, path,
-                                   _fk_unloaded(model, rel, columns, schema))
+                return _not_loaded(schema, model, rel, opt.LAZY, CYCLE_PREFIX + reason, path, columns)
     if strategy == opt.NOLOAD:
         return Loaded(None)  # reads give an empty collection / None, never SQL
     if strategy not in opt.LOADING and strategy not in EAGER_STRATEGIES:
-        slot = _not_loaded(rel, strategy, reason, path, _fk_unloaded(model, rel, columns, schema))
+        slot = _not_loaded(schema, model, rel, strategy, reason, path, columns)
         if isinstance(slot, NotLoaded) and child is not None and (
                 child.children or child.wildcard or child.columns):
             # Options below a lazy path apply when a sync session loads it (measured); the
@@ -253,6 +261,9 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         return Loaded(None)
     if _is_backref_to_parent(rel, path):
         return Loaded(None)  # the parent identity: it may carry more than this path loads
+    by_default = child is None and not (node is not None and node.wildcard) and not path.wildcard
+    if by_default and path.default_hops >= DEFAULT_EXPANSION:
+        return Loaded(None)
     same_select = strategy in opt.SAME_SELECT
     child_path = _Path(
         full=path.full + (target.fullname,),
@@ -261,6 +272,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
         column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
         via_immediate=strategy == opt.IMMEDIATE,
+        default_hops=path.default_hops + 1 if by_default else 0,
     )
     state = _build(schema, target, child, child_path, depth + 1)
     if same_select and rel.uselist and path.select == path.full:
@@ -358,14 +370,15 @@ def _root_path(model: Model, trie: _Node | None) -> _Path:
 
 
 def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain],
-                  pristine: bool = False) -> State | None:
+                  pristine: bool = False, default: State | None = None) -> State | None:
     """The state after ``.options(*chains)`` on a statement whose entity is in ``current``.
 
     Types carry states, not the options that made them, so a second ``.options()`` call is
     merged into the state: explicit paths override, a wildcard overrides what came from a
     default. Where the state cannot tell a default from an earlier option, the slot becomes
     unknown. Returns None when the model is not in the schema. ``pristine`` says the
-    statement is known to carry no options yet (its ``select()`` is in sight).
+    statement is known to carry no options yet (its ``select()`` is in sight); ``default``
+    is the model's default state, if the caller has it at hand.
     """
     model = schema.model(current.model)
     if model is None:
@@ -375,7 +388,9 @@ def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain],
     # wildcard comes and the statement is not known to be pristine: a wildcard loses to an
     # earlier explicit option, and joinedload(Tag.posts) on a lazy="joined" Tag.posts
     # looks just like the default.
-    if pristine or (current == default_state(schema, model) and not any(
+    if default is None:
+        default = default_state(schema, model)
+    if pristine or (current == default and not any(
             step.attr == opt.WILDCARD for chain in chains for step in chain)):
         return state_with_options(schema, model, chains)
     trie = build_trie(chains, model)

@@ -58,7 +58,7 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: Prop
     if model is None or attr not in slots or len(slots) + 1 != len(receiver.args):
         return None
     slot_type = receiver.args[slots.index(attr)]
-    slot = type_to_slot(slot_type)
+    slot = type_to_slot(slot_type, deep=False)
     schema = CheckerSchema(lookup)
     rel = schema.model(model.fullname)
     depend_on_mappings(ctx.api, schema.consulted())

@@ -29,7 +29,7 @@ from mypy_eagerload.hooks.compat import depend_on_mappings, type_context, unwatc
 from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
-from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, loaded_info, model_info
 from mypy_eagerload.hooks.types import plain_type, state_to_type, type_to_state
 
 EntityMap = Callable[[Instance], Type]
@@ -58,7 +58,7 @@ def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> Entit
         model = schema.model(info.fullname) if info is not None else None
         if model is None or entity.type is not info:
             return entity  # already loaded (select() of a loaded type) or not a model
-        return state_to_type(api, schema, loadstate.default_state(schema, model)) or entity
+        return state_to_type(api, schema, schema.default_state(model)) or entity
 
     return narrow
 
@@ -178,10 +178,19 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
         assert info is not None
         if chains is None:
             return plain_type(info)  # an option we cannot read: the state becomes unknown
-        state = type_to_state(entity)
-        if state is None:
-            return entity
-        new_state = loadstate.apply_options(schema, state, chains, pristine)
+        if loaded_info(entity) is None:
+            return entity  # a plain model: unknown origin
+        model = schema.model(info.fullname)
+        if model is None:
+            return plain_type(info)
+        if pristine:  # nothing to merge with: no need to read the current state back
+            new_state: loadstate.State | None = loadstate.state_with_options(schema, model, chains)
+        else:
+            state = type_to_state(entity)
+            if state is None:
+                return entity
+            default = schema.default_state(model)
+            new_state = loadstate.apply_options(schema, state, chains, pristine, default)
         if new_state is None:
             return plain_type(info)
         return state_to_type(api, schema, new_state) or plain_type(info)

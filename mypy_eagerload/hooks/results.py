@@ -24,8 +24,9 @@ from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import joined_collection_path
 from mypy_eagerload.hooks.compat import current_function, expression_type, unwatched
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
+from mypy_eagerload.hooks.schema import loaded_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
-from mypy_eagerload.hooks.types import type_to_state
+from mypy_eagerload.hooks.types import joined_marker, type_to_state
 
 # Result methods that only reshape the result: the chain goes on through them.
 _PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_per",
@@ -60,9 +61,11 @@ def _needs_unique(typ: Type | None) -> list[tuple[str, str]] | None:
     """The joined collection path recorded in a result's (or statement's) entity types."""
     proper = get_proper_type(typ) if typ is not None else None
     if isinstance(proper, Instance):
-        state = type_to_state(proper)
-        if state is not None:
-            return joined_collection_path(state)
+        if loaded_info(proper) is not None:
+            if not _mentions_joined(proper):
+                return None  # the common case, decided without rebuilding the state
+            state = type_to_state(proper)
+            return joined_collection_path(state) if state is not None else None
         for arg in proper.args:
             found = _needs_unique(arg)
             if found is not None:
@@ -73,6 +76,15 @@ def _needs_unique(typ: Type | None) -> list[tuple[str, str]] | None:
             if found is not None:
                 return found
     return None
+
+
+def _mentions_joined(entity: Instance) -> bool:
+    """Whether a loaded type carries the joined-collection marker anywhere inside."""
+    for arg in entity.args:
+        proper = get_proper_type(arg)
+        if isinstance(proper, Instance) and loaded_info(proper) is not None and _mentions_joined(proper):
+            return True
+    return joined_marker(entity.args[-1]) if entity.args else False
 
 
 def _walk(ctx: MethodContext, expr: Expression,

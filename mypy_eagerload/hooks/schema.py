@@ -14,6 +14,8 @@ from mypy.nodes import Decorator, SymbolTableNode, TypeInfo, Var
 from mypy.types import CallableType, Instance, NoneType, ProperType, Type, UnionType, get_proper_type
 
 from mypy_eagerload import names
+from mypy_eagerload.core import loadstate
+from mypy_eagerload.core.loadstate import State
 from mypy_eagerload.core.schema import (
     MANY_TO_MANY,
     MANY_TO_ONE,
@@ -111,17 +113,43 @@ class CheckerSchema:
             if bare is None or info is None:
                 self._models[fullname] = None
             else:
-                data = metadata(info) or {}
-                rels = tuple(_with_direction(self, data, rel) for rel in bare.relationships)
-                self._models[fullname] = replace(bare, relationships=rels)
+                self._models[fullname] = self._with_directions(info, bare)
         return self._models[fullname]
+
+    def _with_directions(self, info: TypeInfo, bare: Model) -> Model:
+        """Directions need each target's model: memoized like the bare model, and checked
+        against the identity of every input (this model's and its targets')."""
+        targets = tuple(self._bare(rel.target) if rel.target else None for rel in bare.relationships)
+        target_data = tuple(metadata(t) if (t := self.info(rel.target) if rel.target else None) else None
+                            for rel in bare.relationships)
+        hit = _DIRECTED.get(id(bare))
+        if (hit is not None and hit[0] is bare and len(hit[1]) == len(targets)
+                and all(a is b for a, b in zip(hit[1], targets))
+                and all(a is b for a, b in zip(hit[2], target_data))):
+            return hit[3]
+        data = metadata(info) or {}
+        rels = tuple(_with_direction(self, data, rel) for rel in bare.relationships)
+        model = replace(bare, relationships=rels)
+        _DIRECTED[id(bare)] = (bare, targets, target_data, model)
+        return model
 
     def _bare(self, fullname: str) -> Model | None:
         """The model without relationship directions (those need the targets' models)."""
         if fullname not in self._bare_models:
             info = self.info(fullname)
-            self._bare_models[fullname] = self._build(info) if info is not None else None
+            self._bare_models[fullname] = _memoized_build(info) if info is not None else None
         return self._bare_models[fullname]
+
+    def default_state(self, model: Model) -> State:
+        """``loadstate.default_state``, memoized: valid while every model it read is the
+        same (memoized) object."""
+        hit = _DEFAULTS.get(id(model))
+        if hit is not None and hit[0] is model and all(self.model(n) is m for n, m in hit[1].items()):
+            return hit[2]
+        recorder = _Recorder(self)
+        state = loadstate.default_state(recorder, model)
+        _DEFAULTS[id(model)] = (model, recorder.seen, state)
+        return state
 
     def consulted(self) -> list[str]:
         """The models whose mapping this schema has read (for dependencies)."""
@@ -134,31 +162,68 @@ class CheckerSchema:
             return None
         return self.info(f"{model.module_name}.{loaded}")
 
-    def _build(self, info: TypeInfo) -> Model | None:
-        data = metadata(info)
-        if data is None or data.get("kind") != "model":
-            return None
-        records = {rel["name"]: rel for rel in data["rels"]}
-        rels = []
-        for slot in data["slots"]:
-            rec = records[slot]
-            target, uselist = unwrap_relationship(relationship_type(info, slot))
-            if rec.get("uselist") is not None:
-                uselist = bool(rec["uselist"])
-            rels.append(Relationship(
-                name=slot,
-                owner=rec.get("owner", info.fullname),
-                target=target.type.fullname if target is not None else "",
-                uselist=uselist,
-                lazy=rec["lazy"],
-                back_populates=rec.get("back_populates"),
-                join_depth=rec.get("join_depth"),
-                direction=UNKNOWN_DIRECTION,
-            ))
-        columns = tuple(Column(name=c["name"], deferred=bool(c["deferred"]), raiseload=bool(c["raiseload"]),
-                               group=c.get("group"), fk_tables=tuple(c.get("fks", ())))
-                        for c in data.get("columns", ()))
-        return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())), columns, data.get("table"))
+
+# Building a Model reads the class's metadata and its relationships' declared types; every
+# hook needs it, so rebuilding it per call dominated the plugin's cost. The memo is checked
+# against its inputs on each use, by identity: the TypeInfo, its metadata record (semantic
+# analysis writes a new one whenever the class is analysed again) and each relationship's
+# declared type object. Any change, in any mode (dmypy included), rebuilds; the result is
+# what a fresh build would give, so this is a cache, not state.
+_MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None]] = {}
+_DIRECTED: dict[int, tuple[Model, tuple[Model | None, ...], tuple[object, ...], Model]] = {}
+_DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State]] = {}
+
+
+class _Recorder:
+    """A schema that remembers which models a computation read."""
+
+    def __init__(self, schema: CheckerSchema) -> None:
+        self.schema = schema
+        self.seen: dict[str, Model | None] = {}
+
+    def model(self, fullname: str) -> Model | None:
+        found = self.schema.model(fullname)
+        self.seen[fullname] = found
+        return found
+
+
+def _memoized_build(info: TypeInfo) -> Model | None:
+    data = metadata(info)
+    types = tuple(relationship_type(info, slot) for slot in (data or {}).get("slots", ()))
+    hit = _MEMO.get(id(info))
+    if (hit is not None and hit[0] is info and hit[1] is data
+            and len(hit[2]) == len(types) and all(a is b for a, b in zip(hit[2], types))):
+        return hit[3]
+    model = _build(info)
+    _MEMO[id(info)] = (info, data, types, model)
+    return model
+
+
+def _build(info: TypeInfo) -> Model | None:
+    data = metadata(info)
+    if data is None or data.get("kind") != "model":
+        return None
+    records = {rel["name"]: rel for rel in data["rels"]}
+    rels = []
+    for slot in data["slots"]:
+        rec = records[slot]
+        target, uselist = unwrap_relationship(relationship_type(info, slot))
+        if rec.get("uselist") is not None:
+            uselist = bool(rec["uselist"])
+        rels.append(Relationship(
+            name=slot,
+            owner=rec.get("owner", info.fullname),
+            target=target.type.fullname if target is not None else "",
+            uselist=uselist,
+            lazy=rec["lazy"],
+            back_populates=rec.get("back_populates"),
+            join_depth=rec.get("join_depth"),
+            direction=UNKNOWN_DIRECTION,
+        ))
+    columns = tuple(Column(name=c["name"], deferred=bool(c["deferred"]), raiseload=bool(c["raiseload"]),
+                           group=c.get("group"), fk_tables=tuple(c.get("fks", ())))
+                    for c in data.get("columns", ()))
+    return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())), columns, data.get("table"))
 
 
 def _with_direction(schema: CheckerSchema, data: Json, rel: Relationship) -> Relationship:

@@ -122,12 +122,14 @@ def type_to_state(typ: Type) -> State | None:
         type_to_columns(proper.args[-1]), joined_marker(proper.args[-1]))
 
 
-def type_to_slot(typ: Type) -> Slot:
+def type_to_slot(typ: Type, deep: bool = True) -> Slot:
+    """The slot a type argument records; ``deep=False`` leaves a loaded target's own state
+    out (``Loaded(None)``), which is all a single attribute read needs."""
     proper = get_proper_type(typ)
     if isinstance(proper, AnyType):
         return UNKNOWN
     if model_info(proper) is not None:
-        return Loaded(type_to_state(proper))
+        return Loaded(type_to_state(proper) if deep else None)
     if isinstance(proper, LiteralType) and isinstance(proper.value, str):
         return NotLoaded(proper.value)
     if isinstance(proper, Instance) and isinstance(proper.last_known_value, LiteralType):
