@@ -43,6 +43,13 @@ LOADED_PREFIX = "Loaded@"
 COLUMNS_PARAM = "__columns__"  # the last type parameter: Literal["name|reason", ...] unloaded
 
 
+# Bumped whenever semantic analysis (re)records a mapping. The checker's memos
+# (hooks/schema.py) treat an entry made in the current generation as valid without
+# re-checking its inputs one by one; after a bump they re-check them. Process-local and
+# only ever invalidating, so every mode computes the same results.
+GENERATION = [0]
+
+
 def metadata(info: TypeInfo) -> Json | None:
     data = info.metadata.get(names.PLUGIN_KEY)
     return data if isinstance(data, dict) else None
@@ -61,6 +68,7 @@ def record_mixin(ctx: ClassDefContext) -> None:
     """Mixins (not mapped) may declare relationships through ``@declared_attr``."""
     if has_declared_attr_relationship(ctx.cls):
         ctx.cls.info.metadata[names.PLUGIN_KEY] = {"kind": "mixin", **scan_class(ctx.cls)}
+        GENERATION[0] += 1
 
 
 def record_model(ctx: ClassDefContext) -> None:
@@ -109,6 +117,7 @@ def record_model(ctx: ClassDefContext) -> None:
     }
     info.metadata[names.PLUGIN_KEY] = record
     _expose_digest(ctx, info, record)
+    GENERATION[0] += 1
 
 
 def _own(data: Json, key: str) -> list[Any]:

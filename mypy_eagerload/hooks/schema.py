@@ -26,7 +26,7 @@ from mypy_eagerload.core.schema import (
     Relationship,
 )
 from mypy_eagerload.hooks.declarations import Json
-from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.models import GENERATION, metadata
 
 Lookup = Callable[[str], "SymbolTableNode | None"]
 
@@ -119,18 +119,21 @@ class CheckerSchema:
     def _with_directions(self, info: TypeInfo, bare: Model) -> Model:
         """Directions need each target's model: memoized like the bare model, and checked
         against the identity of every input (this model's and its targets')."""
+        hit = _DIRECTED.get(id(bare))
+        if hit is not None and hit[0] is bare and hit[4] == GENERATION[0]:
+            return hit[3]
         targets = tuple(self._bare(rel.target) if rel.target else None for rel in bare.relationships)
         target_data = tuple(metadata(t) if (t := self.info(rel.target) if rel.target else None) else None
                             for rel in bare.relationships)
-        hit = _DIRECTED.get(id(bare))
         if (hit is not None and hit[0] is bare and len(hit[1]) == len(targets)
                 and all(a is b for a, b in zip(hit[1], targets))
                 and all(a is b for a, b in zip(hit[2], target_data))):
+            _DIRECTED[id(bare)] = (*hit[:4], GENERATION[0])
             return hit[3]
         data = metadata(info) or {}
         rels = tuple(_with_direction(self, data, rel) for rel in bare.relationships)
         model = replace(bare, relationships=rels)
-        _DIRECTED[id(bare)] = (bare, targets, target_data, model)
+        _DIRECTED[id(bare)] = (bare, targets, target_data, model, GENERATION[0])
         return model
 
     def _bare(self, fullname: str) -> Model | None:
@@ -144,11 +147,13 @@ class CheckerSchema:
         """``loadstate.default_state``, memoized: valid while every model it read is the
         same (memoized) object."""
         hit = _DEFAULTS.get(id(model))
-        if hit is not None and hit[0] is model and all(self.model(n) is m for n, m in hit[1].items()):
+        if hit is not None and hit[0] is model and (
+                hit[3] == GENERATION[0] or all(self.model(n) is m for n, m in hit[1].items())):
+            _DEFAULTS[id(model)] = (*hit[:3], GENERATION[0])
             return hit[2]
         recorder = _Recorder(self)
         state = loadstate.default_state(recorder, model)
-        _DEFAULTS[id(model)] = (model, recorder.seen, state)
+        _DEFAULTS[id(model)] = (model, recorder.seen, state, GENERATION[0])
         return state
 
     def consulted(self) -> list[str]:
@@ -169,9 +174,10 @@ class CheckerSchema:
 # analysis writes a new one whenever the class is analysed again) and each relationship's
 # declared type object. Any change, in any mode (dmypy included), rebuilds; the result is
 # what a fresh build would give, so this is a cache, not state.
-_MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None]] = {}
-_DIRECTED: dict[int, tuple[Model, tuple[Model | None, ...], tuple[object, ...], Model]] = {}
-_DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State]] = {}
+# Each entry ends with the mapping generation it was last checked in (see hooks.models).
+_MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, int]] = {}
+_DIRECTED: dict[int, tuple[Model, tuple[Model | None, ...], tuple[object, ...], Model, int]] = {}
+_DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State, int]] = {}
 
 
 class _Recorder:
@@ -189,13 +195,16 @@ class _Recorder:
 
 def _memoized_build(info: TypeInfo) -> Model | None:
     data = metadata(info)
-    types = tuple(relationship_type(info, slot) for slot in (data or {}).get("slots", ()))
     hit = _MEMO.get(id(info))
+    if hit is not None and hit[0] is info and hit[1] is data and hit[4] == GENERATION[0]:
+        return hit[3]
+    types = tuple(relationship_type(info, slot) for slot in (data or {}).get("slots", ()))
     if (hit is not None and hit[0] is info and hit[1] is data
             and len(hit[2]) == len(types) and all(a is b for a, b in zip(hit[2], types))):
+        _MEMO[id(info)] = (*hit[:4], GENERATION[0])
         return hit[3]
     model = _build(info)
-    _MEMO[id(info)] = (info, data, types, model)
+    _MEMO[id(info)] = (info, data, types, model, GENERATION[0])
     return model
 
 
