@@ -109,7 +109,7 @@ class EagerLoadPlugin(Plugin):
     def _query_method_hook(self, method: str) -> Callable[[MethodContext], Type] | None:
         # Query results come from a sync session: the sync view applies when rows are fetched.
         if method == "options":
-            return queries.query_options_hook(self.lookup_fully_qualified)
+            return queries.options_hook(self.lookup_fully_qualified, legacy_query=True)
         if method in names.QUERY_FETCH:
             return queries.sync_result_hook(self.lookup_fully_qualified)
         return None

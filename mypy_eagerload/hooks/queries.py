@@ -85,23 +85,6 @@ def query_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
     return hook
 
 
-def query_options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
-    """``Query.options(...)``: the same as ``Select.options``."""
-
-    def hook(ctx: MethodContext) -> Type:
-        if not ctx.arg_types:
-            return ctx.default_return_type
-        schema = CheckerSchema(lookup)
-        chains = collect_chains(ctx, 0)
-        report_conflicts(ctx, chains)
-        narrowed = map_entities(ctx.default_return_type,
-                                _apply(ctx.api, schema, chains, _is_pristine(ctx)))
-        depend_on_mappings(ctx.api, schema.consulted())
-        return fit(narrowed, type_context(ctx.api))
-
-    return hook
-
-
 # Statement methods that add no loader options: a chain of them leads back to select().
 _NO_OPTIONS = frozenset({"where", "filter", "filter_by", "join", "outerjoin", "join_from",
                          "order_by", "group_by", "having", "limit", "offset", "distinct",
@@ -198,15 +181,17 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
     return apply
 
 
-def options_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+def options_hook(lookup: Lookup, legacy_query: bool = False) -> Callable[[MethodContext], Type]:
+    """``Select.options(...)``; with ``legacy_query``, ``Query.options(...)``."""
+    remap = map_entities if legacy_query else _select_args
+
     def hook(ctx: MethodContext) -> Type:
         if not ctx.arg_types:
             return ctx.default_return_type
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
         report_conflicts(ctx, chains)
-        narrowed = _select_args(ctx.default_return_type,
-                                _apply(ctx.api, schema, chains, _is_pristine(ctx)))
+        narrowed = remap(ctx.default_return_type, _apply(ctx.api, schema, chains, _is_pristine(ctx)))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 
