@@ -54,6 +54,13 @@ def build(tmp: Path) -> list[str]:
     return targets
 
 
+def supported_flags() -> str:
+    """mypy's --help text: which cache format and parallel flags this version has."""
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--help"], capture_output=True, text=True,
+                          check=False)
+    return proc.stdout
+
+
 def _parse(out: str, tmp: Path) -> list[str]:
     lines = []
     for raw in out.splitlines():
