@@ -456,7 +456,7 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
 # Sync sessions
 
 
-def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
+def sync_view(schema: Schema, state: State) -> State:
     """The state as a sync ``Session`` sees it: a lazy load there emits SQL and succeeds (the
     N+1 pattern), so only ``raise`` strategies still fail."""
     model = schema.model(state.model)
@@ -466,9 +466,9 @@ def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
         if isinstance(slot, NotLoaded) and "raise" not in slot.reason:
             # "" is a join of several reasons, perhaps of a raise: unknown, not reported.
             slot = (UNKNOWN if slot.reason == "" or slot.reason.endswith(WITH_SUBOPTIONS) or rel is None
-                    else _lazy_loaded(schema, rel, depth))
+                    else _lazy_loaded(schema, rel, 1))
         elif isinstance(slot, Loaded) and slot.state is not None:
-            slot = Loaded(sync_view(schema, slot.state, depth + 1))
+            slot = Loaded(sync_view(schema, slot.state))
         slots.append((name, slot))
     # A deferred column is loaded on access too; only the raiseload forms fail.
     columns = None if state.columns is None else tuple(
@@ -476,7 +476,7 @@ def sync_view(schema: Schema, state: State, depth: int = 0) -> State:
     return State(state.model, tuple(slots), columns, state.joined_collection)
 
 
-def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
+def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:
     """What a sync lazy load of ``via`` brings back: its target's defaults, where certain.
 
     Eager defaults depend on the lazy query's own loader path (cycles), so they are unknown.
@@ -485,8 +485,8 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
     is already in the session may carry more (the case the core issue lets go either way).
     """
     target = schema.model(via.target)
-    if target is None or depth >= MAX_DEPTH:
-        return Loaded(None)
+    if target is None or hops > DEFAULT_EXPANSION:
+        return Loaded(None)  # bounded like eager defaults: the tree grows exponentially
     slots: list[tuple[str, Slot]] = []
     for rel in target.relationships:
         reverse = (rel.back_populates == via.name or via.back_populates == rel.name) and (
@@ -501,7 +501,7 @@ def _lazy_loaded(schema: Schema, via: Relationship, depth: int) -> Slot:
         else:
             # Lazy, or eager: loaded by the lazy query, or (skipped at a cycle) lazily on
             # access; either way readable, with the target's defaults.
-            slot = _lazy_loaded(schema, rel, depth + 1)
+            slot = _lazy_loaded(schema, rel, hops + 1)
         slots.append((rel.name, slot))
     raising = tuple(c for c in default_columns(target) or () if c[1] == COLUMN_DEFAULT_RAISE)
     return Loaded(State(target.fullname, tuple(slots), raising))
