@@ -125,7 +125,7 @@ class EagerLoadPlugin(Plugin):
         if method in names.SESSION_GET:
             return queries.session_get_hook(self.lookup_fully_qualified, sync)
         if method == "query":
-            return queries.query_hook(self.lookup_fully_qualified) if sync else None
+            return queries.select_hook(self.lookup_fully_qualified, legacy_query=True) if sync else None
         return queries.sync_result_hook(self.lookup_fully_qualified) if sync else None
 
     def _info(self, fullname: str) -> TypeInfo | None:

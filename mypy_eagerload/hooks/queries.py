@@ -63,22 +63,15 @@ def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> Entit
     return narrow
 
 
-def select_hook(lookup: Lookup) -> Callable[[FunctionContext], Type]:
-    def hook(ctx: FunctionContext) -> Type:
+def select_hook(lookup: Lookup, legacy_query: bool = False
+                ) -> Callable[[FunctionContext | MethodContext], Type]:
+    """``select(User)`` (or, with ``legacy_query``, ``session.query(User)``): the entities
+    get the model's default state."""
+    remap = map_entities if legacy_query else _select_args
+
+    def hook(ctx: FunctionContext | MethodContext) -> Type:
         schema = CheckerSchema(lookup)
-        narrowed = _select_args(ctx.default_return_type, _narrow_default(ctx.api, schema))
-        depend_on_mappings(ctx.api, schema.consulted())
-        return fit(narrowed, type_context(ctx.api))
-
-    return hook
-
-
-def query_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
-    """``session.query(User)``: ``Query[User]`` with the model's default state."""
-
-    def hook(ctx: MethodContext) -> Type:
-        schema = CheckerSchema(lookup)
-        narrowed = map_entities(ctx.default_return_type, _narrow_default(ctx.api, schema))
+        narrowed = remap(ctx.default_return_type, _narrow_default(ctx.api, schema))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
 
