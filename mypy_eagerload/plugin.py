@@ -102,7 +102,7 @@ class EagerLoadPlugin(Plugin):
             return None
         if attr in data.get("slots", ()) or any(r["name"] == attr for r in data.get("rels", ())):
             return access.relationship_hook(attr, self.lookup_fully_qualified)
-        if any(c["name"] == attr and c["deferred"] is not None for c in data.get("columns", ())):
+        if any(c["name"] == attr for c in data.get("columns", ())):
             return access.column_hook(attr)
         return None
 

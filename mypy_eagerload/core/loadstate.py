@@ -370,28 +370,26 @@ def _root_path(model: Model, trie: _Node | None) -> _Path:
 
 
 def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain],
-                  pristine: bool = False, default: State | None = None) -> State | None:
+                  default: State | None = None) -> State | None:
     """The state after ``.options(*chains)`` on a statement whose entity is in ``current``.
 
     Types carry states, not the options that made them, so a second ``.options()`` call is
     merged into the state: explicit paths override, a wildcard overrides what came from a
     default. Where the state cannot tell a default from an earlier option, the slot becomes
-    unknown. Returns None when the model is not in the schema. ``pristine`` says the
-    statement is known to carry no options yet (its ``select()`` is in sight); ``default``
-    is the model's default state, if the caller has it at hand.
+    unknown. Returns None when the model is not in the schema. ``default`` is the model's
+    default state, if the caller has it at hand. (A statement known to carry no options
+    yet, its ``select()`` in sight, needs no merge: ``state_with_options``.)
     """
     model = schema.model(current.model)
     if model is None:
         return None
     chains = tuple(chains)
     # Nothing before, or options that only reproduced the defaults: start afresh. Unless a
-    # wildcard comes and the statement is not known to be pristine: a wildcard loses to an
-    # earlier explicit option, and joinedload(Tag.posts) on a lazy="joined" Tag.posts
-    # looks just like the default.
+    # wildcard comes: it loses to an earlier explicit option, and joinedload(Tag.posts) on
+    # a lazy="joined" Tag.posts looks just like the default.
     if default is None:
         default = default_state(schema, model)
-    if pristine or (current == default and not any(
-            step.attr == opt.WILDCARD for chain in chains for step in chain)):
+    if current == default and not any(step.attr == opt.WILDCARD for chain in chains for step in chain):
         return state_with_options(schema, model, chains)
     trie = build_trie(chains, model)
     return _merge(schema, model, current, trie, _root_path(model, trie), 0)
@@ -399,8 +397,7 @@ def apply_options(schema: Schema, current: State, chains: Iterable[opt.Chain],
 
 def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Path,
            depth: int) -> State:
-    fresh_state = _build(schema, model, node, path, depth)
-    fresh = fresh_state.slot_map
+    fresh = _build(schema, model, node, path, depth).slot_map
     defaults = _build(schema, model, None, replace(path, wildcard=None), depth).slot_map
     wildcard = node.wildcard if node.wildcard is not None else path.wildcard
     old = current.slot_map

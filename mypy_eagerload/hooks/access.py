@@ -12,7 +12,7 @@ from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_prop
 from mypy_eagerload import names
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Loaded, NotLoaded
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, unwatched
+from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.models import metadata
@@ -98,12 +98,8 @@ def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
             target: str, uselist: bool) -> None:
     assert isinstance(ctx.context, MemberExpr)
     path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
-    with unwatched(ctx.api) as report:
-        if not report:
-            return
-        ctx.api.fail(messages.unloaded(path, reason, target), ctx.context, code=UNLOADED_RELATIONSHIP)
-        ctx.api.msg.note(messages.fix(path, uselist, from_root), ctx.context,
-                         code=UNLOADED_RELATIONSHIP)
+    report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
+           messages.fix(path, uselist, from_root), UNLOADED_RELATIONSHIP)
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,
@@ -151,12 +147,8 @@ def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
             if model is None or reason is None or loaded_before(ctx.api, ctx.context):
                 continue
             path, from_root = _path_to(ctx, ctx.context, [])
-            with unwatched(ctx.api) as report:
-                if report:
-                    ctx.api.fail(messages.unloaded_column_at(path, attr, reason, model.fullname),
-                                 ctx.context, code=UNLOADED_COLUMN)
-                    ctx.api.msg.note(messages.column_fix(path, attr, reason, model.fullname, from_root),
-                                     ctx.context, code=UNLOADED_COLUMN)
+            report(ctx.api, ctx.context, messages.unloaded_column_at(path, attr, reason, model.fullname),
+                   messages.column_fix(path, attr, reason, model.fullname, from_root), UNLOADED_COLUMN)
             break
         return ctx.default_attr_type
 

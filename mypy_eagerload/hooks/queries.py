@@ -25,7 +25,7 @@ from mypy_eagerload import names
 from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.conflicts import find_conflicts
-from mypy_eagerload.hooks.compat import depend_on_mappings, type_context, unwatched
+from mypy_eagerload.hooks.compat import depend_on_mappings, report, type_context
 from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
@@ -159,14 +159,14 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
         model = schema.model(info.fullname)
         if model is None:
             return plain_type(info)
-        if pristine:  # nothing to merge with: no need to read the current state back
+        if pristine:  # no earlier options: nothing to merge with, nor to read back
             new_state: loadstate.State | None = loadstate.state_with_options(schema, model, chains)
         else:
             state = type_to_state(entity)
             if state is None:
                 return entity
             default = schema.default_state(model)
-            new_state = loadstate.apply_options(schema, state, chains, pristine, default)
+            new_state = loadstate.apply_options(schema, state, chains, default)
         if new_state is None:
             return plain_type(info)
         return state_to_type(api, schema, new_state) or plain_type(info)
@@ -244,12 +244,8 @@ def report_conflicts(ctx: MethodContext, chains: tuple[opt.Chain, ...] | None) -
     if not chains:
         return
     for found in find_conflicts(chains):
-        with unwatched(ctx.api) as report:
-            if report:
-                ctx.api.fail(messages.conflict(list(found.path), found.first, found.second),
-                             ctx.context, code=LOADER_CONFLICT)
-                ctx.api.msg.note(messages.conflict_fix(list(found.path), found.first), ctx.context,
-                                 code=LOADER_CONFLICT)
+        report(ctx.api, ctx.context, messages.conflict(list(found.path), found.first, found.second),
+               messages.conflict_fix(list(found.path), found.first), LOADER_CONFLICT)
 
 
 def _chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...] | None:

@@ -22,7 +22,7 @@ from mypy.types import Instance, TupleType, Type, get_proper_type
 
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import joined_collection_path
-from mypy_eagerload.hooks.compat import current_function, expression_type, unwatched
+from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
 from mypy_eagerload.hooks.schema import loaded_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
@@ -42,10 +42,8 @@ def fetch_hook(ctx: MethodContext) -> Type:
         return ctx.default_return_type
     verdict = _walk(ctx, receiver, path)
     if verdict is not None:
-        with unwatched(ctx.api) as report:
-            if report:
-                ctx.api.fail(messages.missing_unique(verdict), ctx.context, code=MISSING_UNIQUE)
-                ctx.api.msg.note(messages.missing_unique_fix(), ctx.context, code=MISSING_UNIQUE)
+        report(ctx.api, ctx.context, messages.missing_unique(verdict), messages.missing_unique_fix(),
+               MISSING_UNIQUE)
     return ctx.default_return_type
 
 
