@@ -4,4 +4,7 @@ Enable it with ``plugins = ["mypy_eagerload.plugin"]``. This module stays import
 mypy analyses it whenever the plugin adds ``mypy_eagerload._types`` to a build.
 """
 
-__version__ = "0.1.0"
+from mypy_eagerload.loaded import Loaded as Loaded
+
+__version__ = "0.2.0"
+__all__ = ["Loaded"]

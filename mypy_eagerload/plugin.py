@@ -6,11 +6,13 @@ irrelevant names with a dict or prefix test before doing any lookup.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from mypy.nodes import MypyFile, TypeInfo
 from mypy.options import Options
 from mypy.plugin import (
+    AnalyzeTypeContext,
     AttributeContext,
     ClassDefContext,
     FunctionContext,
@@ -18,11 +20,21 @@ from mypy.plugin import (
     Plugin,
     ReportConfigContext,
 )
-from mypy.types import Type
+from mypy.types import Instance, Type, get_proper_type
 
-from mypy_eagerload import __version__, names
+from mypy_eagerload import __version__, config, names
 from mypy_eagerload.core.options import OPTION_STRATEGIES
-from mypy_eagerload.hooks import access, explicit_loads, loader_options, models, queries, results
+from mypy_eagerload.hooks import (
+    access,
+    contracts,
+    explicit_loads,
+    loaded_annotation,
+    loader_options,
+    models,
+    queries,
+    repositories,
+    results,
+)
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTION_STRATEGIES}
 _CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
@@ -33,10 +45,21 @@ _NO_DEPS_PREFIXES = ("sqlalchemy", "mypy_eagerload", "builtins", "typing", "_typ
 class EagerLoadPlugin(Plugin):
     def __init__(self, options: Options) -> None:
         super().__init__(options)
+        try:
+            self.settings = config.load(options.config_file)
+        except config.ConfigError as error:
+            # mypy prints a traceback for exceptions raised while loading plugins.
+            print(f"error: mypy_eagerload: {error}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     # -- configuration and cache keys ---------------------------------------------------
     def report_config_data(self, ctx: ReportConfigContext) -> object:
-        return {"mypy_eagerload": __version__}
+        return {"mypy_eagerload": __version__, **self.settings.as_report()}
+
+    def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
+        if fullname in names.ANNOTATED:
+            return loaded_annotation.analyze_hook(self.lookup_fully_qualified, fullname)
+        return None
 
     def get_additional_deps(self, file: MypyFile) -> list[tuple[int, str, int]]:
         # Modules that use SQLAlchemy may receive our LoaderPath/LoadedList types.
@@ -59,7 +82,7 @@ class EagerLoadPlugin(Plugin):
     def get_customize_class_mro_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
         if fullname.startswith(_NO_DEPS_PREFIXES):
             return None
-        return models.record_mixin
+        return _record_class
 
     # -- type checking -------------------------------------------------------------------
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
@@ -70,23 +93,54 @@ class EagerLoadPlugin(Plugin):
             return loader_options.option_function_hook(option, self._info)
         if fullname == names.LOAD_CLASS:
             return loader_options.load_constructor_hook(self._info)
-        return None
+        if fullname.startswith(_NO_DEPS_PREFIXES) or not self._contracts:
+            return None
+        sym = self.lookup_fully_qualified(fullname)
+        if self.settings.strict and sym is not None and isinstance(sym.node, TypeInfo) \
+                and models.is_declarative(sym.node):
+            return _mark_new  # User(...): strict mode exempts objects built in code
+        signature = contracts.callee_with_requirements(sym)
+        if signature is None:
+            return None
+        return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
+                                   fullname.rsplit(".", 1)[-1])
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         if fullname == names.SELECT_OPTIONS:
-            return queries.options_hook(self.lookup_fully_qualified)
+            return queries.options_hook(self.lookup_fully_qualified, conflicts=self._conflicts)
         if fullname.startswith(names.QUERY_CLASS + "."):
             return self._query_method_hook(fullname[len(names.QUERY_CLASS) + 1:])
-        cls, _, method = fullname.rpartition(".")
-        if method in names.SESSION_RESULT:
-            return self._session_hook(cls, method)
-        if method in names.FETCH_METHODS:
-            info = self._info(cls)
-            return results.fetch_hook if info is not None and info.has_base(names.RESULT_BASE) else None
         chain = _CHAIN_METHODS.get(fullname)
         if chain is not None:
             return loader_options.chain_method_hook(chain, self._info)
-        return None
+        cls, _, method = fullname.rpartition(".")
+        if method in names.SESSION_RESULT:
+            hook = self._session_hook(cls, method)
+            if hook is not None:
+                return hook
+        if method in names.FETCH_METHODS:
+            info = self._info(cls)
+            if info is not None and info.has_base(names.RESULT_BASE):
+                return results.fetch_hook(self.lookup_fully_qualified, self.settings)
+        if fullname.startswith(_NO_DEPS_PREFIXES):
+            return None
+        return self._contract_method_hook(cls, method)
+
+    def _contract_method_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
+        """A repository method taking loader options, or a method with a ``Loaded[...]``
+        parameter (both looked up through the receiver's MRO)."""
+        if not self._contracts:
+            return None
+        sym = self.lookup_fully_qualified(cls)
+        if sym is not None and isinstance(sym.node, TypeInfo):
+            record = repositories.find_method(sym.node, method)
+            if record is not None:
+                return repositories.call_hook(self.lookup_fully_qualified, self.settings, cls, record)
+        signature = contracts.callee_with_requirements(sym, method)
+        if signature is None:
+            return None
+        return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
+                                   f"{cls.rsplit('.', 1)[-1]}.{method}")
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         cls, _, attr = fullname.rpartition(".")
@@ -101,17 +155,21 @@ class EagerLoadPlugin(Plugin):
         if data is None:
             return None
         if attr in data.get("slots", ()) or any(r["name"] == attr for r in data.get("rels", ())):
-            return access.relationship_hook(attr, self.lookup_fully_qualified)
-        if any(c["name"] == attr for c in data.get("columns", ())):
-            return access.column_hook(attr)
+            if not self._contracts:
+                return None
+            return access.relationship_hook(attr, self.lookup_fully_qualified, self.settings)
+        if any(c["name"] == attr for c in data.get("columns", ())) \
+                and self.settings.enabled("unloaded-column"):
+            return access.column_hook(attr, self.lookup_fully_qualified, self.settings)
         return None
 
     def _query_method_hook(self, method: str) -> Callable[[MethodContext], Type] | None:
         # Query results come from a sync session: the sync view applies when rows are fetched.
         if method == "options":
-            return queries.options_hook(self.lookup_fully_qualified, legacy_query=True)
+            return queries.options_hook(self.lookup_fully_qualified, legacy_query=True,
+                                        conflicts=self._conflicts)
         if method in names.QUERY_FETCH:
-            return queries.sync_result_hook(self.lookup_fully_qualified)
+            return queries.sync_result_hook(self.lookup_fully_qualified, self.settings)
         return None
 
     def _session_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
@@ -122,15 +180,41 @@ class EagerLoadPlugin(Plugin):
         sync = any(info.has_base(base) for base in names.SYNC_SESSION_CLASSES)
         if not sync and not any(info.has_base(base) for base in names.ASYNC_SESSION_CLASSES):
             return None
-        if method in names.SESSION_GET:
-            return queries.session_get_hook(self.lookup_fully_qualified, sync)
+        lookup = self.lookup_fully_qualified
         if method == "query":
-            return queries.select_hook(self.lookup_fully_qualified, legacy_query=True) if sync else None
-        return queries.sync_result_hook(self.lookup_fully_qualified) if sync else None
+            return queries.select_hook(lookup, legacy_query=True) if sync else None
+        # allow_lazy_loads = "never": sync sessions are held to the async rules (N+1 queries).
+        wide = sync and self.settings.allow_lazy_loads != "never"
+        if method in names.SESSION_GET:
+            return queries.session_get_hook(lookup, wide, self.settings)
+        if wide:
+            return queries.sync_result_hook(lookup, self.settings)
+        return queries.returned_hook(lookup, self.settings) if method == "scalar" else None
+
+    @property
+    def _contracts(self) -> bool:
+        return self.settings.enabled("unloaded-relationship")
+
+    @property
+    def _conflicts(self) -> bool:
+        return self.settings.enabled("loader-conflict")
 
     def _info(self, fullname: str) -> TypeInfo | None:
         sym = self.lookup_fully_qualified(fullname)
         return sym.node if sym is not None and isinstance(sym.node, TypeInfo) else None
+
+
+def _record_class(ctx: ClassDefContext) -> None:
+    if not models.record_mixin(ctx):
+        repositories.record_repository(ctx)
+
+
+def _mark_new(ctx: FunctionContext) -> Type:
+    typ = ctx.default_return_type
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance):
+        return loaded_annotation.mark_new(proper, ctx.api.named_generic_type("builtins.str", []))
+    return typ
 
 
 def plugin(version: str) -> type[Plugin]:

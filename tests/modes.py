@@ -47,11 +47,55 @@ def build(tmp: Path) -> list[str]:
             targets.append(f"ts_{name}")
     shutil.copytree(ROOT / "examples" / "blog", tmp / "blog")
     targets.append("blog")
-    cases = scenarios.handwritten() + scenarios.generated(20, seed=7)
+    cases = scenarios.handwritten() + scenarios.contracts() + scenarios.generated(20, seed=7)
     harness.write_project(tmp, cases)
-    targets += ["dmodels.py", "scenarios_mod.py"]
+    (tmp / "services.py").write_text(SERVICES)
+    (tmp / "callers.py").write_text(CALLERS)
+    targets += ["dmodels.py", "scenarios_mod.py", "services.py", "callers.py"]
     (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
     return targets
+
+
+# Loaded[...] annotations and a repository in one module, used from another: the edits in
+# test_modes.py change them (and the models under them) without touching the callers.
+SERVICES = """\
+from __future__ import annotations
+from collections.abc import Sequence
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload, selectinload
+from sqlalchemy.sql.base import ExecutableOption
+from mypy_eagerload import Loaded
+from dmodels import User
+
+def render(user: Loaded[User, "addresses"]) -> int:
+    return len(user.addresses)
+
+def count(user: Loaded[User, "addresses"]) -> int:
+    return 0
+
+class Users:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, id: int, options: Sequence[ExecutableOption] = ()) -> User | None:
+        stmt = select(User).where(User.id == id).options(*options)
+        return (await self.session.execute(stmt)).unique().scalar_one_or_none()
+"""
+
+CALLERS = """\
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from dmodels import User
+from services import Users, render
+
+async def use(session: AsyncSession) -> None:
+    user = await Users(session).get(1, options=[selectinload(User.posts)])
+    assert user is not None
+    user.posts
+    user.posts[0].comments
+    render(user)
+"""
 
 
 def supported_flags() -> str:

@@ -19,7 +19,7 @@ GENERATED_SYNC = 60
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[scenarios.Scenario], Path]:
-    cases = (scenarios.handwritten() + scenarios.generated(GENERATED)
+    cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.generated(GENERATED)
              + scenarios.generated(GENERATED_SYNC, seed=11, sync=True))
     tmp = tmp_path_factory.mktemp("differential")
     return cases, harness.write_project(tmp, cases)
@@ -45,3 +45,24 @@ def test_plugin_agrees_with_runtime(suite: tuple[list[scenarios.Scenario], Path]
     # Overlaps are the data's doing, not a verdict the plugin could change; keep them rare.
     assert result.overlaps <= result.probes // 50
     assert result.no_data <= result.probes // 20
+
+
+STRICT = 120
+
+
+def test_strict_mode_agrees_with_runtime(tmp_path: Path) -> None:
+    """Strict mode's claim: an object of unknown origin has its model's defaults loaded.
+    Objects of ``select(Root)`` have exactly those; reads on them through plain-typed
+    parameters must be reported exactly when they fail."""
+    cases = scenarios.strict(STRICT)
+    module = harness.write_project(tmp_path, cases)
+    errors = harness.run_mypy(tmp_path, [module.name], plugin=True, settings="strict = true")
+    foreign = [e for e in errors if e[3] not in harness.ALL_CODES]
+    assert foreign == [], f"errors other than the plugin's own: {foreign}"
+    result = harness.compare(cases, errors, harness.run_runtime(module))
+    print(f"\nstrict: {len(cases)} scenarios, {result.probes} probes, {result.agreements} agreements, "
+          f"{result.unknown} unknown, {result.overlaps} overlaps, {result.no_data} without data")
+    assert result.disagreements == [], "\n".join(result.disagreements)
+    assert result.agreements >= STRICT * 3 // 4
+    flagged = sum(1 for e in errors if e[3] in harness.PLUGIN_CODES)
+    assert flagged >= STRICT // 5, "strict mode should find the reads that fail"

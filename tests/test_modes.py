@@ -39,6 +39,12 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
         "\n\nasync def added(session: AsyncSession) -> None:\n"
         "    u = (await session.execute(select(User))).scalar_one()\n"
         "    u.posts\n    u.addresses\n    u.extra\n"))),  # extra: added and removed below
+    ("Loaded[...] annotation edited", _replace(
+        "services.py", 'def render(user: Loaded[User, "addresses"]) -> int:\n    return len(user.addresses)',
+        'def render(user: Loaded[User, "posts.comments"]) -> int:\n    return len(user.posts)')),
+    ("repository body edited", _replace(
+        "services.py", "select(User).where(User.id == id).options(*options)",
+        "select(User).where(User.id == id).options(raiseload(User.posts)).options(*options)")),
     ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy="raise")',
                                'back_populates="author", lazy="selectin")')),
     ("example lazy= changed", _replace("blog/models.py", 'back_populates="user", lazy="selectin")',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mypy_eagerload.core.loadstate import CYCLE_PREFIX, WITH_SUBOPTIONS
+from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX, Missing
 
 
 def _short(fullname: str) -> str:
@@ -11,6 +12,12 @@ def _short(fullname: str) -> str:
 
 def why(reason: str, target: str) -> str:
     reason = reason.removesuffix(WITH_SUBOPTIONS)
+    if reason.startswith(UNDECLARED_PREFIX):
+        root, path = _undeclared(reason)
+        return f'the Loaded[{root}, ...] annotation it came through does not list "{path}"'
+    if reason.startswith(STRICT_PREFIX):
+        return ("strict mode: nothing shows how this object was loaded, so only its model's "
+                f"eager defaults count, and {why(reason[len(STRICT_PREFIX):], target)}")
     if reason.startswith(CYCLE_PREFIX):
         lazy = reason[len(CYCLE_PREFIX):]
         return (f'its {lazy.replace("=", "=", 1)} default is skipped because {_short(target)} is '
@@ -31,15 +38,33 @@ def why(reason: str, target: str) -> str:
     return "not every query that reaches this object loads it"
 
 
+def _undeclared(reason: str) -> tuple[str, str]:
+    root, _, path = reason[len(UNDECLARED_PREFIX):].partition(":")
+    return root, path
+
+
 def unloaded(path: list[tuple[str, str]], reason: str, target: str) -> str:
     """``path`` is [(model fullname, relationship)] from the furthest known hop."""
     shown = " -> ".join(f"{_short(m)}.{r}" for m, r in path)
     owner = _short(path[0][0])
+    if reason.startswith(UNDECLARED_PREFIX):
+        root, dotted = _undeclared(reason)
+        return (f'"{shown}" is not loaded: the Loaded[{root}, ...] annotation this {owner} '
+                f'comes from does not list "{dotted}"')
+    if reason.startswith(STRICT_PREFIX):
+        return f'"{shown}" may not be loaded: {why(reason, target)}'
     return (f'"{shown}" is not loaded: the query that produced this {owner} did not load it '
             f"({why(reason, target)})")
 
 
-def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool) -> str:
+def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str = "") -> str:
+    if reason.startswith(UNDECLARED_PREFIX):
+        root, dotted = _undeclared(reason)
+        return f'add "{dotted}" to the Loaded[{root}, ...] annotation'
+    if reason.startswith(STRICT_PREFIX):
+        owner, rel = _short(path[0][0]), path[0][1]
+        return (f'annotate where this {owner} comes from as Loaded[{owner}, "{rel}"], or read it '
+                "from the query that loads it")
     loader = "selectinload" if uselist else "joinedload"
     # The hops before the last are loaded already (else they would be reported first), by
     # an option or a default; defaultload() walks through them without naming a second,
@@ -69,6 +94,10 @@ _COLUMN_WHY = {
 def unloaded_column_at(path: list[tuple[str, str]], column: str, reason: str, owner: str) -> str:
     hops = [f"{_short(m)}.{r}" for m, r in path] + [f"{_short(owner)}.{column}"]
     root = _short(path[0][0]) if path else _short(owner)
+    if reason.startswith(STRICT_PREFIX):
+        why_text = _COLUMN_WHY.get(reason[len(STRICT_PREFIX):], "")
+        return (f'"{" -> ".join(hops)}" may not be loaded: strict mode: nothing shows how this '
+                f"{root} was loaded, and {why_text}")
     why_text = _COLUMN_WHY.get(reason, "not every query that reaches this object loads it")
     return (f'"{" -> ".join(hops)}" is not loaded: the query that produced this {root} '
             f"did not load it ({why_text})")
@@ -77,6 +106,8 @@ def unloaded_column_at(path: list[tuple[str, str]], column: str, reason: str, ow
 def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str,
                from_root: bool) -> str:
     attr = f"{_short(owner)}.{column}"
+    if reason.startswith(STRICT_PREFIX):
+        return f"undefer it in the query that produces this {_short(owner)}: .options(undefer({attr}))"
     if reason.startswith("defer("):
         return f"remove defer({attr}) from the query"
     option = "".join(f"defaultload({_short(m)}.{r})." for m, r in path) + f"undefer({attr})"
@@ -107,3 +138,17 @@ def missing_unique(path: list[tuple[str, str]]) -> str:
 def missing_unique_fix() -> str:
     return ("call .unique() on the result first, e.g. (await session.execute(stmt)).unique()"
             ".scalars().all(), or load the collection with selectinload()")
+
+
+def requirement_unmet(where: str, annotation: str, miss: Missing) -> str:
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in miss.hops)
+    lead = f'{where} requires "{shown}" loaded ({annotation})'
+    if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
+        return f"{lead}, but {why(miss.reason, miss.target)}"
+    return f"{lead}, but the query that produced it did not load it ({why(miss.reason, miss.target)})"
+
+
+def requirement_fix(miss: Missing) -> str:
+    if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
+        return fix(list(miss.hops), miss.uselist, True, miss.reason)
+    return fix(list(miss.hops), miss.uselist, True)

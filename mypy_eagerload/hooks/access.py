@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr
+from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr, TypeInfo
 from mypy.plugin import AttributeContext
 from mypy.typeops import make_simplified_union
 from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
 
 from mypy_eagerload import names
+from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.loadstate import Loaded, NotLoaded
+from mypy_eagerload.core.loadstate import Columns, Loaded, NotLoaded, Slot, default_columns
+from mypy_eagerload.core.requirements import STRICT_PREFIX
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
+from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.explicit_loads import loaded_before
+from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.types import type_to_columns, type_to_slot
+from mypy_eagerload.hooks.types import state_to_type, type_to_columns, type_to_slot
 
 
-def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext], Type]:
+def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[AttributeContext], Type]:
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr):
             return ctx.default_attr_type  # the class-body declaration, not a read
@@ -34,7 +38,11 @@ def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext],
             item = get_proper_type(item)
             if isinstance(item, NoneType):
                 continue
-            result = _check_item(ctx, lookup, attr, item)
+            if is_new_object(item):
+                # Built in code: what it holds was put there in code too (strict mode).
+                narrowed.append(_as_new(ctx, ctx.default_attr_type))
+                continue
+            result = _check_item(ctx, lookup, settings, attr, item)
             if result is None:
                 return ctx.default_attr_type
             narrowed.append(result)
@@ -45,21 +53,56 @@ def relationship_hook(attr: str, lookup: Lookup) -> Callable[[AttributeContext],
     return hook
 
 
-def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: ProperType) -> Type | None:
+def _as_new(ctx: AttributeContext, typ: Type) -> Type:
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance) and model_info(proper) is not None:
+        return mark_new(proper, ctx.api.named_generic_type("builtins.str", []))
+    if isinstance(proper, Instance) and proper.args:
+        return proper.copy_modified(args=[_as_new(ctx, a) for a in proper.args])
+    if isinstance(proper, UnionType):
+        return UnionType.make_union([_as_new(ctx, i) for i in proper.items])
+    return typ
+
+
+def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Settings, attr: str,
+                   receiver: Instance) -> tuple[TypeInfo, Slot, Type | None] | None:
+    """(model, slot, the slot's type if the receiver's type holds it) for ``receiver.attr``;
+    None when the receiver carries no load state."""
+    data = metadata(receiver.type)
+    if data is None:
+        return None
+    model = model_info(receiver)
+    slots = (metadata(model) or {}).get("slots", []) if model is not None else []
+    if model is None or attr not in slots:
+        return None
+    if data.get("kind") == "loaded":
+        if len(slots) + 1 != len(receiver.args):
+            return None
+        slot_type = receiver.args[slots.index(attr)]
+        return model, type_to_slot(slot_type, deep=False), slot_type
+    # A plain model type: a Loaded[...] annotation, or strict mode's defaults.
+    state, known = state_of(schema, settings, receiver)
+    if not known or state is None:
+        return None
+    slot = state.slot(attr)
+    if isinstance(slot, Loaded):
+        if slot.state is not None:
+            return model, slot, state_to_type(ctx.api, schema, slot.state)
+        return model, slot, None
+    return model, slot, None
+
+
+def _check_item(ctx: AttributeContext, lookup: Lookup, settings: Settings, attr: str,
+                receiver: ProperType) -> Type | None:
     """The attribute's type on one receiver; None once an error was reported or the receiver
     carries no load state (then the declared type stands)."""
     if not isinstance(receiver, Instance):
         return None
-    data = metadata(receiver.type)
-    if data is None or data.get("kind") != "loaded":
-        return None
-    model = model_info(receiver)
-    slots = (metadata(model) or {}).get("slots", []) if model is not None else []
-    if model is None or attr not in slots or len(slots) + 1 != len(receiver.args):
-        return None
-    slot_type = receiver.args[slots.index(attr)]
-    slot = type_to_slot(slot_type, deep=False)
     schema = CheckerSchema(lookup)
+    found = _receiver_slot(ctx, schema, settings, attr, receiver)
+    if found is None:
+        return None
+    model, slot, slot_type = found
     rel = schema.model(model.fullname)
     depend_on_mappings(ctx.api, schema.consulted())
     relationship = rel.relationship(attr) if rel is not None else None
@@ -72,7 +115,7 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, attr: str, receiver: Prop
         _report(ctx, model.fullname, attr, slot.reason,
                 relationship.target if relationship else "", uselist)
         return None
-    if isinstance(slot, Loaded) and not ctx.is_lvalue:
+    if isinstance(slot, Loaded) and not ctx.is_lvalue and slot_type is not None:
         return _narrow(ctx, lookup, ctx.default_attr_type, slot_type)
     return None
 
@@ -99,7 +142,7 @@ def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
     assert isinstance(ctx.context, MemberExpr)
     path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
     report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
-           messages.fix(path, uselist, from_root), UNLOADED_RELATIONSHIP)
+           messages.fix(path, uselist, from_root, reason), UNLOADED_RELATIONSHIP)
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,
@@ -127,7 +170,7 @@ def _path_to(ctx: AttributeContext, expr: Expression,
     return path, isinstance(inner, RefExpr)
 
 
-def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
+def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[AttributeContext], Type]:
     """Reading a deferred column: an error when the receiver's state says it is unloaded.
 
     Assigning one loads nothing, so writes are never reported."""
@@ -139,10 +182,10 @@ def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
         items = receiver.relevant_items() if isinstance(receiver, UnionType) else [receiver]
         for item in items:
             item = get_proper_type(item)
-            if not isinstance(item, Instance) or (metadata(item.type) or {}).get("kind") != "loaded":
+            if not isinstance(item, Instance):
                 continue
             model = model_info(item)
-            columns = type_to_columns(item.args[-1]) if item.args else None
+            columns = _columns_of(lookup, settings, item)
             reason = dict(columns or ()).get(attr)
             if model is None or reason is None or loaded_before(ctx.api, ctx.context):
                 continue
@@ -153,3 +196,18 @@ def column_hook(attr: str) -> Callable[[AttributeContext], Type]:
         return ctx.default_attr_type
 
     return hook
+
+
+def _columns_of(lookup: Lookup, settings: Settings, item: Instance) -> Columns:
+    """The unloaded columns of a loaded type; strict mode gives a plain model type (not a
+    ``Loaded[...]`` one, whose columns are not tracked) its declared deferred columns."""
+    kind = (metadata(item.type) or {}).get("kind")
+    if kind == "loaded":
+        return type_to_columns(item.args[-1]) if item.args else None
+    if kind == "model" and settings.strict and requirement_of(item) is None \
+            and not is_new_object(item):
+        model = CheckerSchema(lookup).model(item.type.fullname)
+        if model is None:
+            return None
+        return tuple((name, STRICT_PREFIX + reason) for name, reason in default_columns(model) or ())
+    return None

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from mypy.errorcodes import ErrorCode
-from mypy.nodes import Context, Expression, FuncItem
-from mypy.plugin import CheckerPluginInterface
-from mypy.types import Type
+from mypy.nodes import Context, Expression, FuncItem, MypyFile
+from mypy.plugin import AnalyzeTypeContext, CheckerPluginInterface
+from mypy.types import AnyType, Type, TypeOfAny
 
 
 @contextmanager
@@ -101,3 +101,66 @@ def expression_type(api: CheckerPluginInterface, expr: Expression) -> Type | Non
     except KeyError:
         return None
     return result if isinstance(result, Type) else None
+
+
+def defer_analysis(api: object) -> bool:
+    """Ask semantic analysis for another pass (a type analyser's own ``defer`` is not part
+    of the plugin interface). False on the final pass, or when it cannot be asked."""
+    analyzer = getattr(api, "api", None)
+    if analyzer is None or getattr(analyzer, "final_iteration", True):
+        return False
+    defer = getattr(analyzer, "defer", None)
+    if defer is None:
+        return False
+    defer()
+    return True
+
+
+def semanal_depend_on_mappings(api: object, models: Iterable[str]) -> None:
+    """What ``depend_on_mappings`` does for the checker, from semantic analysis: fire on a
+    mapping change under dmypy, and record the models' modules as indirect dependencies,
+    so that a warm cache re-analyses an annotation whose models changed."""
+    from mypy_eagerload.names import MAPPING_DIGEST
+
+    analyzer = getattr(api, "api", None)
+    add = getattr(analyzer, "add_plugin_dependency", None)
+    tree = getattr(analyzer, "cur_mod_node", None)
+    refs = getattr(tree, "module_refs", None)
+    current = getattr(analyzer, "cur_mod_id", None)
+    for model in models:
+        if add is not None:
+            add(f"<{model}.{MAPPING_DIGEST}>")
+        module = _module_of(analyzer, model)
+        if refs is not None and module and module != current:
+            refs.add(module)
+
+
+def _module_of(analyzer: object, fullname: str) -> str | None:
+    modules = getattr(analyzer, "modules", None) or {}
+    name = fullname
+    while "." in name:
+        name = name.rsplit(".", 1)[0]
+        if name in modules:
+            return name
+    return None
+
+
+def current_module(api: object) -> MypyFile | None:
+    """The module a type analyser works in."""
+    module = getattr(getattr(api, "api", None), "cur_mod_node", None)
+    return module if isinstance(module, MypyFile) else None
+
+
+def analyze_annotated(ctx: AnalyzeTypeContext, fullname: str) -> Type:
+    """mypy's own analysis of ``Annotated[...]``, for the ones the plugin does not own (a
+    type-analyze hook replaces that analysis, so it is called back explicitly)."""
+    special = getattr(ctx.api, "try_analyze_special_unbound_type", None)
+    if special is not None:
+        result = special(ctx.type, fullname)
+        if isinstance(result, Type):
+            return result
+    if len(ctx.type.args) < 2:
+        ctx.api.fail("Annotated[...] must have exactly one type argument and at least one "
+                     "annotation", ctx.context)
+        return AnyType(TypeOfAny.from_error)
+    return ctx.api.analyze_type(ctx.type.args[0])

@@ -25,3 +25,9 @@ MISSING_UNIQUE = ErrorCode(
     "Fetching rows of a statement that joined-eager-loads a collection without Result.unique()",
     "mypy_eagerload",
 )
+
+LOADED_PATH = ErrorCode(
+    "loaded-path",
+    "A Loaded[...] annotation names a path that is not a relationship of the model",
+    "mypy_eagerload",
+)

@@ -64,11 +64,13 @@ def is_declarative_base_itself(info: TypeInfo) -> bool:
     return any(base.type.fullname in names.DECLARATIVE_BASES for base in info.bases)
 
 
-def record_mixin(ctx: ClassDefContext) -> None:
+def record_mixin(ctx: ClassDefContext) -> bool:
     """Mixins (not mapped) may declare relationships through ``@declared_attr``."""
     if has_declared_attr_relationship(ctx.cls):
         ctx.cls.info.metadata[names.PLUGIN_KEY] = {"kind": "mixin", **scan_class(ctx.cls)}
         GENERATION[0] += 1
+        return True
+    return False
 
 
 def record_model(ctx: ClassDefContext) -> None:
@@ -116,7 +118,7 @@ def record_model(ctx: ClassDefContext) -> None:
         "loaded": loaded,
     }
     info.metadata[names.PLUGIN_KEY] = record
-    _expose_digest(ctx, info, record)
+    expose_digest(ctx, info, record)
     GENERATION[0] += 1
 
 
@@ -128,7 +130,7 @@ def _own(data: Json, key: str) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
-def _expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:
+def expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:
     """Put a digest of the mapping in the class's symbol table.
 
     dmypy decides what to recheck from snapshots of symbol tables and ignores

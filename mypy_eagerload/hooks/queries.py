@@ -22,11 +22,13 @@ from mypy.types import (
 )
 
 from mypy_eagerload import names
+from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.conflicts import find_conflicts
 from mypy_eagerload.hooks.compat import depend_on_mappings, report, type_context
 from mypy_eagerload.hooks.context import fit
+from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, loaded_info, model_info
@@ -174,7 +176,8 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
     return apply
 
 
-def options_hook(lookup: Lookup, legacy_query: bool = False) -> Callable[[MethodContext], Type]:
+def options_hook(lookup: Lookup, legacy_query: bool = False, conflicts: bool = True
+                 ) -> Callable[[MethodContext], Type]:
     """``Select.options(...)``; with ``legacy_query``, ``Query.options(...)``."""
     remap = map_entities if legacy_query else _select_args
 
@@ -183,7 +186,8 @@ def options_hook(lookup: Lookup, legacy_query: bool = False) -> Callable[[Method
             return ctx.default_return_type
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
-        report_conflicts(ctx, chains)
+        if conflicts:
+            report_conflicts(ctx, chains)
         narrowed = remap(ctx.default_return_type, _apply(ctx.api, schema, chains, _is_pristine(ctx)))
         depend_on_mappings(ctx.api, schema.consulted())
         return fit(narrowed, type_context(ctx.api))
@@ -191,7 +195,7 @@ def options_hook(lookup: Lookup, legacy_query: bool = False) -> Callable[[Method
     return hook
 
 
-def sync_result_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
+def sync_result_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], Type]:
     """``Session.execute/scalars/scalar``: what would fail under AsyncSession only by emitting
     SQL is a lazy load that succeeds in a sync session (see ``loadstate.sync_view``)."""
 
@@ -206,12 +210,23 @@ def sync_result_hook(lookup: Lookup) -> Callable[[MethodContext], Type]:
 
         result = map_entities(ctx.default_return_type, entity)
         depend_on_mappings(ctx.api, schema.consulted())
+        check_returned(ctx.api, lookup, settings, ctx.context, result)
         return result
 
     return hook
 
 
-def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Type]:
+def returned_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], Type]:
+    """``return await session.scalar(stmt)`` under a ``Loaded[...]`` return type."""
+
+    def hook(ctx: MethodContext) -> Type:
+        check_returned(ctx.api, lookup, settings, ctx.context, ctx.default_return_type)
+        return ctx.default_return_type
+
+    return hook
+
+
+def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable[[MethodContext], Type]:
     """``session.get(User, 1, options=[...])``: the options apply when a query is emitted."""
 
     def hook(ctx: MethodContext) -> Type:
@@ -219,8 +234,9 @@ def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Ty
         chains: tuple[opt.Chain, ...] | None = ()
         for i, name in enumerate(ctx.callee_arg_names):
             if name == "options" and ctx.args[i]:
-                chains = _chains_from_sequence(ctx, i)
-                report_conflicts(ctx, chains)
+                chains = chains_from_sequence(ctx, i)
+                if settings.enabled("loader-conflict"):
+                    report_conflicts(ctx, chains)
 
         def entity(inst: Instance) -> Type:
             info = model_info(inst)
@@ -234,6 +250,7 @@ def session_get_hook(lookup: Lookup, sync: bool) -> Callable[[MethodContext], Ty
 
         result = map_entities(ctx.default_return_type, entity)
         depend_on_mappings(ctx.api, schema.consulted())
+        check_returned(ctx.api, lookup, settings, ctx.context, result)
         return result
 
     return hook
@@ -248,7 +265,7 @@ def report_conflicts(ctx: MethodContext, chains: tuple[opt.Chain, ...] | None) -
                messages.conflict_fix(list(found.path), found.first), LOADER_CONFLICT)
 
 
-def _chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...] | None:
+def chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...] | None:
     """``options=[a, b]``: read each list item's type; a variable's element type otherwise."""
     from mypy.nodes import ListExpr, TupleExpr
 

@@ -9,6 +9,8 @@ Where neither tells, nothing is reported.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from mypy.nodes import (
     AssignmentStmt,
     AwaitExpr,
@@ -20,11 +22,13 @@ from mypy.nodes import (
 from mypy.plugin import MethodContext
 from mypy.types import Instance, TupleType, Type, get_proper_type
 
+from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import joined_collection_path
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
+from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
-from mypy_eagerload.hooks.schema import loaded_info
+from mypy_eagerload.hooks.schema import Lookup, loaded_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
 from mypy_eagerload.hooks.types import joined_marker, type_to_state
 
@@ -35,16 +39,27 @@ _PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_pe
 _ORIGINS = frozenset({"execute", "scalars", "stream", "stream_scalars"})
 
 
-def fetch_hook(ctx: MethodContext) -> Type:
+def fetch_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], Type]:
+    unique = settings.enabled("missing-unique")
+
+    def hook(ctx: MethodContext) -> Type:
+        check_returned(ctx.api, lookup, settings, ctx.context, ctx.default_return_type)
+        if unique:
+            _check_unique(ctx)
+        return ctx.default_return_type
+
+    return hook
+
+
+def _check_unique(ctx: MethodContext) -> None:
     path = _needs_unique(ctx.type)
     receiver = _receiver(ctx)
     if receiver is None:
-        return ctx.default_return_type
+        return
     verdict = _walk(ctx, receiver, path)
     if verdict is not None:
         report(ctx.api, ctx.context, messages.missing_unique(verdict), messages.missing_unique_fix(),
                MISSING_UNIQUE)
-    return ctx.default_return_type
 
 
 def _receiver(ctx: MethodContext) -> Expression | None:

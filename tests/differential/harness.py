@@ -13,13 +13,20 @@ from pathlib import Path
 
 import sqlalchemy
 
-from tests.differential.scenarios import Scenario, through_backref, through_reverse
+from tests.differential.scenarios import (
+    READER_PREFIX,
+    Scenario,
+    as_read,
+    reader_def,
+    through_backref,
+    through_reverse,
+)
 
 HEADER = '''\
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Generic, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +35,12 @@ from sqlalchemy.orm import (
     load_only, noload, raiseload, selectinload, subqueryload, undefer, undefer_group,
 )
 
-from dmodels import Address, Comment, Group, Node, Post, Profile, Tag, User
+from collections.abc import Sequence
+from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.sql.base import ExecutableOption
+from mypy_eagerload import Loaded
+
+from dmodels import Address, Base, Comment, Group, Node, Post, Profile, Tag, User
 
 OUTCOMES: dict[str, str] = {}
 T = TypeVar("T")
@@ -84,7 +96,17 @@ def render(scenarios: list[Scenario]) -> str:
     # SQLAlchemy 2.0 types one-entity statements as Select[tuple[T]]; 2.1 as Select[T].
     one_t = "tuple[T]" if sqlalchemy.__version__.startswith("2.0.") else "T"
     lines = HEADER.replace("{one_t}", one_t).splitlines()
+    readers = sorted({p for sc in scenarios for p in sc.probes if p.startswith(READER_PREFIX)})
+    for call in readers:
+        lines.extend(reader_def(call))
     for sc in scenarios:
+        start = len(lines) + 1
+        lines.extend(sc.helpers)
+        sc.extra_lines = {}
+        for offset, i in sc.helper_probes.items():
+            sc.extra_lines.setdefault(i, []).append(start + offset)
+        if sc.helpers:
+            lines.extend(["", ""])
         if sc.sync:
             lines.append(f"def sc_{sc.name}(session: Session) -> None:")
         else:
@@ -108,8 +130,9 @@ def render(scenarios: list[Scenario]) -> str:
             lines.append(f"    probe('{sc.name}:{i}', _p{i})")
         lines.append("")
         lines.append("")
-    lines.append("SCENARIOS = [" + ", ".join("sc_" + sc.name for sc in scenarios if not sc.sync) + "]")
-    lines.append("SYNC_SCENARIOS = [" + ", ".join("sc_" + sc.name for sc in scenarios if sc.sync) + "]")
+    for var, sync in (("SCENARIOS", False), ("SYNC_SCENARIOS", True)):
+        functions = ", ".join("sc_" + sc.name for sc in scenarios if sc.sync == sync)
+        lines.append(f"{var}: list[Any] = [{functions}]")
     return "\n".join(lines) + "\n"
 
 
@@ -121,9 +144,10 @@ def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
 
 
 def run_mypy(tmp: Path, files: list[str], plugin: bool,
-             extra: list[str] | None = None) -> list[tuple[str, int, str, str]]:
+             extra: list[str] | None = None, settings: str = "") -> list[tuple[str, int, str, str]]:
     config = tmp / ("with.ini" if plugin else "without.ini")
-    config.write_text("[mypy]\n" + ("plugins = mypy_eagerload.plugin\n" if plugin else ""))
+    config.write_text("[mypy]\n" + ("plugins = mypy_eagerload.plugin\n" if plugin else "")
+                      + (f"[mypy_eagerload]\n{settings}\n" if settings else ""))
     cmd = [sys.executable, "-m", "mypy", "--config-file", str(config), "--no-error-summary",
            "--show-error-codes", "--no-color-output", "--hide-error-context",
            "--cache-dir", str(tmp / (".cache_p" if plugin else ".cache_n")), *(extra or []), *files]
@@ -248,21 +272,28 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
             if outcome not in ("ok", "MissingGreenlet", "InvalidRequestError"):
                 bad.append(f"{sc.name}: probe {sc.probes[i]!r} had an unexpected outcome {outcome}")
                 continue
-            flagged = line in reported
+            flagged = line in reported or any(x in reported for x in sc.extra_lines.get(i, []))
+            read = sc.reads.get(i, as_read(sc.probes[i]))  # what the probe reads, for the rules below
             if flagged == fails:
                 agreements += 1
-            elif not flagged and (sc.unknown or through_backref(_root(sc), sc.probes[i], sc.sync)):
+            elif not flagged and (sc.unknown or through_backref(_root(sc), read, sc.sync)):
                 unknown += 1
-            elif flagged and through_reverse(_root(sc), sc.probes[i]):
+            elif flagged and through_reverse(_root(sc), read):
                 # Past a relationship and its reverse (Tag.posts -> Post.tags) the collection
                 # holds the object we came from, with whatever it has loaded.
                 overlaps += 1
             elif (f"{sc.name}:overlap" in outcomes
-                  and sc.probes[i].count(".") == 1 and "[" not in sc.probes[i]):
+                  and read.count(".") == 1 and "[" not in read):
                 # The root row was reached again through another path, whose options then
                 # filled (or, for unloaded attributes, replaced the loader of) the root's own.
                 overlaps += 1
             else:
                 bad.append(f"{sc.name}: {sc.probes[i]!r} runtime={outcome} plugin="
                            f"{reported.get(line, 'silent')}\n    setup: {' | '.join(sc.setup)}")
+    # Inside a reader every read is declared: an error there would be a false alarm.
+    probe_lines = {line for sc in scenarios for line in sc.lines}
+    helper_lines = {x for sc in scenarios for xs in sc.extra_lines.values() for x in xs}
+    for _, line, msg, code in errors:
+        if code in PLUGIN_CODES and line not in probe_lines and line not in helper_lines:
+            bad.append(f"line {line}: an error no probe explains: {msg}")
     return Comparison(probes, agreements, unknown, overlaps, bad, no_data)

@@ -45,6 +45,14 @@ class Scenario:
     root: str = ""
     notes: str = ""
     lines: dict[int, int] = field(default_factory=dict)  # source line -> probe index
+    # Module-level code the scenario uses (a function annotated with Loaded[...], a
+    # repository class), rendered before it. ``helper_probes`` maps a line of it (0-based)
+    # to the probe whose outcome it decides: the plugin reports a contract where it is
+    # broken (a ``return`` in the helper), the runtime fails where the object is read.
+    helpers: list[str] = field(default_factory=list)
+    helper_probes: dict[int, int] = field(default_factory=dict)
+    extra_lines: dict[int, list[int]] = field(default_factory=dict)  # probe -> helper lines
+    reads: dict[int, str] = field(default_factory=dict)  # probe -> the read it makes, if a call
 
 
 def fetch(root: str, stmt: str, style: int, unique: bool = True) -> list[str]:
@@ -93,7 +101,53 @@ REVERSE = {("User", "posts"): "author", ("Post", "author"): "posts", ("User", "p
            ("Node", "parent"): "children"}
 
 
+# ---------------------------------------------------------------------------------------
+# Readers: ``need_<Root>__<path>(obj)`` passes the object to a module-level function whose
+# parameter is annotated ``Loaded[Root, "<path>"]`` and which reads exactly that path. The
+# plugin must report the call when the object does not load the path; at runtime the read
+# inside the function fails then.
+
+READER_PREFIX = "need_"
+
+
+def reader_call(root: str, probe: str) -> str | None:
+    """The reader call for the relationship path of ``probe`` (columns dropped)."""
+    parts = probe.split(".")[1:]
+    entity, kept = root, []
+    for part in parts:
+        name = part.removesuffix("[0]")
+        if name not in GRAPH[entity]:
+            break
+        kept.append(part)
+        entity = GRAPH[entity][name][0]
+    if not kept:
+        return None
+    key = "__".join(p.replace("[0]", "_i") for p in kept)
+    return f"{READER_PREFIX}{root}__{key}(obj)"
+
+
+def reader_read(call: str) -> str:
+    """``need_User__posts_i__comments(obj)`` -> ``obj.posts[0].comments``."""
+    _root, key = call[len(READER_PREFIX):].removesuffix("(obj)").split("__", 1)
+    return "obj." + ".".join(p.replace("_i", "[0]") if p.endswith("_i") else p for p in key.split("__"))
+
+
+def reader_def(call: str) -> list[str]:
+    name = call.removesuffix("(obj)")
+    root = call[len(READER_PREFIX):].split("__", 1)[0]
+    read = reader_read(call)
+    dotted = read.replace("[0]", "")[len("obj."):]
+    return [f'def {name}(x: Loaded[{root}, "{dotted}"]) -> object:',
+            f"    return {read.replace('obj.', 'x.', 1)}", ""]
+
+
+def as_read(probe: str) -> str:
+    """The read a probe makes, for the classification helpers below."""
+    return reader_read(probe) if probe.startswith(READER_PREFIX) else probe
+
+
 def through_backref(root: str, probe: str, sync: bool = False) -> bool:
+    probe = as_read(probe)
     entity, prev = root, None
     for part in probe.replace("[0]", "").split(".")[1:]:
         part = part.split(" ", 1)[0]
@@ -118,7 +172,7 @@ COLUMNS: dict[str, list[str]] = {
 
 def through_reverse(root: str, probe: str) -> bool:
     """Whether the probe follows a relationship by its reverse (and reads beyond it)."""
-    parts = [p for p in probe.replace("[0]", "").split(".")[1:]]
+    parts = [p for p in as_read(probe).replace("[0]", "").split(".")[1:]]
     entity, prev = root, None
     for i, part in enumerate(parts):
         if part not in GRAPH[entity]:
@@ -282,6 +336,8 @@ def random_write(rng: random.Random, root: str) -> str:
 
 def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scenario]:
     rng = random.Random(seed)
+    # Reader probes draw from their own stream, so the scenarios themselves stay as they were.
+    readers = random.Random(seed + 1)
     out: list[Scenario] = []
     prefix = "sync" if sync else "gen"
     # Sync sessions have no stream_scalars and no async helper.
@@ -325,6 +381,10 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
             # does not keep them in the state and says "unknown" there.
             unknown = unknown or any(re.search(r"(defaultload|lazyload)\([^()]*\)\.", o) for o in options)
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
+        if not sync and readers.random() < 0.4:
+            call = reader_call(root, random_probe(readers, root))
+            if call is not None and call not in probes:
+                probes.append(call)
         if not sync and rng.random() < 0.2:
             probes.append(random_write(rng, root))  # last: a write changes what later reads see
         out.append(Scenario(f"{prefix}_{len(out)}", setup, probes, root=root, sync=sync, unknown=unknown,
@@ -624,3 +684,150 @@ def handwritten() -> list[Scenario]:
         S("assign_loaded_collection", q("select(User).where(User.id == 1).options(selectinload(User.posts))"),
           ["obj.posts.append(Post())", "obj.posts = [Post()]"]),
     ]
+
+
+def contracts() -> list[Scenario]:
+    """Objects passed through functions annotated with Loaded[...] and through repositories."""
+    S = Scenario
+    one = "(await session.execute({})).scalar_one()"
+    user1 = "select(User).where(User.id == 1)"
+
+    def q(stmt: str) -> list[str]:
+        return ["obj = " + one.format(stmt)]
+
+    repo = [
+        "class {n}Repo:",
+        "    def __init__(self, session: AsyncSession) -> None:",
+        "        self.session = session",
+        "    async def get_by_id(self, id: int, *, options: Sequence[ExecutableOption] = ()) -> User | None:",
+        "        stmt = select(User).where(User.id == id).options(*options)",
+        "        return (await self.session.execute(stmt)).unique().scalar_one_or_none()",
+        "    async def get(self, id: int, options: Sequence[ORMOption] = ()) -> User | None:",
+        "        return await self.session.get(User, id, options=options)",
+        "    async def all(self, options: Sequence[ExecutableOption] = ()) -> Sequence[User]:",
+        "        return (await self.session.scalars(select(User).order_by(User.id).options(*options))).unique().all()",
+        "    async def fixed(self, options: Sequence[ExecutableOption] = ()) -> User | None:",
+        "        stmt = select(User).where(User.id == 1).options(selectinload(User.posts)).options(*options)",
+        "        return (await self.session.execute(stmt)).scalar_one_or_none()",
+    ]
+
+    def with_repo(name: str) -> list[str]:
+        return [line.format(n=name) for line in repo]
+
+    def got(call: str) -> list[str]:
+        return [f"obj0 = {call}", "assert obj0 is not None", "obj = obj0"]
+
+    generic = [
+        "M = TypeVar('M', bound=Base)",
+        "class Repository(Generic[M]):",
+        "    model: type[M]",
+        "    def __init__(self, session: AsyncSession) -> None:",
+        "        self.session = session",
+        "    async def first(self, options: Sequence[ExecutableOption] = ()) -> M | None:",
+        "        stmt = select(self.model).options(*options)",
+        "        return (await self.session.scalars(stmt)).first()",
+        "class PostRepository(Repository[Post]):",
+        "    model = Post",
+    ]
+    return [
+        # Call sites: the plugin reports the call, the read inside the function fails.
+        S("loaded_param_ok", q(f"{user1}.options(selectinload(User.posts).selectinload(Post.comments))"),
+          ["need_User__posts_i__comments(obj)", "need_User__posts(obj)"]),
+        S("loaded_param_missing_hop", q(f"{user1}.options(selectinload(User.posts))"),
+          ["need_User__posts_i__comments(obj)", "need_User__posts(obj)", "need_User__profile(obj)"]),
+        S("loaded_param_plain_relay",
+          q(user1), ["relay_loaded_param_plain_relay(obj)"],
+          helpers=["def take_loaded_param_plain_relay(x: Loaded[User, 'posts']) -> object:",
+                   "    return x.posts[0]",
+                   "def relay_loaded_param_plain_relay(u: User) -> object:",
+                   "    return take_loaded_param_plain_relay(u)"],
+          unknown=True, notes="a plain User parameter: unknown origin, accepted in default mode"),
+        S("loaded_sequence_param", q(f"{user1}.options(selectinload(User.addresses))"),
+          ["seq_loaded_sequence_param([obj])"],
+          helpers=["def seq_loaded_sequence_param(xs: Sequence[Loaded[User, 'posts']]) -> object:",
+                   "    return [x.posts[0] for x in xs]"]),
+        S("loaded_optional_param", q(f"{user1}.options(selectinload(User.addresses))"),
+          ["opt_loaded_optional_param(obj)"],
+          helpers=["def opt_loaded_optional_param(x: Loaded[User, 'addresses', 'posts'] | None) -> object:",
+                   "    return x.posts[0] if x is not None else None"]),
+        S("loaded_method_param", q(f"{user1}.options(joinedload(User.posts))"),
+          ["Svc_loaded_method_param().show(obj)"],
+          helpers=["class Svc_loaded_method_param:",
+                   "    def show(self, x: Loaded[User, 'posts.comments']) -> object:",
+                   "        return x.posts[0].comments[0]"]),
+        # Inside: what the annotation does not list is not loaded (the caller loaded
+        # exactly what it lists); the plugin reports the read inside the function.
+        S("loaded_undeclared_inside", q(f"{user1}.options(selectinload(User.posts))"),
+          ["peek_loaded_undeclared_inside(obj)"],
+          helpers=["def peek_loaded_undeclared_inside(x: Loaded[User, 'posts']) -> object:",
+                   "    return x.addresses[0]"], helper_probes={1: 0}),
+        S("loaded_undeclared_nested", q(f"{user1}.options(selectinload(User.posts))"),
+          ["peek_loaded_undeclared_nested(obj)"],
+          helpers=["def peek_loaded_undeclared_nested(x: Loaded[User, 'posts']) -> object:",
+                   "    return x.posts[0].comments[0]"], helper_probes={1: 0}),
+        S("loaded_backref_inside", q(f"{user1}.options(selectinload(User.posts))"),
+          ["peek_loaded_backref_inside(obj)"],
+          helpers=["def peek_loaded_backref_inside(x: Loaded[User, 'posts']) -> object:",
+                   "    return x.posts[0].author"]),
+        # Returns: the plugin reports the return, the caller's read fails.
+        S("loaded_return_missing", ["obj = await get_loaded_return_missing(session)"],
+          ["obj.posts", "obj.addresses"], root="User",
+          helpers=["async def get_loaded_return_missing(session: AsyncSession) -> Loaded[User, 'posts']:",
+                   f"    return {one.format(user1)}"], helper_probes={1: 0}),
+        S("loaded_return_ok", ["obj = await get_loaded_return_ok(session)"],
+          ["obj.posts", "obj.posts[0].comments"], root="User",
+          helpers=["async def get_loaded_return_ok(session: AsyncSession) -> Loaded[User, 'posts']:",
+                   f"    return {one.format(user1 + '.options(selectinload(User.posts))')}"]),
+        S("loaded_return_by_name", ["obj = await get_loaded_return_by_name(session)"],
+          ["obj.posts"], root="User",
+          helpers=["async def get_loaded_return_by_name(session: AsyncSession) -> Loaded[User, 'posts']:",
+                   f"    user = {one.format(user1 + '.options(selectinload(User.addresses))')}",
+                   "    return user"], helper_probes={1: 0, 2: 0}),
+        S("loaded_return_get", ["obj = await get_loaded_return_get(session)"],
+          ["obj.posts", "obj.addresses"], root="User",
+          helpers=["async def get_loaded_return_get(session: AsyncSession) -> Loaded[User, 'posts']:",
+                   "    return await session.get_one(User, 1, options=[selectinload(User.addresses)])"],
+          helper_probes={1: 0}),
+        # Repositories that apply the caller's options.
+        S("repo_options", got("await repo_optionsRepo(session).get_by_id(1, options=[selectinload(User.posts)])"),
+          ["obj.posts", "obj.addresses", "obj.posts[0].comments"], helpers=with_repo("repo_options")),
+        S("repo_no_options", got("await repo_no_optionsRepo(session).get_by_id(1)"),
+          ["obj.posts", "obj.profile"], helpers=with_repo("repo_no_options")),
+        S("repo_session_get", got("await repo_session_getRepo(session).get(1, options=[joinedload(User.addresses)])"),
+          ["obj.addresses", "obj.posts"], helpers=with_repo("repo_session_get")),
+        S("repo_list", ["rows = await repo_listRepo(session).all(options=[joinedload(User.posts)])",
+                        "obj = rows[0]"], ["obj.posts", "obj.addresses"], helpers=with_repo("repo_list")),
+        S("repo_fixed_unknown", got("await repo_fixed_unknownRepo(session).fixed()"),
+          ["obj.posts", "obj.addresses"], helpers=with_repo("repo_fixed_unknown"), unknown=True,
+          notes="options fixed inside the method: the repository rule does not follow them"),
+        S("repo_generic", got("await PostRepository(session).first(options=[selectinload(Post.tags)])"),
+          ["obj.tags", "obj.comments"], helpers=generic, root="Post"),
+        S("repo_sync", ["obj0 = repo_syncSyncRepo(session).get_by_id(1, options=[raiseload(User.profile)])",
+                        "assert obj0 is not None", "obj = obj0"],
+          ["obj.profile", "obj.posts", "obj.comments"], sync=True,
+          helpers=["class repo_syncSyncRepo:",
+                   "    def __init__(self, session: Session) -> None:",
+                   "        self.session = session",
+                   "    def get_by_id(self, id: int, options: Sequence[ExecutableOption] = ()) -> User | None:",
+                   "        stmt = select(User).where(User.id == id).options(*options)",
+                   "        return self.session.execute(stmt).scalar_one_or_none()"]),
+    ]
+
+
+def strict(count: int, seed: int = 7) -> list[Scenario]:
+    """Strict mode: a plain model parameter counts as its model's defaults. Each scenario
+    passes an object of ``select(Root)`` (defaults only) to a function typed with the plain
+    model that reads a random path; the plugin reports the read inside it exactly when the
+    read fails."""
+    rng = random.Random(seed)
+    out: list[Scenario] = []
+    while len(out) < count:
+        root = rng.choice(sorted(GRAPH))
+        read = random_probe(rng, root)
+        name = f"strict_{len(out)}"
+        out.append(Scenario(
+            name, fetch(root, f"select({root})", 0), [f"plain_{name}(obj)"], root=root,
+            helpers=[f"def plain_{name}(x: {root}) -> object:",
+                     f"    return {read.replace('obj.', 'x.', 1)}"],
+            helper_probes={1: 0}, reads={0: read}))
+    return out

@@ -1,0 +1,103 @@
+"""The plugin's settings: parsing, error messages, and their part in mypy's cache key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mypy_eagerload import config
+
+MODULE = """\
+from __future__ import annotations
+from sqlalchemy import ForeignKey, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+class Base(DeclarativeBase):
+    pass
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bio: Mapped[str] = mapped_column(deferred=True)
+    posts: Mapped[list[Post]] = relationship()
+
+class Post(Base):
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+def plain(user: User) -> None:
+    user.posts
+
+async def query(session: AsyncSession) -> None:
+    user = (await session.execute(select(User))).scalar_one()
+    user.posts
+    user.bio
+"""
+
+
+def _mypy(tmp: Path, config_name: str, text: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    (tmp / "mod.py").write_text(MODULE)
+    (tmp / config_name).write_text(text)
+    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", config_name,
+                           "--cache-dir", ".cache", "--no-error-summary", *extra, "mod.py"],
+                          cwd=tmp, capture_output=True, text=True, check=False)
+
+
+def test_parse_accepts_both_spellings() -> None:
+    toml = config.parse({"strict": True, "allow_lazy_loads": "never",
+                         "disabled_checks": ["missing-unique"]}, "x")
+    ini = config.parse({"strict": "true", "allow_lazy_loads": "never",
+                        "disabled_checks": "missing-unique"}, "x")
+    assert toml == ini == config.Settings(True, "never", frozenset({"missing-unique"}))
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"stirct": True}, "unknown setting 'stirct'"),
+    ({"strict": "maybe"}, "strict must be true or false, not 'maybe'"),
+    ({"allow_lazy_loads": "sometimes"}, "allow_lazy_loads must be one of sync, always, never"),
+    ({"disabled_checks": ["unloaded"]}, "unknown check 'unloaded'"),
+    ({"disabled_checks": 3}, "disabled_checks must be a list of check names"),
+])
+def test_parse_rejects_with_a_message(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(config.ConfigError, match=message):
+        config.parse(raw, "pyproject.toml [tool.mypy_eagerload]")
+
+
+def test_a_bad_setting_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    proc = _mypy(tmp_path, "pyproject.toml", '[tool.mypy]\nplugins = ["mypy_eagerload.plugin"]\n'
+                 '[tool.mypy_eagerload]\nstrict = "yes please"\n')
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "error: mypy_eagerload: pyproject.toml [tool.mypy_eagerload]: strict must be true or false" \
+        in proc.stderr
+
+
+def test_settings_change_output_and_invalidate_the_cache(tmp_path: Path) -> None:
+    """One cache directory throughout: each settings change must show in the next run."""
+    head = "[mypy]\nplugins = mypy_eagerload.plugin\n"
+    default = _mypy(tmp_path, "mypy.ini", head).stdout
+    assert "mod.py:21:" not in default and "mod.py:25:" in default and "mod.py:26:" in default
+    strict = _mypy(tmp_path, "mypy.ini", head + "[mypy_eagerload]\nstrict = true\n").stdout
+    assert "mod.py:21: error:" in strict  # the plain parameter
+    quiet = _mypy(tmp_path, "mypy.ini", head + "[mypy_eagerload]\n"
+                  "disabled_checks = unloaded-relationship, unloaded-column\n").stdout
+    assert quiet == ""
+    again = _mypy(tmp_path, "mypy.ini", head).stdout
+    assert again == default
+
+
+def test_report_config_data_carries_every_setting() -> None:
+    from mypy.options import Options
+
+    from mypy_eagerload import __version__
+    from mypy_eagerload.plugin import EagerLoadPlugin
+
+    plugin = EagerLoadPlugin(Options())
+    data = plugin.report_config_data(None)  # type: ignore[arg-type]
+    assert data == {"mypy_eagerload": __version__, "strict": False, "allow_lazy_loads": "sync",
+                    "disabled_checks": []}
