@@ -25,19 +25,39 @@ from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Rel
 
 # Deeper than any real option chain; guards against pathological schemas.
 MAX_DEPTH = 16
-# How many hops the model's eager *defaults* alone are followed before the state below
-# becomes "loaded, state unknown". SQLAlchemy loads the whole tree, but with several eager
-# relationships per model that tree grows exponentially (a 50-model app with 15% eager
-# relationships took mypy minutes). Two hops keep the types small; reads deeper than
-# that through eager defaults alone are rare, and stay unchecked rather than guessed.
-DEFAULT_EXPANSION = 2
+# How many hops what a sync lazy load brings back is followed (see ``_lazy_loaded``).
+SYNC_EXPANSION = 2
+
+
+@dataclass(frozen=True)
+class DefaultRef:
+    """A subtree below which no option applies: only the target's defaults decide it, under
+    SQLAlchemy's path-dependent rules (cycles, back-references). It records their inputs and
+    is expanded one level at a time, when something reads it: the tree of eager defaults
+    grows exponentially with the relationships per model, the reads into it do not."""
+
+    target: str
+    full: tuple[str, ...]  # every entity from the statement's root
+    select: tuple[str, ...]  # the entities of the SELECT it is loaded by
+    via: tuple[str, str] | None  # (model, relationship) that reached it
+    via_immediate: bool
+    depth: int
+    joined_collection: bool  # a joined-eager collection in the root's SELECT (unique())
+    sync: bool = False  # seen by a sync session (``sync_view``)
+    label: str = ""  # prefix for the reasons inside (strict mode)
+
+    @property
+    def in_root_select(self) -> bool:
+        return self.select == self.full
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """The relationship is loaded; ``state`` is the target's own state, None if unknown."""
+    """The relationship is loaded; ``state`` is the target's own state, None if unknown or
+    if ``default`` (a lazily expanded subtree) says what it is."""
 
     state: State | None
+    default: DefaultRef | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +130,6 @@ class _Node:
     # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
     # lazyload itself (a wildcard does not touch it; another option on it conflicts).
     via_immediate: bool = False
-    default_hops: int = 0  # consecutive hops taken by eager defaults alone (no option)
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
     columns: list[tuple[str, str]] = field(default_factory=list)  # (column op, attr), in order
@@ -181,7 +200,6 @@ class _Path:
     # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
     # lazyload itself (a wildcard does not touch it; another option on it conflicts).
     via_immediate: bool = False
-    default_hops: int = 0  # consecutive hops taken by eager defaults alone (no option)
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
@@ -261,9 +279,6 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         return Loaded(None)
     if _is_backref_to_parent(rel, path):
         return Loaded(None)  # the parent identity: it may carry more than this path loads
-    by_default = child is None and not (node is not None and node.wildcard) and not path.wildcard
-    if by_default and path.default_hops >= DEFAULT_EXPANSION:
-        return Loaded(None)
     same_select = strategy in opt.SAME_SELECT
     child_path = _Path(
         full=path.full + (target.fullname,),
@@ -272,12 +287,66 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
         column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
         via_immediate=strategy == opt.IMMEDIATE,
-        default_hops=path.default_hops + 1 if by_default else 0,
     )
+    joined = same_select and rel.uselist and path.select == path.full
+    if _empty_below(child) and child_path.wildcard is None and not child_path.column_wildcards:
+        return Loaded(None, DefaultRef(target.fullname, child_path.full, child_path.select,
+                                       (model.fullname, rel.name), child_path.via_immediate,
+                                       depth + 1, joined))
     state = _build(schema, target, child, child_path, depth + 1)
-    if same_select and rel.uselist and path.select == path.full:
+    if joined:
         state = replace(state, joined_collection=True)
     return Loaded(state)
+
+
+def _empty_below(node: _Node | None) -> bool:
+    """No option reaches below this node: what is under it is the target's defaults."""
+    return node is None or not (node.children or node.wildcard or node.columns or node.unknown)
+
+
+def expand(schema: Schema, ref: DefaultRef) -> State | None:
+    """The state a ``DefaultRef`` stands for (its slots may be lazy again)."""
+    model = schema.model(ref.target)
+    if model is None:
+        return None
+    via = None
+    if ref.via is not None:
+        owner = schema.model(ref.via[0])
+        rel = owner.relationship(ref.via[1]) if owner is not None else None
+        via = (owner, rel) if owner is not None and rel is not None else None
+    path = _Path(ref.full, ref.select, via, via_immediate=ref.via_immediate)
+    state = _build(schema, model, None, path, ref.depth)
+    if ref.joined_collection:
+        state = replace(state, joined_collection=True)
+    if ref.sync:
+        state = sync_view(schema, state)
+    if ref.label:
+        state = relabel(state, ref.label)
+    return state
+
+
+def resolve(schema: Schema, slot: Loaded) -> State | None:
+    """A loaded slot's target state: explicit, expanded from its ``DefaultRef`` (through the
+    schema's memo when it has one), or None when unknown."""
+    if slot.default is None:
+        return slot.state
+    cached = getattr(schema, "expand", None)
+    return cached(slot.default) if cached is not None else expand(schema, slot.default)
+
+
+def relabel(state: State, prefix: str) -> State:
+    """The same state with ``prefix`` before every reason (strict mode says why)."""
+    def slot(value: Slot) -> Slot:
+        if isinstance(value, NotLoaded):
+            return NotLoaded(prefix + value.reason)
+        if isinstance(value, Loaded) and value.default is not None:
+            return Loaded(None, replace(value.default, label=prefix + value.default.label))
+        if isinstance(value, Loaded) and value.state is not None:
+            return Loaded(relabel(value.state, prefix))
+        return value
+
+    return State(state.model, tuple((n, slot(v)) for n, v in state.slots), state.columns,
+                 state.joined_collection)
 
 
 def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
@@ -405,17 +474,19 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
     for rel in model.relationships:
         before = old.get(rel.name, UNKNOWN)
         child = node.children.get(rel.name)
+        before_state = resolve(schema, before) if isinstance(before, Loaded) else None
         if child is not None and child.strategy is not None:
             slot = fresh[rel.name]  # an explicit option: SQLAlchemy uses it
             if before == defaults[rel.name]:
                 pass  # nothing earlier touched this path: the new option alone decides
-            elif isinstance(slot, Loaded) and isinstance(before, Loaded) and before.state is not None:
+            elif isinstance(slot, Loaded) and before_state is not None:
                 target = schema.model(rel.target)
-                if target is not None and slot.state is not None:
+                slot_state = resolve(schema, slot)
+                if target is not None and slot_state is not None:
                     child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel),
                                        None if child.strategy == opt.IMMEDIATE else path.wildcard)
-                    merged = _merge(schema, target, before.state, child, child_path, depth + 1)
-                    slot = Loaded(replace(merged, joined_collection=slot.state.joined_collection
+                    merged = _merge(schema, target, before_state, child, child_path, depth + 1)
+                    slot = Loaded(replace(merged, joined_collection=slot_state.joined_collection
                                           or merged.joined_collection))
         elif wildcard is not None:
             from_default = before == defaults[rel.name] and not (
@@ -425,14 +496,14 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
                 slot = fresh[rel.name]
             elif isinstance(before, Loaded) and rel.lazy in EAGER_STRATEGIES:
                 slot = UNKNOWN  # a default or an earlier option: cannot tell
-            elif isinstance(before, Loaded) and before.state is not None and path.wildcard:
+            elif before_state is not None and path.wildcard:
                 # Loaded by an earlier option, which wins; but whether the statement-level
                 # wildcard reaches below it depends on that option's strategy (immediateload
                 # stops it), which the state no longer records.
                 slot = Loaded(None)
             else:
                 slot = before
-        elif child is not None and isinstance(before, Loaded) and before.state is not None:
+        elif child is not None and before_state is not None:
             target = schema.model(rel.target)
             if target is None:
                 slot = before
@@ -440,7 +511,7 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
                 slot = Loaded(None)  # as above: the wildcard's reach below it is unknown
             else:
                 child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel))
-                slot = Loaded(_merge(schema, target, before.state, child, child_path, depth + 1))
+                slot = Loaded(_merge(schema, target, before_state, child, child_path, depth + 1))
         else:
             slot = before
         slots.append((rel.name, slot))
@@ -464,6 +535,8 @@ def sync_view(schema: Schema, state: State) -> State:
             # "" is a join of several reasons, perhaps of a raise: unknown, not reported.
             slot = (UNKNOWN if slot.reason == "" or slot.reason.endswith(WITH_SUBOPTIONS) or rel is None
                     else _lazy_loaded(schema, rel, 1))
+        elif isinstance(slot, Loaded) and slot.default is not None:
+            slot = Loaded(None, replace(slot.default, sync=True))
         elif isinstance(slot, Loaded) and slot.state is not None:
             slot = Loaded(sync_view(schema, slot.state))
         slots.append((name, slot))
@@ -482,7 +555,7 @@ def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:
     is already in the session may carry more (the case the core issue lets go either way).
     """
     target = schema.model(via.target)
-    if target is None or hops > DEFAULT_EXPANSION:
+    if target is None or hops > SYNC_EXPANSION:
         return Loaded(None)  # bounded like eager defaults: the tree grows exponentially
     slots: list[tuple[str, Slot]] = []
     for rel in target.relationships:
@@ -508,14 +581,27 @@ def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:
 # unique()
 
 
-def joined_collection_path(state: State) -> list[tuple[str, str]] | None:
+def joined_collection_path(schema: Schema, state: State) -> list[tuple[str, str]] | None:
     """The first joined-eager collection in the statement's SELECT, as [(model, rel)] from
     the root; None when fetching rows does not need Result.unique()."""
     for name, slot in state.slots:
-        if isinstance(slot, Loaded) and slot.state is not None:
-            if slot.state.joined_collection:
-                return [(state.model, name)]
-            deeper = joined_collection_path(slot.state)
-            if deeper is not None:
-                return [(state.model, name)] + deeper
+        if not isinstance(slot, Loaded):
+            continue
+        if slot.default is not None and not slot.default.in_root_select:
+            continue  # loaded by a query of its own: its joins are not the root's rows
+        if slot.default is not None and not slot.default.joined_collection:
+            memo = getattr(schema, "joined_path", None)
+            if memo is not None:
+                below: list[tuple[str, str]] | None = memo(slot.default)
+                if below is not None:
+                    return [(state.model, name)] + below
+                continue
+        sub = resolve(schema, slot)
+        if sub is None:
+            continue
+        if sub.joined_collection:
+            return [(state.model, name)]
+        deeper = joined_collection_path(schema, sub)
+        if deeper is not None:
+            return [(state.model, name)] + deeper
     return None

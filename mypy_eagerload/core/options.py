@@ -8,6 +8,7 @@ JSON string so that mypy can carry it inside a ``Literal[...]`` type argument.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,8 +85,10 @@ def encode(option: Option) -> str:
                       separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=4096)
 def decode(text: str) -> Option | None:
-    """Decode an encoded option; None when the text is not one of ours."""
+    """Decode an encoded option; None when the text is not one of ours. (Memoized: the
+    same option type is read at every use of the variable that holds it.)"""
     try:
         data = json.loads(text)
         return tuple(tuple(Step(str(s), e if e is None else str(e), str(a)) for s, e, a in chain)

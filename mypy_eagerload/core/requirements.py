@@ -25,6 +25,8 @@ from mypy_eagerload.core.loadstate import (
     State,
     Unknown,
     default_state,
+    relabel,
+    resolve,
 )
 from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema
 
@@ -128,19 +130,7 @@ def _back_to_parent(rel: Relationship, via: tuple[Model, Relationship] | None) -
 
 def strict_state(schema: Schema, model: Model) -> State:
     """Strict mode's view of a plain model type: its defaults, with reasons that say so."""
-    return _relabel(default_state(schema, model))
-
-
-def _relabel(state: State) -> State:
-    def slot(value: Slot) -> Slot:
-        if isinstance(value, NotLoaded):
-            return NotLoaded(STRICT_PREFIX + value.reason)
-        if isinstance(value, Loaded) and value.state is not None:
-            return Loaded(_relabel(value.state))
-        return value
-
-    return State(state.model, tuple((n, slot(v)) for n, v in state.slots), state.columns,
-                 state.joined_collection)
+    return relabel(default_state(schema, model), STRICT_PREFIX)
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,6 +169,6 @@ def _walk(schema: Schema, state: State | None, tree: Tree, hops: tuple[tuple[str
             found.append(Missing(here, slot.reason, rel.target if rel else "",
                                  rel.uselist if rel else False))
         elif isinstance(slot, Loaded) and sub:
-            _walk(schema, slot.state, sub, here, found)
+            _walk(schema, resolve(schema, slot), sub, here, found)
         elif isinstance(slot, Unknown):
             continue

@@ -12,7 +12,7 @@ from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_prop
 from mypy_eagerload import names
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.loadstate import Columns, Loaded, NotLoaded, Slot, default_columns
+from mypy_eagerload.core.loadstate import Columns, Loaded, NotLoaded, Slot, State, default_columns
 from mypy_eagerload.core.requirements import STRICT_PREFIX
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.contracts import state_of
@@ -21,7 +21,13 @@ from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.types import state_to_type, type_to_columns, type_to_slot
+from mypy_eagerload.hooks.types import (
+    default_to_type,
+    state_to_type,
+    type_to_columns,
+    type_to_slot,
+    type_to_state,
+)
 
 
 def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[AttributeContext], Type]:
@@ -80,15 +86,22 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
             return None
         slot_type = receiver.args[slots.index(attr)]
         return model, type_to_slot(slot_type, deep=False), slot_type
-    # A plain model type: a Loaded[...] annotation, or strict mode's defaults.
-    state, known = state_of(schema, settings, receiver)
-    if not known or state is None:
+    if data.get("kind") == "default":
+        # Defaults only below: expand one level (memoized) and read the slot there.
+        state: State | None = type_to_state(receiver, schema)
+    else:
+        # A plain model type: a Loaded[...] annotation, or strict mode's defaults.
+        state, known = state_of(schema, settings, receiver)
+        if not known:
+            return None
+    if state is None:
         return None
     slot = state.slot(attr)
     if isinstance(slot, Loaded):
+        if slot.default is not None:
+            return model, slot, default_to_type(ctx.api, schema, slot.default)
         if slot.state is not None:
             return model, slot, state_to_type(ctx.api, schema, slot.state)
-        return model, slot, None
     return model, slot, None
 
 
@@ -204,6 +217,9 @@ def _columns_of(lookup: Lookup, settings: Settings, item: Instance) -> Columns:
     kind = (metadata(item.type) or {}).get("kind")
     if kind == "loaded":
         return type_to_columns(item.args[-1]) if item.args else None
+    if kind == "default":
+        state = type_to_state(item, CheckerSchema(lookup))
+        return state.columns if state is not None else None
     if kind == "model" and settings.strict and requirement_of(item) is None \
             and not is_new_object(item):
         model = CheckerSchema(lookup).model(item.type.fullname)

@@ -40,7 +40,7 @@ from mypy_eagerload.core.requirements import Requirement
 from mypy_eagerload.hooks.compat import current_function, depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.loaded_annotation import annotation_text, is_new_object, requirement_of
-from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, loaded_info, model_info
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
 from mypy_eagerload.hooks.types import type_to_state
 
@@ -98,8 +98,8 @@ def state_of(schema: CheckerSchema, settings: Settings, typ: Type) -> tuple[Stat
     model = schema.model(info.fullname) if info is not None else None
     if info is None or model is None:
         return None, False
-    if loaded_info(proper) is not None:
-        return type_to_state(proper), True
+    if loaded_info(proper) is not None or default_info(proper) is not None:
+        return type_to_state(proper, schema), True
     req = requirement_of(proper)
     if req is not None:
         return requirements.held_state(schema, model, req.tree, model.name), True

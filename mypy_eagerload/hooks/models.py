@@ -5,9 +5,11 @@ For every mapped class ``User`` this adds, in the class's own module, a generic 
     class Loaded@User(User, Generic[posts_co, profile_co, ...])
 
 with one covariant type parameter per tracked relationship. A parameter holds the target's
-type when the relationship is loaded (``Post`` or ``Loaded@Post[...]``), a ``Literal[...]``
-reason when it is not, and ``Any`` when the plugin cannot tell. Covariance makes a
-more-loaded object a subtype of a less-loaded one, and mypy's joins give the intersection.
+type when the relationship is loaded (``Post``, ``Loaded@Post[...]`` or ``Default@Post[...]``),
+a ``Literal[...]`` reason when it is not, and ``Any`` when the plugin cannot tell. Covariance
+makes a more-loaded object a subtype of a less-loaded one, and mypy's joins give the
+intersection. ``Default@Post[Literal["<ref>"]]`` keeps types small: it stands for a target
+below which only its defaults apply, expanded when read (``core.loadstate.DefaultRef``).
 Creating it here, in the model's module during semantic analysis, is what makes it survive
 warm caches, parallel workers and dmypy (see DESIGN-NOTES.md, section 2).
 """
@@ -40,7 +42,9 @@ from mypy_eagerload.core.schema import UNTRACKED_STRATEGIES
 from mypy_eagerload.hooks.declarations import Json, has_declared_attr_relationship, scan_class
 
 LOADED_PREFIX = "Loaded@"
+DEFAULT_PREFIX = "Default@"
 COLUMNS_PARAM = "__columns__"  # the last type parameter: Literal["name|reason", ...] unloaded
+REF_PARAM = "__ref__"  # Default@Model's only parameter
 
 
 # Bumped whenever semantic analysis (re)records a mapping. The checker's memos
@@ -104,7 +108,9 @@ def record_model(ctx: ClassDefContext) -> None:
                 rels.setdefault(rel["name"], {**rel, "owner": cls.fullname})
     slots = [name for name, rel in rels.items()
              if rel["lazy"] is not None and rel["lazy"] not in UNTRACKED_STRATEGIES]
-    loaded = _add_loaded_class(ctx, info, slots) if _is_module_level(ctx) else None
+    module_level = _is_module_level(ctx)
+    loaded = _add_loaded_class(ctx, info, slots) if module_level else None
+    default = _add_default_class(ctx, info) if module_level else None
     record: Json = {
         "kind": "model",
         "own_rels": [{**rel, "owner": info.fullname} for rel in own["rels"]],
@@ -116,6 +122,7 @@ def record_model(ctx: ClassDefContext) -> None:
         "table": own["table"],
         "bases": bases,
         "loaded": loaded,
+        "default": default,
     }
     info.metadata[names.PLUGIN_KEY] = record
     expose_digest(ctx, info, record)
@@ -162,7 +169,19 @@ def _is_module_level(ctx: ClassDefContext) -> bool:
 
 def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo, slots: list[str]) -> str:
     """Create (or recreate, when the hook runs again after a deferral) ``Loaded@Model``."""
-    name = LOADED_PREFIX + model.name
+    # One parameter per relationship, then one for the set of unloaded columns.
+    return _add_generic_subclass(ctx, model, LOADED_PREFIX, "loaded", [*slots, COLUMNS_PARAM])
+
+
+def _add_default_class(ctx: ClassDefContext, model: TypeInfo) -> str:
+    """``Default@Model[Literal["<ref>"]]``: loaded, with nothing but the model's defaults below,
+    as a ``DefaultRef`` (encoded in the one parameter) describes; see ``core.loadstate``."""
+    return _add_generic_subclass(ctx, model, DEFAULT_PREFIX, "default", [REF_PARAM])
+
+
+def _add_generic_subclass(ctx: ClassDefContext, model: TypeInfo, prefix: str, kind: str,
+                          params: list[str]) -> str:
+    name = prefix + model.name
     module = ctx.api.cur_mod_id
     fullname = f"{module}.{name}"
     defn = ClassDef(name, Block([]))
@@ -173,18 +192,17 @@ def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo, slots: list[str]) -
     info._fullname = fullname
     info.bases = [Instance(model, [AnyType(TypeOfAny.from_omitted_generics)] * len(model.type_vars))]
     obj = ctx.api.named_type("builtins.object")
-    # One parameter per relationship, then one for the set of unloaded columns.
     defn.type_vars = [
-        TypeVarType(f"{slot}_co", f"{fullname}.{slot}_co", TypeVarId(i + 1, namespace=fullname),
+        TypeVarType(f"{param}_co", f"{fullname}.{param}_co", TypeVarId(i + 1, namespace=fullname),
                     [], obj, AnyType(TypeOfAny.from_omitted_generics), variance=COVARIANT)
-        for i, slot in enumerate([*slots, COLUMNS_PARAM])
+        for i, param in enumerate(params)
     ]
     info.add_type_vars()
     try:
         calculate_mro(info)
     except MroError:
         return ""
-    info.metadata[names.PLUGIN_KEY] = {"kind": "loaded", "model": model.fullname}
+    info.metadata[names.PLUGIN_KEY] = {"kind": kind, "model": model.fullname}
     ctx.api.modules[module].names[name] = SymbolTableNode(
         GDEF, info, plugin_generated=True, module_public=False)
     return name

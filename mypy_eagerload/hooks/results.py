@@ -28,9 +28,9 @@ from mypy_eagerload.core.loadstate import joined_collection_path
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
-from mypy_eagerload.hooks.schema import Lookup, loaded_info
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, loaded_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
-from mypy_eagerload.hooks.types import joined_marker, type_to_state
+from mypy_eagerload.hooks.types import joined_marker, type_to_ref, type_to_state
 
 # Result methods that only reshape the result: the chain goes on through them.
 _PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_per",
@@ -45,18 +45,18 @@ def fetch_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], 
     def hook(ctx: MethodContext) -> Type:
         check_returned(ctx.api, lookup, settings, ctx.context, ctx.default_return_type)
         if unique:
-            _check_unique(ctx)
+            _check_unique(ctx, CheckerSchema(lookup))
         return ctx.default_return_type
 
     return hook
 
 
-def _check_unique(ctx: MethodContext) -> None:
-    path = _needs_unique(ctx.type)
+def _check_unique(ctx: MethodContext, schema: CheckerSchema) -> None:
+    path = _needs_unique(ctx.type, schema)
     receiver = _receiver(ctx)
     if receiver is None:
         return
-    verdict = _walk(ctx, receiver, path)
+    verdict = _walk(ctx, schema, receiver, path)
     if verdict is not None:
         report(ctx.api, ctx.context, messages.missing_unique(verdict), messages.missing_unique_fix(),
                MISSING_UNIQUE)
@@ -70,7 +70,7 @@ def _receiver(ctx: MethodContext) -> Expression | None:
     return context if isinstance(context, Expression) else None
 
 
-def _needs_unique(typ: Type | None) -> list[tuple[str, str]] | None:
+def _needs_unique(typ: Type | None, schema: CheckerSchema) -> list[tuple[str, str]] | None:
     """The joined collection path recorded in a result's (or statement's) entity types."""
     proper = get_proper_type(typ) if typ is not None else None
     if isinstance(proper, Instance):
@@ -78,34 +78,38 @@ def _needs_unique(typ: Type | None) -> list[tuple[str, str]] | None:
             if not _mentions_joined(proper):
                 return None  # the common case, decided without rebuilding the state
             state = type_to_state(proper)
-            return joined_collection_path(state) if state is not None else None
+            return joined_collection_path(schema, state) if state is not None else None
         for arg in proper.args:
-            found = _needs_unique(arg)
+            found = _needs_unique(arg, schema)
             if found is not None:
                 return found
     if isinstance(proper, TupleType):
         for item in proper.items:
-            found = _needs_unique(item)
+            found = _needs_unique(item, schema)
             if found is not None:
                 return found
     return None
 
 
 def _mentions_joined(entity: Instance) -> bool:
-    """Whether a loaded type carries the joined-collection marker anywhere inside."""
+    """Whether a loaded type may hold a joined collection of the root's SELECT: the marker,
+    or a defaults-only subtree loaded in that SELECT (expanded only then)."""
     for arg in entity.args:
         proper = get_proper_type(arg)
         if isinstance(proper, Instance) and loaded_info(proper) is not None and _mentions_joined(proper):
             return True
+        ref = type_to_ref(proper) if isinstance(proper, Instance) else None
+        if ref is not None and (ref.joined_collection or ref.in_root_select):
+            return True
     return joined_marker(entity.args[-1]) if entity.args else False
 
 
-def _walk(ctx: MethodContext, expr: Expression,
+def _walk(ctx: MethodContext, schema: CheckerSchema, expr: Expression,
           path: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
     """The collection path to report, or None (unique() seen, or cannot tell)."""
     while True:
         if path is None:
-            path = _needs_unique(expression_type(ctx.api, expr))
+            path = _needs_unique(expression_type(ctx.api, expr), schema)
         if isinstance(expr, AwaitExpr):
             expr = expr.expr
         elif isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr):
@@ -114,7 +118,7 @@ def _walk(ctx: MethodContext, expr: Expression,
                 return None
             if name in _ORIGINS and expr.args:
                 if path is None:
-                    path = _needs_unique(expression_type(ctx.api, expr.args[0]))
+                    path = _needs_unique(expression_type(ctx.api, expr.args[0]), schema)
                 return path
             if name not in _PASS_THROUGH:
                 return None

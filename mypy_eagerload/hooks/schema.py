@@ -11,11 +11,21 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from mypy.nodes import Decorator, SymbolTableNode, TypeInfo, Var
-from mypy.types import CallableType, Instance, NoneType, ProperType, Type, UnionType, get_proper_type
+from mypy.plugin import CheckerPluginInterface
+from mypy.types import (
+    CallableType,
+    Instance,
+    LiteralType,
+    NoneType,
+    ProperType,
+    Type,
+    UnionType,
+    get_proper_type,
+)
 
 from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
-from mypy_eagerload.core.loadstate import State
+from mypy_eagerload.core.loadstate import DefaultRef, State
 from mypy_eagerload.core.schema import (
     MANY_TO_MANY,
     MANY_TO_ONE,
@@ -47,7 +57,7 @@ def model_info(typ: Type) -> TypeInfo | None:
         return None
     if data.get("kind") == "model":
         return typ.type
-    if data.get("kind") == "loaded":
+    if data.get("kind") in ("loaded", "default"):
         for base in typ.type.mro[1:]:
             if (metadata(base) or {}).get("kind") == "model":
                 return base
@@ -57,6 +67,13 @@ def model_info(typ: Type) -> TypeInfo | None:
 def loaded_info(typ: Type) -> TypeInfo | None:
     typ = get_proper_type(typ)
     if isinstance(typ, Instance) and (metadata(typ.type) or {}).get("kind") == "loaded":
+        return typ.type
+    return None
+
+
+def default_info(typ: Type) -> TypeInfo | None:
+    typ = get_proper_type(typ)
+    if isinstance(typ, Instance) and (metadata(typ.type) or {}).get("kind") == "default":
         return typ.type
     return None
 
@@ -101,6 +118,17 @@ class CheckerSchema:
         self._lookup = lookup
         self._models: dict[str, Model | None] = {}
         self._bare_models: dict[str, Model | None] = {}
+        self._literals: dict[str, LiteralType] = {}
+        self._str: Instance | None = None
+
+    def literal(self, api: CheckerPluginInterface, value: str) -> LiteralType:
+        """``Literal["value"]``, one object per value and hook call."""
+        found = self._literals.get(value)
+        if found is None:
+            if self._str is None:
+                self._str = api.named_generic_type("builtins.str", [])
+            found = self._literals[value] = LiteralType(value, self._str)
+        return found
 
     def info(self, fullname: str) -> TypeInfo | None:
         sym = self._lookup(fullname)
@@ -156,16 +184,45 @@ class CheckerSchema:
         _DEFAULTS[id(model)] = (model, recorder.seen, state, GENERATION[0])
         return state
 
+    def expand(self, ref: DefaultRef) -> State | None:
+        """``loadstate.expand``, memoized like ``default_state``."""
+        hit = _EXPANDED.get(ref)
+        if hit is not None and (hit[2] == GENERATION[0]
+                                or all(self.model(n) is m for n, m in hit[0].items())):
+            if hit[2] != GENERATION[0]:
+                _EXPANDED[ref] = (*hit[:2], GENERATION[0])
+            for name in hit[0]:
+                self.model(name)  # consulted, for dependencies
+            return hit[1]
+        recorder = _Recorder(self)
+        state = loadstate.expand(recorder, ref)
+        _EXPANDED[ref] = (recorder.seen, state, GENERATION[0])
+        return state
+
+    def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
+        """``loadstate.joined_collection_path`` below a defaults-only subtree, memoized with
+        its expansion (it depends on nothing else)."""
+        state = self.expand(ref)
+        hit = _JOINED.get(ref)
+        if hit is not None and hit[0] is state:
+            return hit[1]
+        path = loadstate.joined_collection_path(self, state) if state is not None else None
+        _JOINED[ref] = (state, path)
+        return path
+
     def consulted(self) -> list[str]:
         """The models whose mapping this schema has read (for dependencies)."""
         return [name for name, model in self._bare_models.items() if model is not None]
 
     def loaded_class(self, model: TypeInfo) -> TypeInfo | None:
-        data = metadata(model) or {}
-        loaded = data.get("loaded")
-        if not loaded:
-            return None
-        return self.info(f"{model.module_name}.{loaded}")
+        return self._generated(model, "loaded")
+
+    def default_class(self, model: TypeInfo) -> TypeInfo | None:
+        return self._generated(model, "default")
+
+    def _generated(self, model: TypeInfo, key: str) -> TypeInfo | None:
+        name = (metadata(model) or {}).get(key)
+        return self.info(f"{model.module_name}.{name}") if name else None
 
 
 # Building a Model reads the class's metadata and its relationships' declared types; every
@@ -178,6 +235,8 @@ class CheckerSchema:
 _MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, int]] = {}
 _DIRECTED: dict[int, tuple[Model, tuple[Model | None, ...], tuple[object, ...], Model, int]] = {}
 _DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State, int]] = {}
+_EXPANDED: dict[DefaultRef, tuple[dict[str, Model | None], State | None, int]] = {}
+_JOINED: dict[DefaultRef, tuple[State | None, list[tuple[str, str]] | None]] = {}
 
 
 class _Recorder:

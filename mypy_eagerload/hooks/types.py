@@ -1,12 +1,16 @@
 """Load states to mypy types and back.
 
 ``Loaded@User[<posts>, <profile>]``: one argument per tracked relationship, in slot order:
-  * a model type (``Post`` or ``Loaded@Post[...]``): loaded, with the target's own state;
+  * a model type (``Post``, ``Loaded@Post[...]`` or ``Default@Post[Literal["<ref>"]]``):
+    loaded, with the target's own state (unknown, explicit, or its defaults under a ref);
   * ``Literal["<reason>"]`` or any other non-model type: not loaded;
   * ``Any``: unknown, never reported.
 """
 
 from __future__ import annotations
+
+import functools
+import json
 
 from mypy.nodes import TypeInfo
 from mypy.plugin import CheckerPluginInterface
@@ -22,9 +26,9 @@ from mypy.types import (
 )
 from mypy.typevars import fill_typevars_with_any
 
-from mypy_eagerload.core.loadstate import UNKNOWN, Columns, Loaded, NotLoaded, Slot, State
+from mypy_eagerload.core.loadstate import UNKNOWN, Columns, DefaultRef, Loaded, NotLoaded, Slot, State
 from mypy_eagerload.hooks.models import metadata
-from mypy_eagerload.hooks.schema import CheckerSchema, loaded_info, model_info
+from mypy_eagerload.hooks.schema import CheckerSchema, default_info, loaded_info, model_info
 
 
 def plain_type(info: TypeInfo) -> Instance:
@@ -42,23 +46,23 @@ def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: Sta
     slots = state.slot_map
     args = [_slot_to_type(api, schema, name, slots.get(name, UNKNOWN), model)
             for name in (metadata(model) or {}).get("slots", [])]
-    args.append(_columns_to_type(api, state.columns, state.joined_collection))
+    args.append(_columns_to_type(api, schema, state.columns, state.joined_collection))
     if len(args) != len(loaded.type_vars):
         return None
     return Instance(loaded, args)
 
 
-def _columns_to_type(api: CheckerPluginInterface, columns: Columns, joined: bool) -> Type:
+def _columns_to_type(api: CheckerPluginInterface, schema: CheckerSchema, columns: Columns,
+                     joined: bool) -> Type:
     """``Literal["bio|deferred", ...]`` for the unloaded columns; ``Never`` for none.
 
     The same argument carries ``Literal["#joined"]`` when the entity was reached by a
     joined-eager collection (see ``State.joined_collection``)."""
-    str_type = api.named_generic_type("builtins.str", [])
-    marker = [LiteralType(JOINED_MARKER, str_type)] if joined else []
+    marker = [schema.literal(api, JOINED_MARKER)] if joined else []
     if columns is None:
         return AnyType(TypeOfAny.special_form)  # unknown columns: the marker is lost too
     return UnionType.make_union(
-        marker + [LiteralType(f"{name}|{reason}", str_type) for name, reason in columns])
+        marker + [schema.literal(api, f"{name}|{reason}") for name, reason in columns])
 
 
 JOINED_MARKER = "#joined"
@@ -93,8 +97,12 @@ def joined_marker(typ: Type) -> bool:
 def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str, slot: Slot,
                   model: TypeInfo) -> Type:
     if isinstance(slot, NotLoaded):
-        return LiteralType(slot.reason, api.named_generic_type("builtins.str", []))
+        return schema.literal(api, slot.reason)
     if isinstance(slot, Loaded):
+        if slot.default is not None:
+            typ = default_to_type(api, schema, slot.default)
+            if typ is not None:
+                return typ
         if slot.state is not None:
             typ = state_to_type(api, schema, slot.state)
             if typ is not None:
@@ -107,9 +115,58 @@ def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str,
     return AnyType(TypeOfAny.special_form)
 
 
-def type_to_state(typ: Type) -> State | None:
-    """The state a type records; None for a plain model type (unknown origin)."""
+def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef
+                    ) -> Instance | None:
+    target = schema.info(ref.target)
+    cls = schema.default_class(target) if target is not None else None
+    if cls is None or len(cls.type_vars) != 1:
+        return None
+    # Shared between expressions: nothing mutates these (hooks.context widens only Loaded@).
+    hit = _DEFAULT_TYPES.get(ref)
+    if hit is not None and hit.type is cls:
+        return hit
+    typ = Instance(cls, [schema.literal(api, encode_ref(ref))])
+    _DEFAULT_TYPES[ref] = typ
+    return typ
+
+
+_DEFAULT_TYPES: dict[DefaultRef, Instance] = {}
+
+
+@functools.lru_cache(maxsize=8192)
+def encode_ref(ref: DefaultRef) -> str:
+    return json.dumps([ref.target, ref.full, ref.select, ref.via, ref.via_immediate, ref.depth,
+                       ref.joined_collection, ref.sync, ref.label], separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=4096)
+def decode_ref(text: str) -> DefaultRef | None:
+    try:
+        t, full, select, via, imm, depth, joined, sync, label = json.loads(text)
+        return DefaultRef(t, tuple(full), tuple(select), tuple(via) if via else None, imm, depth,
+                          joined, sync, label)
+    except (ValueError, TypeError):
+        return None
+
+
+def type_to_ref(typ: Type) -> DefaultRef | None:
+    """The ``DefaultRef`` of a ``Default@Model[Literal["<ref>"]]``; None if lost (a join)."""
     proper = get_proper_type(typ)
+    if not isinstance(proper, Instance) or default_info(proper) is None or len(proper.args) != 1:
+        return None
+    arg = get_proper_type(proper.args[0])
+    if isinstance(arg, LiteralType) and isinstance(arg.value, str):
+        return decode_ref(arg.value)
+    return None
+
+
+def type_to_state(typ: Type, schema: CheckerSchema | None = None) -> State | None:
+    """The state a type records; None for a plain model type (unknown origin). A
+    ``Default@`` type needs ``schema`` to be expanded."""
+    proper = get_proper_type(typ)
+    if schema is not None and default_info(proper) is not None:
+        ref = type_to_ref(proper)
+        return schema.expand(ref) if ref is not None else None
     loaded = loaded_info(proper)
     model = model_info(proper)
     if loaded is None or model is None or not isinstance(proper, Instance):
@@ -128,6 +185,8 @@ def type_to_slot(typ: Type, deep: bool = True) -> Slot:
     proper = get_proper_type(typ)
     if isinstance(proper, AnyType):
         return UNKNOWN
+    if default_info(proper) is not None:
+        return Loaded(None, type_to_ref(proper))
     if model_info(proper) is not None:
         return Loaded(type_to_state(proper) if deep else None)
     if isinstance(proper, LiteralType) and isinstance(proper.value, str):
