@@ -304,6 +304,11 @@ def _empty_below(node: _Node | None) -> bool:
     return node is None or not (node.children or node.wildcard or node.columns or node.unknown)
 
 
+def root_ref(model: Model) -> DefaultRef:
+    """``select(Model)`` with no options: the model's defaults from the statement's root."""
+    return DefaultRef(model.fullname, (model.fullname,), (model.fullname,), None, False, 0, False)
+
+
 def expand(schema: Schema, ref: DefaultRef) -> State | None:
     """The state a ``DefaultRef`` stands for (its slots may be lazy again)."""
     model = schema.model(ref.target)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from mypy.types import AnyType, Instance, TupleType, Type, TypeOfAny, get_proper_type
 
-from mypy_eagerload.hooks.schema import loaded_info, model_info
+from mypy_eagerload.hooks.schema import default_info, loaded_info, model_info
 from mypy_eagerload.hooks.types import plain_type
 
 
@@ -32,24 +32,38 @@ def fit(ours: Type, expected: Type | None) -> Type:
     return ours
 
 
+def _stateful(typ: Instance) -> bool:
+    return loaded_info(typ) is not None or default_info(typ) is not None
+
+
 def _fit_entity(ours: Instance, expected: Instance) -> Type:
-    if loaded_info(ours) is None:
+    if not _stateful(ours):
         return ours
-    if loaded_info(expected) is None:
+    if not _stateful(expected):
         info = model_info(ours)
         return plain_type(info) if info is not None and model_info(expected) is info else ours
     if ours.type is not expected.type:
-        return ours
+        # Loaded@ against Default@ (options added to a plain select()): nothing to compare
+        # slot by slot, so the whole state becomes unknown.
+        if model_info(ours) is not model_info(expected):
+            return ours
+        args: list[Type] = [AnyType(TypeOfAny.special_form)] * len(expected.args)
+        _widen(expected, args)
+        return expected.copy_modified(args=args)
     args = [_fit_slot(a, b) for a, b in zip(ours.args, expected.args)]
+    _widen(expected, args)
+    return ours.copy_modified(args=args)
+
+
+def _widen(expected: Instance, args: list[Type]) -> None:
+    """The variable keeps the type of its first assignment, and mypy does not narrow an
+    invariant ``Select[...]`` on reassignment, so reads after this one would still see the
+    old state. The expected type is an instance our own hook created for this variable's
+    statement (never a shared one): widen it in place, so every later read sees "unknown"
+    where the two assignments disagree instead of a stale claim."""
     if args != list(expected.args):
-        # The variable keeps the type of its first assignment, and mypy does not narrow an
-        # invariant ``Select[...]`` on reassignment, so reads after this one would still see
-        # the old state. The expected type is a Loaded@ instance our own hook created for
-        # this variable: widen it in place, so every later read sees "unknown" where the
-        # two assignments disagree instead of a stale claim.
         expected.args = tuple(args)
         expected._hash = -1
-    return ours.copy_modified(args=args)
 
 
 def _fit_slot(ours: Type, expected: Type) -> Type:
@@ -57,5 +71,5 @@ def _fit_slot(ours: Type, expected: Type) -> Type:
         return ours
     o, e = get_proper_type(ours), get_proper_type(expected)
     if isinstance(o, Instance) and isinstance(e, Instance) and o.type is e.type and loaded_info(o):
-        return _fit_entity(o, e)
+        return _fit_entity(o, e)  # (nested Default@ types are shared: never widened in place)
     return AnyType(TypeOfAny.special_form)

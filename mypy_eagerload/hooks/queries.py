@@ -8,6 +8,7 @@ The load state rides in the entity types of ``Select[...]`` (2.1: ``Select[User,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from mypy.nodes import ARG_STAR, CallExpr, MemberExpr, NameExpr
 from mypy.plugin import AttributeContext, CheckerPluginInterface, FunctionContext, MethodContext
@@ -31,8 +32,14 @@ from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
-from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, loaded_info, model_info
-from mypy_eagerload.hooks.types import plain_type, state_to_type, type_to_state
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
+from mypy_eagerload.hooks.types import (
+    default_to_type,
+    plain_type,
+    state_to_type,
+    type_to_ref,
+    type_to_state,
+)
 
 EntityMap = Callable[[Instance], Type]
 
@@ -55,12 +62,16 @@ def map_entities(typ: Type, fn: EntityMap) -> Type:
 
 
 def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> EntityMap:
+    """``select(User)``: the model's defaults, as one ``Default@User[<root ref>]`` (expanded
+    when read or when options are added). A fresh instance: ``hooks.context`` may widen it."""
+
     def narrow(entity: Instance) -> Type:
         info = model_info(entity)
         model = schema.model(info.fullname) if info is not None else None
         if model is None or entity.type is not info:
             return entity  # already loaded (select() of a loaded type) or not a model
-        return state_to_type(api, schema, schema.default_state(model)) or entity
+        typ = default_to_type(api, schema, loadstate.root_ref(model), shared=False)
+        return typ or state_to_type(api, schema, schema.default_state(model)) or entity
 
     return narrow
 
@@ -156,15 +167,15 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
         assert info is not None
         if chains is None:
             return plain_type(info)  # an option we cannot read: the state becomes unknown
-        if loaded_info(entity) is None:
+        if loaded_info(entity) is None and default_info(entity) is None:
             return entity  # a plain model: unknown origin
         model = schema.model(info.fullname)
         if model is None:
             return plain_type(info)
         if pristine:  # no earlier options: nothing to merge with, nor to read back
-            new_state: loadstate.State | None = loadstate.state_with_options(schema, model, chains)
+            new_state: loadstate.State | None = schema.with_options(model, chains)
         else:
-            state = type_to_state(entity)
+            state = type_to_state(entity, schema)
             if state is None:
                 return entity
             default = schema.default_state(model)
@@ -203,6 +214,9 @@ def sync_result_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCont
         schema = CheckerSchema(lookup)
 
         def entity(inst: Instance) -> Type:
+            ref = type_to_ref(inst)
+            if ref is not None:  # defaults only: the sync view stays lazy too
+                return default_to_type(ctx.api, schema, replace(ref, sync=True), shared=False) or inst
             state = type_to_state(inst)
             if state is None:
                 return inst
@@ -243,7 +257,7 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable
             model = schema.model(info.fullname) if info is not None else None
             if info is None or model is None or chains is None:
                 return inst  # plain: unknown state
-            state = loadstate.state_with_options(schema, model, chains)
+            state = schema.with_options(model, chains)
             if sync:
                 state = loadstate.sync_view(schema, state)
             return state_to_type(ctx.api, schema, state) or inst

@@ -269,7 +269,7 @@ def call_hook(lookup: Lookup, settings: Settings, owner: str, record: Json
             model = schema.model(info.fullname) if info is not None else None
             if model is None or chains is None or inst.type is not info:
                 return inst
-            state = loadstate.state_with_options(schema, model, chains)
+            state = schema.with_options(model, chains)
             if wide:
                 state = loadstate.sync_view(schema, state)
             return state_to_type(ctx.api, schema, state) or inst

@@ -24,13 +24,13 @@ from mypy.types import Instance, TupleType, Type, get_proper_type
 
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.loadstate import joined_collection_path
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
-from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, loaded_info
+from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
-from mypy_eagerload.hooks.types import joined_marker, type_to_ref, type_to_state
+from mypy_eagerload.hooks.types import joined_marker, type_to_ref
 
 # Result methods that only reshape the result: the chain goes on through them.
 _PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_per",
@@ -74,11 +74,8 @@ def _needs_unique(typ: Type | None, schema: CheckerSchema) -> list[tuple[str, st
     """The joined collection path recorded in a result's (or statement's) entity types."""
     proper = get_proper_type(typ) if typ is not None else None
     if isinstance(proper, Instance):
-        if loaded_info(proper) is not None:
-            if not _mentions_joined(proper):
-                return None  # the common case, decided without rebuilding the state
-            state = type_to_state(proper)
-            return joined_collection_path(schema, state) if state is not None else None
+        if loaded_info(proper) is not None or default_info(proper) is not None:
+            return _joined_in(proper, schema)
         for arg in proper.args:
             found = _needs_unique(arg, schema)
             if found is not None:
@@ -91,17 +88,28 @@ def _needs_unique(typ: Type | None, schema: CheckerSchema) -> list[tuple[str, st
     return None
 
 
-def _mentions_joined(entity: Instance) -> bool:
-    """Whether a loaded type may hold a joined collection of the root's SELECT: the marker,
-    or a defaults-only subtree loaded in that SELECT (expanded only then)."""
-    for arg in entity.args:
+def _joined_in(entity: Instance, schema: CheckerSchema) -> list[tuple[str, str]] | None:
+    """``loadstate.joined_collection_path``, read off the type without rebuilding the state:
+    the joined marker, explicit subtrees, and defaults-only subtrees of the root's SELECT."""
+    ref = type_to_ref(entity)
+    if ref is not None:
+        if ref.joined_collection:
+            return []
+        return schema.joined_path(ref) if ref.in_root_select else None
+    info = model_info(entity)
+    if info is None or loaded_info(entity) is None or not entity.args:
+        return None
+    if joined_marker(entity.args[-1]):
+        return []
+    slots = (metadata(info) or {}).get("slots", [])
+    for name, arg in zip(slots, entity.args):
         proper = get_proper_type(arg)
-        if isinstance(proper, Instance) and loaded_info(proper) is not None and _mentions_joined(proper):
-            return True
-        ref = type_to_ref(proper) if isinstance(proper, Instance) else None
-        if ref is not None and (ref.joined_collection or ref.in_root_select):
-            return True
-    return joined_marker(entity.args[-1]) if entity.args else False
+        if not isinstance(proper, Instance):
+            continue
+        below = _joined_in(proper, schema)
+        if below is not None:
+            return [(info.fullname, name), *below]
+    return None
 
 
 def _walk(ctx: MethodContext, schema: CheckerSchema, expr: Expression,

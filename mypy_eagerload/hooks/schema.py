@@ -26,6 +26,7 @@ from mypy.types import (
 from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core.loadstate import DefaultRef, State
+from mypy_eagerload.core.options import Chain
 from mypy_eagerload.core.schema import (
     MANY_TO_MANY,
     MANY_TO_ONE,
@@ -199,6 +200,22 @@ class CheckerSchema:
         _EXPANDED[ref] = (recorder.seen, state, GENERATION[0])
         return state
 
+    def with_options(self, model: Model, chains: tuple[Chain, ...]) -> State:
+        """``loadstate.state_with_options``, memoized like ``default_state`` (the same options
+        recur across a code base: repository calls, shared option constants)."""
+        key = (model.fullname, chains)
+        hit = _WITH_OPTIONS.get(key)
+        if hit is not None and hit[0] is model and (
+                hit[3] == GENERATION[0] or all(self.model(n) is m for n, m in hit[1].items())):
+            _WITH_OPTIONS[key] = (*hit[:3], GENERATION[0])
+            for name in hit[1]:
+                self.model(name)  # consulted, for dependencies
+            return hit[2]
+        recorder = _Recorder(self)
+        state = loadstate.state_with_options(recorder, model, chains)
+        _WITH_OPTIONS[key] = (model, recorder.seen, state, GENERATION[0])
+        return state
+
     def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
         """``loadstate.joined_collection_path`` below a defaults-only subtree, memoized with
         its expansion (it depends on nothing else)."""
@@ -237,6 +254,7 @@ _DIRECTED: dict[int, tuple[Model, tuple[Model | None, ...], tuple[object, ...], 
 _DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State, int]] = {}
 _EXPANDED: dict[DefaultRef, tuple[dict[str, Model | None], State | None, int]] = {}
 _JOINED: dict[DefaultRef, tuple[State | None, list[tuple[str, str]] | None]] = {}
+_WITH_OPTIONS: dict[tuple[str, tuple[Chain, ...]], tuple[Model, dict[str, Model | None], State, int]] = {}
 
 
 class _Recorder:

@@ -115,13 +115,16 @@ def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str,
     return AnyType(TypeOfAny.special_form)
 
 
-def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef
-                    ) -> Instance | None:
+def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef,
+                    shared: bool = True) -> Instance | None:
+    """``Default@Target[Literal["<ref>"]]``. Shared between expressions unless ``shared`` is
+    False (a statement's entity, which ``hooks.context`` may widen in place)."""
     target = schema.info(ref.target)
     cls = schema.default_class(target) if target is not None else None
     if cls is None or len(cls.type_vars) != 1:
         return None
-    # Shared between expressions: nothing mutates these (hooks.context widens only Loaded@).
+    if not shared:
+        return Instance(cls, [schema.literal(api, encode_ref(ref))])
     hit = _DEFAULT_TYPES.get(ref)
     if hit is not None and hit.type is cls:
         return hit
