@@ -26,6 +26,7 @@ from mypy_eagerload import __version__, config, names
 from mypy_eagerload.core.options import OPTION_STRATEGIES
 from mypy_eagerload.hooks import (
     access,
+    compat,
     contracts,
     explicit_loads,
     loaded_annotation,
@@ -99,7 +100,7 @@ class EagerLoadPlugin(Plugin):
         if self.settings.strict and sym is not None and isinstance(sym.node, TypeInfo) \
                 and models.is_declarative(sym.node):
             return _mark_new  # User(...): strict mode exempts objects built in code
-        signature = contracts.callee_with_requirements(sym)
+        signature = contracts.callee_with_requirements(sym, self._module)
         if signature is None:
             return None
         return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
@@ -136,7 +137,7 @@ class EagerLoadPlugin(Plugin):
             record = repositories.find_method(sym.node, method)
             if record is not None:
                 return repositories.call_hook(self.lookup_fully_qualified, self.settings, cls, record)
-        signature = contracts.callee_with_requirements(sym, method)
+        signature = contracts.callee_with_requirements(sym, self._module, method)
         if signature is None:
             return None
         return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
@@ -198,6 +199,9 @@ class EagerLoadPlugin(Plugin):
     @property
     def _conflicts(self) -> bool:
         return self.settings.enabled("loader-conflict")
+
+    def _module(self, fullname: str) -> MypyFile | None:
+        return compat.module_named(self, fullname)
 
     def _info(self, fullname: str) -> TypeInfo | None:
         sym = self.lookup_fully_qualified(fullname)

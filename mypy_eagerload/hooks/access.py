@@ -59,14 +59,16 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
     return hook
 
 
-def _as_new(ctx: AttributeContext, typ: Type) -> Type:
+def _as_new(ctx: AttributeContext, typ: Type, depth: int = 0) -> Type:
     proper = get_proper_type(typ)
+    if depth > 4:  # a recursive alias has no bottom
+        return typ
     if isinstance(proper, Instance) and model_info(proper) is not None:
         return mark_new(proper, ctx.api.named_generic_type("builtins.str", []))
     if isinstance(proper, Instance) and proper.args:
-        return proper.copy_modified(args=[_as_new(ctx, a) for a in proper.args])
+        return proper.copy_modified(args=[_as_new(ctx, a, depth + 1) for a in proper.args])
     if isinstance(proper, UnionType):
-        return UnionType.make_union([_as_new(ctx, i) for i in proper.items])
+        return UnionType.make_union([_as_new(ctx, i, depth + 1) for i in proper.items])
     return typ
 
 

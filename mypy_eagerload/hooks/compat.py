@@ -164,3 +164,11 @@ def analyze_annotated(ctx: AnalyzeTypeContext, fullname: str) -> Type:
                      "annotation", ctx.context)
         return AnyType(TypeOfAny.from_error)
     return ctx.api.analyze_type(ctx.type.args[0])
+
+
+def module_named(plugin: object, fullname: str) -> MypyFile | None:
+    """A module of the build by name (``Plugin.lookup_fully_qualified`` finds only the
+    symbols in modules; the plugin's module table is set by mypy before checking)."""
+    modules = getattr(plugin, "_modules", None)
+    module = modules.get(fullname) if isinstance(modules, dict) else None
+    return module if isinstance(module, MypyFile) else None

@@ -39,7 +39,12 @@ from mypy_eagerload.core.loadstate import State, sync_view
 from mypy_eagerload.core.requirements import Requirement
 from mypy_eagerload.hooks.compat import current_function, depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
-from mypy_eagerload.hooks.loaded_annotation import annotation_text, is_new_object, requirement_of
+from mypy_eagerload.hooks.loaded_annotation import (
+    annotation_text,
+    has_contracts,
+    is_new_object,
+    requirement_of,
+)
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
 from mypy_eagerload.hooks.types import type_to_state
@@ -54,23 +59,31 @@ _CONTAINERS = frozenset({"builtins.list", "builtins.set", "builtins.frozenset", 
 # Finding requirements in a declared type
 
 
-def requirements_in(typ: Type) -> list[Requirement]:
+# How deep the walks below look into a declared type. Recursive type aliases (``JSON =
+# dict[str, JSON] | list[JSON] | ...``) would otherwise never end.
+_MAX_NESTING = 4
+
+
+def requirements_in(typ: Type, depth: int = 0) -> list[Requirement]:
     """The requirements in ``Loaded[...]``, ``X | None``, ``list[...]``, ``Sequence[...]``."""
+    if depth > _MAX_NESTING:
+        return []
     proper = get_proper_type(typ)
     found = requirement_of(proper)
     if found is not None:
         return [found]
     if isinstance(proper, UnionType):
-        return [r for item in proper.items for r in requirements_in(item)]
+        return [r for item in proper.items for r in requirements_in(item, depth + 1)]
     if isinstance(proper, Instance) and proper.args and proper.type.fullname in _CONTAINERS:
-        return requirements_in(proper.args[0])
+        return requirements_in(proper.args[0], depth + 1)
     return []
 
 
-def callee_with_requirements(node: SymbolTableNode | None, method: str | None = None
-                             ) -> CallableType | None:
+def callee_with_requirements(node: SymbolTableNode | None, modules: Callable[[str], object],
+                             method: str | None = None) -> CallableType | None:
     """The signature of a function (or of ``method`` of a class) if a parameter of it is
-    annotated with ``Loaded[...]``."""
+    annotated with ``Loaded[...]``. ``modules`` finds the defining module, which carries a
+    marker when it has any such annotation (most callees are rejected by that alone)."""
     target = node.node if node is not None else None
     if isinstance(target, TypeInfo) and method is not None:
         found = target.get(method)
@@ -78,6 +91,9 @@ def callee_with_requirements(node: SymbolTableNode | None, method: str | None = 
     if isinstance(target, Decorator):
         target = target.func if not target.decorators else None  # decorators may change it
     if not isinstance(target, FuncDef) or isinstance(target, OverloadedFuncDef):
+        return None
+    module = target.info.module_name if target.info else target.fullname.rpartition(".")[0]
+    if not has_contracts(modules(module)):
         return None
     sig = target.type
     if not isinstance(sig, CallableType):
@@ -111,17 +127,17 @@ def state_of(schema: CheckerSchema, settings: Settings, typ: Type) -> tuple[Stat
     return None, False
 
 
-def _objects(typ: Type) -> list[Type]:
+def _objects(typ: Type, depth: int = 0) -> list[Type]:
     """The model objects a value holds: itself, a union's items, a container's elements."""
     proper = get_proper_type(typ)
-    if isinstance(proper, NoneType):
+    if isinstance(proper, NoneType) or depth > _MAX_NESTING:
         return []
     if isinstance(proper, UnionType):
-        return [o for item in proper.items for o in _objects(item)]
+        return [o for item in proper.items for o in _objects(item, depth + 1)]
     if isinstance(proper, Instance) and model_info(proper) is None and proper.args:
         if proper.type.fullname == "mypy_eagerload._types.LoadedList":
-            return _objects(proper.args[-1])
-        return _objects(proper.args[0])
+            return _objects(proper.args[-1], depth + 1)
+        return _objects(proper.args[0], depth + 1)
     return [proper]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import Import, ImportFrom, MypyFile, TypeInfo
+from mypy.nodes import GDEF, Import, ImportFrom, MypyFile, SymbolTableNode, TypeInfo, Var
 from mypy.plugin import AnalyzeTypeContext
 from mypy.types import (
     AnyType,
@@ -69,6 +69,7 @@ def analyze_hook(lookup: Lookup, fullname: str) -> Callable[[AnalyzeTypeContext]
                                   requirements.normalize(p for p in paths if p is not None))
         if not _validate(ctx, lookup, model_type.type, requirement):
             return model_type
+        _mark_module(ctx)
         return with_requirement(model_type, requirement, ctx.api.named_type("builtins.str", []))
 
     return hook
@@ -103,6 +104,25 @@ def _binds_loaded(module: MypyFile, name: str, as_module: bool, lookup: Lookup, 
 
 
 _OWN_MODULES = frozenset({"mypy_eagerload", "mypy_eagerload.loaded"})
+
+
+CONTRACTS_MARKER = "__eagerload_contracts__"
+
+
+def _mark_module(ctx: AnalyzeTypeContext) -> None:
+    """Record in the module's symbol table (serialized with it) that it has ``Loaded[...]``
+    annotations: call sites look for requirements only in functions of such modules."""
+    module = compat.current_module(ctx.api)
+    if module is None or CONTRACTS_MARKER in module.names:
+        return
+    var = Var(CONTRACTS_MARKER, AnyType(TypeOfAny.special_form))
+    var._fullname = f"{module.fullname}.{CONTRACTS_MARKER}"
+    module.names[CONTRACTS_MARKER] = SymbolTableNode(GDEF, var, plugin_generated=True,
+                                                     module_public=False)
+
+
+def has_contracts(module: object) -> bool:
+    return isinstance(module, MypyFile) and CONTRACTS_MARKER in module.names
 
 
 def _string(arg: Type) -> str | None:

@@ -44,21 +44,27 @@ from mypy_eagerload.hooks.types import (
 EntityMap = Callable[[Instance], Type]
 
 
-def map_entities(typ: Type, fn: EntityMap) -> Type:
-    """Apply ``fn`` to each model instance among a statement's or result's entity types."""
+def map_entities(typ: Type, fn: EntityMap, depth: int = 0) -> Type:
+    """Apply ``fn`` to each model instance among a statement's or result's entity types
+    (a few levels deep: a recursive type alias has no bottom)."""
+    if depth > _MAX_NESTING:
+        return typ
     proper = get_proper_type(typ)
     if isinstance(proper, Instance):
         if model_info(proper) is not None:
             return fn(proper)
         if not proper.args:
             return typ
-        new_args = [map_entities(a, fn) for a in proper.args]
+        new_args = [map_entities(a, fn, depth + 1) for a in proper.args]
         return proper.copy_modified(args=new_args)
     if isinstance(proper, TupleType):
-        return proper.copy_modified(items=[map_entities(i, fn) for i in proper.items])
+        return proper.copy_modified(items=[map_entities(i, fn, depth + 1) for i in proper.items])
     if isinstance(proper, UnionType):
-        return UnionType.make_union([map_entities(i, fn) for i in proper.items], proper.line)
+        return UnionType.make_union([map_entities(i, fn, depth + 1) for i in proper.items], proper.line)
     return typ
+
+
+_MAX_NESTING = 6
 
 
 def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> EntityMap:

@@ -281,19 +281,21 @@ def call_hook(lookup: Lookup, settings: Settings, owner: str, record: Json
     return hook
 
 
-def _map_result(typ: Type, fn: Callable[[Instance], Type]) -> Type:
+def _map_result(typ: Type, fn: Callable[[Instance], Type], depth: int = 0) -> Type:
     """Apply ``fn`` to the model in ``Model``, ``Model | None``, ``Sequence[Model]``, and
     the same inside an ``async def``'s Coroutine."""
+    if depth > 3:  # deeper is none of those shapes (and a recursive alias has no bottom)
+        return typ
     proper = get_proper_type(typ)
     if isinstance(proper, Instance) and proper.type.fullname == "typing.Coroutine" \
             and len(proper.args) == 3:
-        return proper.copy_modified(args=[*proper.args[:2], _map_result(proper.args[2], fn)])
+        return proper.copy_modified(args=[*proper.args[:2], _map_result(proper.args[2], fn, depth + 1)])
     if isinstance(proper, Instance) and model_info(proper) is not None:
         return fn(proper)
     if isinstance(proper, UnionType):
         items = [get_proper_type(i) for i in proper.items]
         if len(items) == 2 and any(isinstance(i, NoneType) for i in items):
-            return UnionType.make_union([_map_result(i, fn) for i in proper.items])
+            return UnionType.make_union([_map_result(i, fn, depth + 1) for i in proper.items])
     if isinstance(proper, Instance) and proper.type.fullname in _COLLECTIONS and len(proper.args) == 1:
-        return proper.copy_modified(args=[_map_result(proper.args[0], fn)])
+        return proper.copy_modified(args=[_map_result(proper.args[0], fn, depth + 1)])
     return typ

@@ -70,19 +70,22 @@ def _receiver(ctx: MethodContext) -> Expression | None:
     return context if isinstance(context, Expression) else None
 
 
-def _needs_unique(typ: Type | None, schema: CheckerSchema) -> list[tuple[str, str]] | None:
+def _needs_unique(typ: Type | None, schema: CheckerSchema, depth: int = 0
+                  ) -> list[tuple[str, str]] | None:
     """The joined collection path recorded in a result's (or statement's) entity types."""
+    if depth > 6:  # a recursive alias has no bottom
+        return None
     proper = get_proper_type(typ) if typ is not None else None
     if isinstance(proper, Instance):
         if loaded_info(proper) is not None or default_info(proper) is not None:
             return _joined_in(proper, schema)
         for arg in proper.args:
-            found = _needs_unique(arg, schema)
+            found = _needs_unique(arg, schema, depth + 1)
             if found is not None:
                 return found
     if isinstance(proper, TupleType):
         for item in proper.items:
-            found = _needs_unique(item, schema)
+            found = _needs_unique(item, schema, depth + 1)
             if found is not None:
                 return found
     return None
