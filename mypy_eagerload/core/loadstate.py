@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Union
 
 from mypy_eagerload.core import options as opt
-from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema
+from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema, direction
 
 # Deeper than any real option chain; guards against pathological schemas.
 MAX_DEPTH = 16
@@ -210,20 +210,20 @@ def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
     return False
 
 
-def _is_backref_to_parent(rel: Relationship, path: _Path) -> bool:
-    if path.via is None or rel.direction != MANY_TO_ONE:
+def _is_backref_to_parent(schema: Schema, model: Model, rel: Relationship, path: _Path) -> bool:
+    if path.via is None:
         return False
     parent, parent_rel = path.via
-    if not parent.isa(rel.target):
+    if not (rel.back_populates == parent_rel.name or parent_rel.back_populates == rel.name):
         return False
-    return rel.back_populates == parent_rel.name or parent_rel.back_populates == rel.name
+    return parent.isa(rel.target) and direction(schema, model, rel) == MANY_TO_ONE
 
 
 def _not_loaded(schema: Schema, model: Model, rel: Relationship, strategy: str, reason: str,
                 path: _Path, columns: Columns) -> Slot:
     # The parent is in the identity map: no SQL, if the foreign key is there to find it
     # (load_only() and defer() can leave it out).
-    if strategy in (opt.LAZY, opt.RAISE_ON_SQL) and _is_backref_to_parent(rel, path):
+    if strategy in (opt.LAZY, opt.RAISE_ON_SQL) and _is_backref_to_parent(schema, model, rel, path):
         fk_unloaded = _fk_unloaded(model, rel, columns, schema)
         if fk_unloaded is None:
             return UNKNOWN
@@ -247,7 +247,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     child = node.children.get(rel.name) if node is not None else None
     if child is not None and child.unknown:
         return UNKNOWN
-    if path.via_immediate and _is_backref_to_parent(rel, path):
+    if path.via_immediate and _is_backref_to_parent(schema, model, rel, path):
         return Loaded(None)  # measured: readable, whatever a wildcard says
     if child is not None and child.strategy is not None:
         strategy, reason = child.strategy, OPTION_REASONS.get(child.strategy, "")
@@ -277,7 +277,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     target = schema.model(rel.target)
     if target is None or depth >= MAX_DEPTH:
         return Loaded(None)
-    if _is_backref_to_parent(rel, path):
+    if _is_backref_to_parent(schema, model, rel, path):
         return Loaded(None)  # the parent identity: it may carry more than this path loads
     same_select = strategy in opt.SAME_SELECT
     child_path = _Path(
@@ -567,7 +567,8 @@ def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:
         reverse = (rel.back_populates == via.name or via.back_populates == rel.name) and (
             rel.target == via.owner or (schema.model(via.owner) or target).isa(rel.target))
         slot: Slot
-        if rel.lazy == opt.RAISE or (rel.lazy == opt.RAISE_ON_SQL and rel.direction != MANY_TO_ONE):
+        if rel.lazy == opt.RAISE or (rel.lazy == opt.RAISE_ON_SQL
+                                     and direction(schema, target, rel) != MANY_TO_ONE):
             slot = NotLoaded(default_reason(rel.lazy))
         elif rel.lazy in (opt.RAISE_ON_SQL, opt.NOLOAD):
             slot = UNKNOWN  # a many-to-one that may be in the session; noload: empty

@@ -28,7 +28,14 @@ from mypy_eagerload.core.loadstate import (
     relabel,
     resolve,
 )
-from mypy_eagerload.core.schema import EAGER_STRATEGIES, MANY_TO_ONE, Model, Relationship, Schema
+from mypy_eagerload.core.schema import (
+    EAGER_STRATEGIES,
+    MANY_TO_ONE,
+    Model,
+    Relationship,
+    Schema,
+    direction,
+)
 
 # NotLoaded reasons this module produces (see core.messages.why).
 UNDECLARED_PREFIX = "undeclared:"  # undeclared:<Model>:<dotted path>
@@ -111,7 +118,7 @@ def held_state(schema: Schema, model: Model, tree: Tree, root: str, prefix: str 
             slots.append((rel.name, Loaded(sub)))
         elif rel.lazy in EAGER_STRATEGIES:
             slots.append((rel.name, UNKNOWN))
-        elif _back_to_parent(rel, via):
+        elif _back_to_parent(schema, model, rel, via):
             # The many-to-one back to the object we came through: found in the identity map
             # without SQL (as for query results, see core.loadstate), unless lazy="raise".
             slots.append((rel.name, Loaded(None)))
@@ -120,12 +127,14 @@ def held_state(schema: Schema, model: Model, tree: Tree, root: str, prefix: str 
     return State(model.fullname, tuple(slots), None)
 
 
-def _back_to_parent(rel: Relationship, via: tuple[Model, Relationship] | None) -> bool:
-    if via is None or rel.direction != MANY_TO_ONE or rel.lazy not in ("select", "raise_on_sql"):
+def _back_to_parent(schema: Schema, model: Model, rel: Relationship,
+                    via: tuple[Model, Relationship] | None) -> bool:
+    if via is None or rel.lazy not in ("select", "raise_on_sql"):
         return False
     parent, parent_rel = via
     return parent.isa(rel.target) and (rel.back_populates == parent_rel.name
-                                       or parent_rel.back_populates == rel.name)
+                                       or parent_rel.back_populates == rel.name) \
+        and direction(schema, model, rel) == MANY_TO_ONE
 
 
 def strict_state(schema: Schema, model: Model) -> State:

@@ -81,6 +81,13 @@ class Schema(Protocol):
     def model(self, fullname: str) -> Model | None: ...
 
 
+def direction(schema: Schema, model: Model, rel: Relationship) -> str:
+    """``rel``'s direction as seen from ``model``. A schema may work it out only when asked
+    (it needs the target's mapping); otherwise the relationship records it."""
+    find = getattr(schema, "direction", None)
+    return str(find(model, rel)) if find is not None else rel.direction
+
+
 @dataclass
 class DictSchema:
     """A schema held in memory: used by tests and by the mypy side per lookup."""

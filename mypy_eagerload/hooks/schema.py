@@ -117,9 +117,9 @@ class CheckerSchema:
 
     def __init__(self, lookup: Lookup) -> None:
         self._lookup = lookup
-        self._models: dict[str, Model | None] = {}
         self._bare_models: dict[str, Model | None] = {}
         self._literals: dict[str, LiteralType] = {}
+        self._directions: dict[tuple[str, str], str] = {}
         self._str: Instance | None = None
 
     def literal(self, api: CheckerPluginInterface, value: str) -> LiteralType:
@@ -136,34 +136,18 @@ class CheckerSchema:
         return sym.node if sym is not None and isinstance(sym.node, TypeInfo) else None
 
     def model(self, fullname: str) -> Model | None:
-        if fullname not in self._models:
-            bare = self._bare(fullname)
-            info = self.info(fullname)
-            if bare is None or info is None:
-                self._models[fullname] = None
-            else:
-                self._models[fullname] = self._with_directions(info, bare)
-        return self._models[fullname]
+        """The model; relationship directions are worked out on demand (``direction``),
+        since they need each target's mapping and most checks never ask."""
+        return self._bare(fullname)
 
-    def _with_directions(self, info: TypeInfo, bare: Model) -> Model:
-        """Directions need each target's model: memoized like the bare model, and checked
-        against the identity of every input (this model's and its targets')."""
-        hit = _DIRECTED.get(id(bare))
-        if hit is not None and hit[0] is bare and hit[4] == GENERATION[0]:
-            return hit[3]
-        targets = tuple(self._bare(rel.target) if rel.target else None for rel in bare.relationships)
-        target_data = tuple(metadata(t) if (t := self.info(rel.target) if rel.target else None) else None
-                            for rel in bare.relationships)
-        if (hit is not None and hit[0] is bare and len(hit[1]) == len(targets)
-                and all(a is b for a, b in zip(hit[1], targets))
-                and all(a is b for a, b in zip(hit[2], target_data))):
-            _DIRECTED[id(bare)] = (*hit[:4], GENERATION[0])
-            return hit[3]
-        data = metadata(info) or {}
-        rels = tuple(_with_direction(self, data, rel) for rel in bare.relationships)
-        model = replace(bare, relationships=rels)
-        _DIRECTED[id(bare)] = (bare, targets, target_data, model, GENERATION[0])
-        return model
+    def direction(self, model: Model, rel: Relationship) -> str:
+        key = (model.fullname, rel.name)
+        found = self._directions.get(key)
+        if found is None:
+            info = self.info(model.fullname)
+            data = (metadata(info) if info is not None else None) or {}
+            found = self._directions[key] = _with_direction(self, data, rel).direction
+        return found
 
     def _bare(self, fullname: str) -> Model | None:
         """The model without relationship directions (those need the targets' models)."""
@@ -250,7 +234,6 @@ class CheckerSchema:
 # what a fresh build would give, so this is a cache, not state.
 # Each entry ends with the mapping generation it was last checked in (see hooks.models).
 _MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, int]] = {}
-_DIRECTED: dict[int, tuple[Model, tuple[Model | None, ...], tuple[object, ...], Model, int]] = {}
 _DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State, int]] = {}
 _EXPANDED: dict[DefaultRef, tuple[dict[str, Model | None], State | None, int]] = {}
 _JOINED: dict[DefaultRef, tuple[State | None, list[tuple[str, str]] | None]] = {}
@@ -268,6 +251,11 @@ class _Recorder:
         found = self.schema.model(fullname)
         self.seen[fullname] = found
         return found
+
+    def direction(self, model: Model, rel: Relationship) -> str:
+        if rel.target:
+            self.model(rel.target)  # the answer depends on the target's mapping
+        return self.schema.direction(model, rel)
 
 
 def _memoized_build(info: TypeInfo) -> Model | None:
