@@ -80,12 +80,13 @@ Chain = tuple[Step, ...]
 Option = tuple[Chain, ...]
 
 
+@functools.cache
 def encode(option: Option) -> str:
     return json.dumps([[[s.strategy, s.entity, s.attr] for s in chain] for chain in option],
                       separators=(",", ":"))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.cache
 def decode(text: str) -> Option | None:
     """Decode an encoded option; None when the text is not one of ours. (Memoized: the
     same option type is read at every use of the variable that holds it.)"""

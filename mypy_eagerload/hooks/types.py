@@ -136,13 +136,13 @@ def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: Def
 _DEFAULT_TYPES: dict[DefaultRef, Instance] = {}
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.cache
 def encode_ref(ref: DefaultRef) -> str:
     return json.dumps([ref.target, ref.full, ref.select, ref.via, ref.via_immediate, ref.depth,
                        ref.joined_collection, ref.sync, ref.label], separators=(",", ":"))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.cache
 def decode_ref(text: str) -> DefaultRef | None:
     try:
         t, full, select, via, imm, depth, joined, sync, label = json.loads(text)
