@@ -64,3 +64,19 @@ def test_reported_functions_are_the_failing_ones(tmp_path: Path) -> None:
     assert set(outcomes.values()) <= {"ok", "MissingGreenlet", "InvalidRequestError"}, outcomes
     assert len(failing) >= 5 and len(outcomes) - len(failing) >= 5  # both kinds, or it proves little
     assert _flagged(errors, set(outcomes)) == failing
+
+
+def test_strict_mode_adds_only_plain_typed_reads(tmp_path: Path) -> None:
+    """Strict mode (examples/mypy-strict.ini) reports what the default mode does, plus the
+    reads on plain-typed parameters: ``views.post_count``, which works at runtime because
+    its caller loads ``posts``, and which strict mode asks to annotate."""
+    def errors(config: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-m", "mypy", "--config-file", config, "--cache-dir",
+                               str(tmp_path / config), "blog"], cwd=EXAMPLES, capture_output=True,
+                              text=True, check=False)
+        return {line for line in proc.stdout.splitlines() if ERROR.match(line)}
+
+    default, strict = errors("mypy.ini"), errors("mypy-strict.ini")
+    assert default < strict
+    extra = strict - default
+    assert len(extra) == 1 and extra.pop().startswith("blog/views.py:")

@@ -36,3 +36,13 @@ async def load_author_page(session: AsyncSession, user_id: int) -> Loaded[User, 
 async def post_page(session: AsyncSession, post_id: int) -> str:
     stmt = select(Post).where(Post.id == post_id).options(selectinload(Post.author))
     return render_post((await session.execute(stmt)).scalar_one())
+
+
+def post_count(user: User) -> int:
+    """A plain ``User``: unchecked by default; strict mode asks for ``Loaded[User, "posts"]``."""
+    return len(user.posts)
+
+
+async def post_count_page(session: AsyncSession, user_id: int) -> int:
+    stmt = select(User).where(User.id == user_id).options(selectinload(User.posts))
+    return post_count((await session.execute(stmt)).scalar_one())
