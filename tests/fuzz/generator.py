@@ -30,6 +30,9 @@ IMPORT_CHOICES = [
     "from sqlalchemy.orm import aliased, with_polymorphic, deferred, column_property, query_expression",
     "from sqlalchemy.orm import WriteOnlyMapped, DynamicMapped, Session, MappedAsDataclass",
     "from sqlalchemy.ext.asyncio import AsyncSession, AsyncAttrs",
+    "from mypy_eagerload import Loaded",
+    "from collections.abc import Sequence\nfrom typing import Union, Generic, TypeVar\n"
+    "from sqlalchemy.sql.base import ExecutableOption",
 ]
 
 BASES = [
@@ -112,6 +115,32 @@ QUERIES = [
     "    obj = (await session.execute(select({A}){opts})).tuples().one()\n{reads}",
 ]
 
+# Loaded[...] annotations (valid, misspelled, malformed) on parameters, returns, containers,
+# attributes; repositories that take options; recursive type aliases.
+LOADED = ['Loaded[{A}, "{r}"]', 'Loaded[{A}, "{r}", "{r}.{s}"]', 'Loaded[{A}]', 'Loaded[{A}, 1]',
+          'Loaded[Undefined, "{r}"]', 'Loaded[{A}, "{r}..{s}"]', 'Loaded["{A}", "{r}"]',
+          'Loaded[{A}, "{c}"]', 'Loaded', 'Loaded[list[{A}], "{r}"]', 'Loaded[Any, "{r}"]',
+          'list[Loaded[{A}, "{r}"]]', 'Optional[Loaded[{A}, "{r}"]]', 'Sequence[Loaded[{B}, "{s}"]]',
+          'Loaded[{A}, "{r}"] | None', 'Json', 'Loaded[{A}, "{r}", "{r}"]']
+CONTRACTS = [
+    "def use{i}(x: {L1}, y: {L2} = None) -> {L1}:  # type: ignore[assignment]\n    {reads}\n    return x\n",
+    "async def ret{i}(session: AsyncSession) -> {L1}:\n    return (await session.execute(select({A}){opts})).scalar_one()\n",
+    "async def ret_name{i}(session: AsyncSession) -> {L1}:\n    u = (await session.execute(select({A}))).scalar_one()\n    return u\n",
+    "class Holder{i}:\n    attr: {L1}\n    def m(self, z: {L2}) -> None:\n        self.attr.{r}\n        use_any(z)\n",
+    "class Repo{i}(Generic[T]):\n    model: Any\n    def __init__(self, session: AsyncSession) -> None:\n        self.session = session\n"
+    "    async def get(self, id: int, options: Sequence[ExecutableOption] = ()) -> {A} | None:\n"
+    "        stmt = select({A}).where(True).options(*options)\n"
+    "        return (await self.session.execute(stmt)).scalar_one_or_none()\n"
+    "    async def gen(self, options: Sequence[ExecutableOption] = ()) -> T | None:\n"
+    "        return (await self.session.scalars(select(self.model).options(*options))).first()\n"
+    "    async def sget(self, options: Sequence[Any] = ()) -> Json:\n"
+    "        return await self.session.get({A}, 1, options=options)\n",
+]
+CALLS = ["use{i}(obj)", "use{i}(obj, obj)", "use{i}(y=obj, x=obj)", "use{i}([obj])", "use{i}(*[obj])",
+         "Holder{i}().m(obj)", "await Repo{i}(session).get(1, options=[{opt}])",
+         "(await Repo{i}(session).get(1)).{r}", "await Repo{i}[{A}](session).gen(options=[{opt}])",
+         "await Repo{i}(session).sget([{opt}])", "use{i}(**kw)"]
+
 READS = ["obj.{r}", "obj.{r}[0].{s}", "obj.{c}", "len(obj.{r})", "obj.{r}.append({B}())",
          "obj.{r} = []", "obj.{r} += []", "obj.{r}.{s}", "await obj.awaitable_attrs.{r}",
          "[x.{s} for x in obj.{r}]", "f'{{obj.{r}}}'", "obj.nonexistent", "getattr(obj, '{r}')",
@@ -130,6 +159,10 @@ opts_any: Any = []
 opt_any: Any = None
 literal: Any = None
 def maybe() -> bool: return True
+def use_any(x: Any) -> None: ...
+kw: dict[str, Any] = dict()
+T = TypeVar("T")
+Json = Union[str, int, None, list["Json"], dict[str, "Json"]]
 def loader_fn() -> Any: return None
 def helper(stmt: Any) -> Any: return stmt
 alias = aliased({A})
@@ -179,12 +212,24 @@ def _fill(rng: random.Random, template: str, names: list[str]) -> str:
                                      c=f"c{rng.randint(0, 3)}"))
 
 
-def _query_function(rng: random.Random, index: int, names: list[str]) -> str:
+def _contract(rng: random.Random, index: int, names: list[str]) -> str:
+    reads = "\n    ".join(_fill(rng, rng.choice(READS), names).replace("obj", "x")
+                          for _ in range(rng.randint(1, 3)))
+    return _fill(rng, rng.choice(CONTRACTS), names).format_map(_Keep(
+        i=index, L1=_fill(rng, rng.choice(LOADED), names), L2=_fill(rng, rng.choice(LOADED), names),
+        reads=reads if "return" not in reads else "pass",
+        opts=rng.choice(["", f".options({_fill(rng, rng.choice(OPTIONS), names)})"])))
+
+
+def _query_function(rng: random.Random, index: int, names: list[str], contracts: bool = False) -> str:
     opts = ", ".join(_fill(rng, rng.choice(OPTIONS), names) for _ in range(rng.randint(0, 3)))
     opts_call = rng.choice([f".options({opts})", f".where(True).options({opts}).options({opts})",
                             "", f".options({opts}).limit(1)"])
     get_opts = rng.choice(["", f", options=[{opts}]", ", options=opts", ", options=opts_any"])
     reads = "\n".join("    " + _fill(rng, rng.choice(READS), names) for _ in range(rng.randint(1, 4)))
+    if contracts:
+        reads += "\n    " + _fill(rng, rng.choice(CALLS), names).format_map(_Keep(
+            i=rng.randint(0, 2), opt=_fill(rng, rng.choice(OPTIONS), names)))
     body = _fill(rng, rng.choice(QUERIES), names).format_map(
         _Keep(opts=opts_call, get_opts=get_opts, reads=reads))
     return f"async def q{index}(session: AsyncSession) -> Any:\n{body}\n"
@@ -217,8 +262,12 @@ def _program(rng: random.Random, module: str) -> Program:
     if rng.random() < 0.3:  # inheritance
         parts.append(f"class {names[0]}Child({names[0]}):\n    extra: Mapped[int] = mapped_column(default=0)\n")
     parts.append(_fill(rng, PRELUDE, names))
+    contracts = any("mypy_eagerload" in line for line in imports) and rng.random() < 0.7
+    if contracts:
+        for i in range(rng.randint(1, 3)):
+            parts.append(_contract(rng, i, names))
     for i in range(rng.randint(1, 4)):
-        parts.append(_query_function(rng, i, names))
+        parts.append(_query_function(rng, i, names, contracts))
     source = "\n".join(parts)
     if not tidy and rng.random() < 0.6:
         source = mutate(rng, source)

@@ -39,7 +39,9 @@ def write_batch(tmp: Path, seed: int, count: int) -> list[str]:
         for name, source in prog.modules.items():
             (tmp / f"{name}.py").write_text(source)
             files.append(f"{name}.py")
-    (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
+    # Every other batch runs in strict mode, whose paths differ (plain types get states).
+    strict = "[mypy_eagerload]\nstrict = true\n" if seed % 2 else ""
+    (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n" + strict)
     return files
 
 
