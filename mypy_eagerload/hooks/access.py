@@ -21,6 +21,7 @@ from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
+from mypy_eagerload.hooks.syntax import is_self
 from mypy_eagerload.hooks.types import (
     default_to_type,
     state_to_type,
@@ -92,7 +93,11 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
         # Defaults only below: expand one level (memoized) and read the slot there.
         state: State | None = type_to_state(receiver, schema)
     else:
-        # A plain model type: a Loaded[...] annotation, or strict mode's defaults.
+        # A plain model type: a Loaded[...] annotation, or strict mode's defaults (but not
+        # on ``self``: a member's reads are its callers' business).
+        if isinstance(ctx.context, MemberExpr) and is_self(ctx.context.expr) \
+                and requirement_of(receiver) is None:
+            return None
         state, known = state_of(schema, settings, receiver)
         if not known:
             return None
@@ -200,6 +205,8 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
             if not isinstance(item, Instance):
                 continue
             model = model_info(item)
+            if is_self(ctx.context.expr):
+                continue  # as for relationships: a member's reads on self are not reported
             columns = _columns_of(lookup, settings, item)
             reason = dict(columns or ()).get(attr)
             if model is None or reason is None or loaded_before(ctx.api, ctx.context):

@@ -46,7 +46,7 @@ from mypy_eagerload.hooks.loaded_annotation import (
     requirement_of,
 )
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
-from mypy_eagerload.hooks.syntax import is_name, walk_nodes
+from mypy_eagerload.hooks.syntax import is_name, is_self, walk_nodes
 from mypy_eagerload.hooks.types import type_to_state
 
 # Containers whose element type is what a ``list[Loaded[...]]`` parameter checks.
@@ -191,6 +191,8 @@ def call_hook(lookup: Lookup, settings: Settings, signature: CallableType, calle
                         if item_type is not None:
                             check_value(ctx.api, schema, settings, item_type, formal, where, item)
                     continue
+                if settings.strict and is_self(expr) and requirement_of(actual) is None:
+                    continue  # a model passing itself on: not strict mode's guess to make
                 check_value(ctx.api, schema, settings, actual, formal, where, expr)
         return ctx.default_return_type
 

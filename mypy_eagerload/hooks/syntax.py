@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mypy.nodes import Expression, FuncItem, NameExpr, Node
+from mypy.nodes import Expression, FuncItem, NameExpr, Node, Var
 
 
 def is_name(expr: Expression, name: str) -> bool:
     return isinstance(expr, NameExpr) and expr.name == name
+
+
+def is_self(expr: Expression) -> bool:
+    """``self`` (the first parameter of a method): what a model's own members read on it is
+    their requirement, for their callers to meet, not something to report inside."""
+    return isinstance(expr, NameExpr) and isinstance(expr.node, Var) and expr.node.is_self
 
 
 def walk_nodes(func: FuncItem) -> Iterator[Node]:
