@@ -31,6 +31,7 @@ from mypy_eagerload.hooks import (
     explicit_loads,
     loaded_annotation,
     loader_options,
+    members,
     models,
     queries,
     repositories,
@@ -77,7 +78,7 @@ class EagerLoadPlugin(Plugin):
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
         sym = self.lookup_fully_qualified(fullname)
         if sym is not None and isinstance(sym.node, TypeInfo) and models.is_declarative(sym.node):
-            return models.record_model
+            return _record_model
         return None
 
     def get_customize_class_mro_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
@@ -128,8 +129,9 @@ class EagerLoadPlugin(Plugin):
         return self._contract_method_hook(cls, method)
 
     def _contract_method_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
-        """A repository method taking loader options, or a method with a ``Loaded[...]``
-        parameter (both looked up through the receiver's MRO)."""
+        """A repository method taking loader options, a method with a ``Loaded[...]``
+        parameter, a model's method that reads relationships on self (all looked up through
+        the receiver's MRO)."""
         if not self._contracts:
             return None
         sym = self.lookup_fully_qualified(cls)
@@ -138,10 +140,14 @@ class EagerLoadPlugin(Plugin):
             if record is not None:
                 return repositories.call_hook(self.lookup_fully_qualified, self.settings, cls, record)
         signature = contracts.callee_with_requirements(sym, self._module, method)
-        if signature is None:
-            return None
-        return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
-                                   f"{cls.rsplit('.', 1)[-1]}.{method}")
+        hook = None if signature is None else contracts.call_hook(
+            self.lookup_fully_qualified, self.settings, signature, f"{cls.rsplit('.', 1)[-1]}.{method}")
+        model = model_info_of(sym.node) if sym is not None and isinstance(sym.node, TypeInfo) else None
+        data = models.metadata(model) if model is not None else None
+        member = members.member_record(data, method) if data is not None else None
+        if member is not None and member.get("kind") == "method":
+            return members.method_hook(method, self.lookup_fully_qualified, self.settings, hook)
+        return hook
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         cls, _, attr = fullname.rpartition(".")
@@ -162,6 +168,10 @@ class EagerLoadPlugin(Plugin):
         if any(c["name"] == attr for c in data.get("columns", ())) \
                 and self.settings.enabled("unloaded-column"):
             return access.column_hook(attr, self.lookup_fully_qualified, self.settings)
+        model = model_info_of(sym.node)
+        record = members.member_record(models.metadata(model) or {}, attr) if model is not None else None
+        if record is not None and record.get("kind") == "property" and self._contracts:
+            return members.property_hook(attr, self.lookup_fully_qualified, self.settings)
         return None
 
     def _query_method_hook(self, method: str) -> Callable[[MethodContext], Type] | None:
@@ -206,6 +216,18 @@ class EagerLoadPlugin(Plugin):
     def _info(self, fullname: str) -> TypeInfo | None:
         sym = self.lookup_fully_qualified(fullname)
         return sym.node if sym is not None and isinstance(sym.node, TypeInfo) else None
+
+
+def model_info_of(info: TypeInfo) -> TypeInfo | None:
+    """The mapped class itself for a model or its generated Loaded@/Default@ subclass."""
+    from mypy_eagerload.hooks.schema import model_info
+
+    return model_info(Instance(info, [])) if models.metadata(info) is not None else None
+
+
+def _record_model(ctx: ClassDefContext) -> None:
+    models.record_model(ctx)
+    members.record_members(ctx)
 
 
 def _record_class(ctx: ClassDefContext) -> None:

@@ -45,6 +45,8 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
     ("repository body edited", _replace(
         "services.py", "select(User).where(User.id == id).options(*options)",
         "select(User).where(User.id == id).options(raiseload(User.posts)).options(*options)")),
+    ("member body edited", _replace("dmodels.py", "        return len(self.posts)\n",
+                                    "        return len(self.addresses)\n")),
     ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy="raise")',
                                'back_populates="author", lazy="selectin")')),
     ("example lazy= changed", _replace("blog/models.py", 'back_populates="user", lazy="selectin")',

@@ -152,3 +152,14 @@ def requirement_fix(miss: Missing) -> str:
     if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
         return fix(list(miss.hops), miss.uselist, True, miss.reason)
     return fix(list(miss.hops), miss.uselist, True)
+
+
+def member_unmet(member: str, route: str, miss: Missing) -> str:
+    """``"Order.total" reads "Order.customer -> Customer.addresses" (via ...), ...``."""
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in miss.hops)
+    via = f" through {route}" if route else ""
+    lead = f'"{member}" reads "{shown}"{via}'
+    if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
+        return f"{lead}, but {why(miss.reason, miss.target)}"
+    return (f"{lead}, which the query that produced this {_short(miss.hops[0][0])} did not load "
+            f"({why(miss.reason, miss.target)})")

@@ -45,8 +45,11 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
             item = get_proper_type(item)
             if isinstance(item, NoneType):
                 continue
-            if is_new_object(item):
-                # Built in code: what it holds was put there in code too (strict mode).
+            if is_new_object(item) or (settings.strict and is_self(ctx.context.expr)
+                                       and requirement_of(item) is None):
+                # Built in code: what it holds was put there in code too. Read on self: it
+                # is the member's requirement, checked where the member is used. Either way
+                # strict mode has nothing to assume about what it reaches.
                 narrowed.append(_as_new(ctx, ctx.default_attr_type))
                 continue
             result = _check_item(ctx, lookup, settings, attr, item)

@@ -43,6 +43,7 @@ def walk_nodes(func: FuncItem) -> Iterator[Node]:
 
 # The attributes of mypy nodes that hold sub-nodes (statements and expressions).
 _CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "expr", "exprs", "callee", "args",
+                "left_expr", "key", "generator",
                 "items", "index", "base", "left", "right", "operands", "cond", "if_expr",
                 "else_expr", "value", "sequences", "condlist", "indices", "handlers",
                 "finally_body", "target", "defs")

@@ -51,6 +51,17 @@ class User(Base):
     addresses: Mapped[list[Address]] = relationship(back_populates="user")
     comments: Mapped[list[Comment]] = relationship(back_populates="author", lazy="raise")
 
+    # Members that read relationships on self (their requirements are checked at use sites).
+    @property
+    def post_count(self) -> int:
+        return len(self.posts)
+
+    def comment_total(self) -> int:
+        return sum(len(post.comments) for post in self.posts)
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.post_count} posts"
+
 
 class Profile(Base):
     __tablename__ = "profiles"
@@ -76,6 +87,10 @@ class Post(Base):
     comments: Mapped[list[Comment]] = relationship(back_populates="post")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, back_populates="posts",
                                            lazy="raise_on_sql")
+
+    @property
+    def tag_count(self) -> int:
+        return len(self.tags)
 
 
 class Comment(Base):

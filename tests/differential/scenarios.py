@@ -788,6 +788,13 @@ def contracts() -> list[Scenario]:
           helpers=["async def get_loaded_return_get(session: AsyncSession) -> Loaded[User, 'posts']:",
                    "    return await session.get_one(User, 1, options=[selectinload(User.addresses)])"],
           helper_probes={1: 0}),
+        # Members: a property or method of the model that reads relationships on self.
+        S("members_loaded", q(f"{user1}.options(selectinload(User.posts))"),
+          ["obj.post_count", "obj.comment_total()", "obj.describe()", "obj.posts[0].tag_count"]),
+        S("members_missing", q(user1), ["obj.post_count", "obj.describe()", "obj.comment_total()"]),
+        S("members_nested", q(f"{user1}.options(selectinload(User.posts).selectinload(Post.comments),"
+                              " selectinload(User.posts).selectinload(Post.tags))"),
+          ["obj.comment_total()", "obj.describe()", "obj.posts[0].tag_count"]),
         # Repositories that apply the caller's options.
         S("repo_options", got("await repo_optionsRepo(session).get_by_id(1, options=[selectinload(User.posts)])"),
           ["obj.posts", "obj.addresses", "obj.posts[0].comments"], helpers=with_repo("repo_options")),

@@ -1,0 +1,256 @@
+"""What a model's own members read on ``self``: ``order.total`` needs ``Order.lines`` loaded.
+
+During semantic analysis the class body is visible with its methods' bodies (not analysed
+yet), so a syntactic walk records, per method and property, the attribute chains it reads on
+``self``: directly (``self.customer.addresses``), through indexing, loop and comprehension
+variables and local aliases (``for line in self.lines: line.product``), and through other
+members (``self.total`` inside ``describe``). The chains are stored raw in the class's
+metadata (serialized with it; a digest change fires dmypy); which names are relationships,
+and where a chain leaves them, is decided when a use site is checked, with the mapping at
+hand. Writes, ``await self.awaitable_attrs.x`` (and later reads of ``x``) are not
+requirements. ``super()``, hybrid properties and association proxies are not followed yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mypy.nodes import (
+    AssignmentStmt,
+    CallExpr,
+    ClassDef,
+    Context,
+    Decorator,
+    Expression,
+    ForStmt,
+    FuncDef,
+    GeneratorExpr,
+    IndexExpr,
+    ListComprehension,
+    MemberExpr,
+    NameExpr,
+    OverloadedFuncDef,
+    SetComprehension,
+)
+from mypy.plugin import AttributeContext, CheckerPluginInterface, ClassDefContext, MethodContext
+from mypy.types import Instance, Type, UnionType, get_proper_type
+
+from mypy_eagerload.config import Settings
+from mypy_eagerload.core import messages, requirements
+from mypy_eagerload.core.schema import Model
+from mypy_eagerload.hooks.compat import depend_on_mappings, report
+from mypy_eagerload.hooks.contracts import state_of
+from mypy_eagerload.hooks.declarations import Json
+from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
+from mypy_eagerload.hooks.models import expose_digest, metadata
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
+from mypy_eagerload.hooks.syntax import is_self, walk_nodes
+
+_MAX_CHAIN = 8  # hops a requirement is followed (recursive models, members calling members)
+
+
+# ---------------------------------------------------------------------------------------
+# Semantic analysis: the raw chains
+
+
+def record_members(ctx: ClassDefContext) -> None:
+    """Add the members' chains (inherited ones first) to a model's record, and refresh the
+    digest that dmypy watches (a member's body is part of what use sites depend on)."""
+    info = ctx.cls.info
+    record = metadata(info)
+    if record is None or record.get("kind") != "model":
+        return
+    merged: dict[str, Json] = {}
+    for base in reversed(info.mro[1:]):
+        merged.update((metadata(base) or {}).get("own_members") or {})
+    own = scan_members(ctx.cls)
+    merged.update(own)
+    record["own_members"] = own
+    record["members"] = merged
+    expose_digest(ctx, info, record)
+
+
+def scan_members(defn: ClassDef) -> dict[str, Json]:
+    """{member: {"kind": "property"|"method", "chains": [[name, ...], ...]}}."""
+    found: dict[str, Json] = {}
+    for stmt in defn.defs.body:
+        kind = "method"
+        func: object = stmt
+        if isinstance(stmt, OverloadedFuncDef) and stmt.is_property and stmt.items:
+            stmt = stmt.items[0]  # a property with a setter: the getter
+        if isinstance(stmt, Decorator):
+            # Semantic analysis has taken ``@property`` off the list and flagged the function.
+            names = {getattr(d, "name", "") for d in stmt.decorators}
+            if names & {"declared_attr", "directive", "classmethod", "staticmethod", "setter",
+                        "hybrid_property", "hybrid_method", "expression"}:
+                continue
+            prop = stmt.func.is_property or bool(names & {"property", "cached_property"})
+            kind = "property" if prop else "method"
+            func = stmt.func
+        if not isinstance(func, FuncDef) or not func.arguments or func.name.startswith("__"):
+            continue
+        chains = _chains(func)
+        if chains:
+            found[func.name] = {"kind": kind, "chains": chains}
+    return found
+
+
+def _chains(func: FuncDef) -> list[list[str]]:
+    self_name = func.arguments[0].variable.name
+    nodes = list(walk_nodes(func))
+    env: dict[str, list[str]] = {}
+    # Aliases to fixpoint: ``x = self.a``, ``for y in x.b``, comprehension variables.
+    for _ in range(4):
+        for node in nodes:
+            for name, source in _bindings(node):
+                chain = _chain(source, self_name, env)
+                if chain is not None and env.get(name) != chain:
+                    env[name] = chain
+    written = {id(lv) for node in nodes if isinstance(node, AssignmentStmt) for lv in node.lvalues}
+    awaited = {node.name for node in nodes if isinstance(node, MemberExpr)
+               and isinstance(node.expr, MemberExpr) and node.expr.name == "awaitable_attrs"}
+    chains: set[tuple[str, ...]] = set()
+    for node in nodes:
+        if not isinstance(node, MemberExpr) or id(node) in written:
+            continue
+        chain = _chain(node, self_name, env)
+        if chain and chain[0] not in awaited and chain[0] != "awaitable_attrs":
+            chains.add(tuple(chain))
+    # Keep the longest: a chain's prefixes are read on the way.
+    return sorted(list(c) for c in chains if not any(o != c and o[:len(c)] == c for o in chains))
+
+
+def _bindings(node: object) -> list[tuple[str, Expression]]:
+    if isinstance(node, AssignmentStmt) and len(node.lvalues) == 1 and isinstance(node.lvalues[0], NameExpr):
+        return [(node.lvalues[0].name, node.rvalue)]
+    if isinstance(node, ForStmt) and isinstance(node.index, NameExpr):
+        return [(node.index.name, node.expr)]
+    if isinstance(node, (ListComprehension, SetComprehension)):
+        node = node.generator
+    if isinstance(node, GeneratorExpr):
+        return [(index.name, seq) for index, seq in zip(node.indices, node.sequences)
+                if isinstance(index, NameExpr)]
+    return []
+
+
+def _chain(expr: Expression, self_name: str, env: dict[str, list[str]]) -> list[str] | None:
+    """The attribute names read from ``self`` to reach ``expr``; None if it is not so rooted."""
+    names: list[str] = []
+    while True:
+        if isinstance(expr, IndexExpr):
+            expr = expr.base
+        elif isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr):
+            expr = expr.callee  # ``self.total()``: the member's name is the read
+        elif isinstance(expr, MemberExpr):
+            names.append(expr.name)
+            expr = expr.expr
+        elif isinstance(expr, NameExpr):
+            if expr.name == self_name:
+                return list(reversed(names))
+            if expr.name in env:
+                return env[expr.name] + list(reversed(names))
+            return None
+        else:
+            return None
+
+
+# ---------------------------------------------------------------------------------------
+# Type checking: what a member needs, and the check at a use site
+
+
+def member_record(info_data: Json, name: str) -> Json | None:
+    record = (info_data.get("members") or {}).get(name)
+    return record if isinstance(record, dict) else None
+
+
+def requirement(schema: CheckerSchema, model: Model, member: str) -> list[tuple[tuple[str, ...], str]]:
+    """(relationship path, route) pairs ``model.member`` reads; the route names the members
+    it went through (empty when the member reads the path itself)."""
+    found: dict[tuple[str, ...], str] = {}
+    _expand(schema, model, member, (), "", found, set())
+    return sorted(found.items())
+
+
+def _expand(schema: CheckerSchema, model: Model, member: str, prefix: tuple[str, ...], route: str,
+            found: dict[tuple[str, ...], str], seen: set[tuple[str, str]]) -> None:
+    if (model.fullname, member) in seen or len(prefix) > _MAX_CHAIN:
+        return
+    seen.add((model.fullname, member))
+    info = schema.info(model.fullname)
+    data = (metadata(info) if info is not None else None) or {}
+    record = member_record(data, member)
+    if record is None:
+        return
+    here = f"{route} -> " if route else ""
+    for chain in record.get("chains", []):
+        current: Model | None = model
+        path = list(prefix)
+        for name in chain:
+            if current is None:
+                break
+            rel = current.relationship(name)
+            if rel is not None:
+                path.append(name)
+                current = schema.model(rel.target) if rel.target else None
+                continue
+            if current is not None and member_record(_data(schema, current), name) is not None:
+                _expand(schema, current, name, tuple(path), f"{here}{current.name}.{name}", found, seen)
+            break
+        if len(path) > len(prefix):
+            found.setdefault(tuple(path), route)
+
+
+def _data(schema: CheckerSchema, model: Model) -> Json:
+    info = schema.info(model.fullname)
+    return (metadata(info) if info is not None else None) or {}
+
+
+def _check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings,
+           receiver: Type, member: str, context: Context) -> None:
+    """Report each path the member reads that the receiver's state does not load."""
+    proper_receiver = get_proper_type(receiver)
+    items = (proper_receiver.relevant_items() if isinstance(proper_receiver, UnionType)
+             else [proper_receiver])
+    for item in items:
+        proper = get_proper_type(item)
+        info = model_info(proper)
+        if info is None or not isinstance(proper, Instance):
+            continue
+        model = schema.model(info.fullname)
+        if model is None:
+            continue
+        paths = requirement(schema, model, member)
+        if not paths:
+            continue
+        state, known = state_of(schema, settings, proper)
+        if not known:
+            continue
+        tree = requirements.path_tree(".".join(p) for p, _ in paths)
+        routes = {p: r for p, r in paths}
+        for miss in requirements.missing(schema, state, tree):
+            names = tuple(rel for _, rel in miss.hops)
+            route = next((r for p, r in routes.items() if p[:len(names)] == names), "")
+            report(api, context, messages.member_unmet(f"{model.name}.{member}", route, miss),
+                   messages.requirement_fix(miss), UNLOADED_RELATIONSHIP)
+        depend_on_mappings(api, schema.consulted())
+        return
+
+
+def property_hook(member: str, lookup: Lookup, settings: Settings) -> Callable[[AttributeContext], Type]:
+    def hook(ctx: AttributeContext) -> Type:
+        if isinstance(ctx.context, MemberExpr) and not ctx.is_lvalue and not is_self(ctx.context.expr):
+            _check(ctx.api, CheckerSchema(lookup), settings, ctx.type, member, ctx.context)
+        return ctx.default_attr_type
+
+    return hook
+
+
+def method_hook(member: str, lookup: Lookup, settings: Settings,
+                then: Callable[[MethodContext], Type] | None = None) -> Callable[[MethodContext], Type]:
+    def hook(ctx: MethodContext) -> Type:
+        callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
+        if isinstance(callee, MemberExpr) and not is_self(callee.expr):
+            _check(ctx.api, CheckerSchema(lookup), settings, ctx.type, member, ctx.context)
+        return then(ctx) if then is not None else ctx.default_return_type
+
+    return hook
