@@ -141,11 +141,23 @@ CALLS = ["use{i}(obj)", "use{i}(obj, obj)", "use{i}(y=obj, x=obj)", "use{i}([obj
          "(await Repo{i}(session).get(1)).{r}", "await Repo{i}[{A}](session).gen(options=[{opt}])",
          "await Repo{i}(session).sget([{opt}])", "use{i}(**kw)"]
 
+MEMBERS = [
+    "    @property\n    def p{i}(self) -> Any:\n        return self.{r}",
+    "    def m{i}(self) -> Any:\n        return [x.{s} for x in self.{r}]",
+    "    def m{i}(self) -> Any:\n        y = self.{r}\n        for z in y:\n            z.{s}.{r}\n        return self.p0",
+    "    @property\n    def p{i}(self) -> Any:\n        return super().p{i} + self.m0()",
+    "    @property\n    def p{i}(self) -> Any:\n        return self.{r}\n    @p{i}.setter\n    def p{i}(self, v: Any) -> None:\n        self.{r} = v",
+    "    async def m{i}(self) -> Any:\n        await self.awaitable_attrs.{r}\n        return self.{r}.{s}",
+    "    def m{i}(this) -> Any:\n        return this.{r}[0].{s}",
+    "    @staticmethod\n    def m{i}(x: Any) -> Any:\n        return x.{r}",
+]
+
 READS = ["obj.{r}", "obj.{r}[0].{s}", "obj.{c}", "len(obj.{r})", "obj.{r}.append({B}())",
          "obj.{r} = []", "obj.{r} += []", "obj.{r}.{s}", "await obj.awaitable_attrs.{r}",
          "[x.{s} for x in obj.{r}]", "f'{{obj.{r}}}'", "obj.nonexistent", "getattr(obj, '{r}')",
          "obj.{r} = None", "del obj.{r}", "obj.{r} if obj else None", "print(obj.{c}, obj.{r})",
-         "obj.{r}[0].{c}", "return obj.{r}", "obj.{r}.select()"]
+         "obj.{r}[0].{c}", "return obj.{r}", "obj.{r}.select()", "obj.p0", "obj.p1", "obj.m0()",
+         "obj.m1()", "obj.{r}.p0", "obj.{r}[0].m1()", "await obj.m0()"]
 
 PRELUDE = """
 LAZY = "selectin"
@@ -192,6 +204,8 @@ def _model(rng: random.Random, name: str, others: list[str], inside_function: bo
         lines.append(rng.choice(REL_DECLS).format(
             name=f"r{i}", target=target, back=back, back_bare=back, lazy=lazy if back else lazy.lstrip(", "),
             lazy_bare=lazy.lstrip(", ")))
+    for i in range(rng.randint(0, 2)):  # members reading relationships on self
+        lines.append(rng.choice(MEMBERS).format(i=i, r=f"r{rng.randint(0, 4)}", s=f"r{rng.randint(0, 4)}"))
     text = "\n".join(lines) + "\n"
     if inside_function:
         text = "def make_model() -> Any:\n" + "\n".join("    " + line for line in text.splitlines()) + \
