@@ -4,11 +4,12 @@ During semantic analysis the class body is visible with its methods' bodies (not
 yet), so a syntactic walk records, per method and property, the attribute chains it reads on
 ``self``: directly (``self.customer.addresses``), through indexing, loop and comprehension
 variables and local aliases (``for line in self.lines: line.product``), and through other
-members (``self.total`` inside ``describe``). The chains are stored raw in the class's
+members (``self.total`` inside ``describe``), for methods, properties and the instance side
+of ``hybrid_property``/``hybrid_method``. The chains are stored raw in the class's
 metadata (serialized with it; a digest change fires dmypy); which names are relationships,
 and where a chain leaves them, is decided when a use site is checked, with the mapping at
 hand. Writes, ``await self.awaitable_attrs.x`` (and later reads of ``x``) are not
-requirements. ``super()``, hybrid properties and association proxies are not followed yet.
+requirements. ``super()`` and association proxies are not followed yet.
 """
 
 from __future__ import annotations
@@ -82,9 +83,11 @@ def scan_members(defn: ClassDef) -> dict[str, Json]:
             # Semantic analysis has taken ``@property`` off the list and flagged the function.
             names = {getattr(d, "name", "") for d in stmt.decorators}
             if names & {"declared_attr", "directive", "classmethod", "staticmethod", "setter",
-                        "hybrid_property", "hybrid_method", "expression"}:
-                continue
-            prop = stmt.func.is_property or bool(names & {"property", "cached_property"})
+                        "expression", "comparator", "update_expression", "deleter"}:
+                continue  # class-level (SQL) sides and writers are not instance reads
+            # A hybrid's instance side runs the function on the object, like a property.
+            prop = stmt.func.is_property or bool(names & {"property", "cached_property",
+                                                          "hybrid_property"})
             kind = "property" if prop else "method"
             func = stmt.func
         if not isinstance(func, FuncDef) or not func.arguments or func.name.startswith("__"):

@@ -7,8 +7,11 @@ Optional so that generated accesses type-check without None guards.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Column, ForeignKey, Table
 from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 
@@ -91,6 +94,19 @@ class Post(Base):
     @property
     def tag_count(self) -> int:
         return len(self.tags)
+
+    @hybrid_property
+    def comment_count(self) -> int:
+        return len(self.comments)
+
+    @comment_count.inplace.expression
+    @classmethod
+    def _comment_count(cls) -> Any:
+        return cls.id  # the SQL side: never an instance read
+
+    @hybrid_method
+    def by_author(self, name: str) -> bool:
+        return self.author.name == name
 
 
 class Comment(Base):

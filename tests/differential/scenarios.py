@@ -795,6 +795,10 @@ def contracts() -> list[Scenario]:
         S("members_nested", q(f"{user1}.options(selectinload(User.posts).selectinload(Post.comments),"
                               " selectinload(User.posts).selectinload(Post.tags))"),
           ["obj.comment_total()", "obj.describe()", "obj.posts[0].tag_count"]),
+        S("members_hybrid", q("select(Post).where(Post.id == 1).options(selectinload(Post.comments))"),
+          ["obj.comment_count", "obj.by_author('u1')"]),
+        S("members_hybrid_missing", q("select(Post).where(Post.id == 1).options(raiseload(Post.author))"),
+          ["obj.comment_count", "obj.by_author('u1')"]),
         # Repositories that apply the caller's options.
         S("repo_options", got("await repo_optionsRepo(session).get_by_id(1, options=[selectinload(User.posts)])"),
           ["obj.posts", "obj.addresses", "obj.posts[0].comments"], helpers=with_repo("repo_options")),
