@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Generic, TypeVar
 
 from mypy.nodes import Decorator, SymbolTableNode, TypeInfo, Var
 from mypy.plugin import CheckerPluginInterface
@@ -157,48 +158,19 @@ class CheckerSchema:
         return self._bare_models[fullname]
 
     def default_state(self, model: Model) -> State:
-        """``loadstate.default_state``, memoized: valid while every model it read is the
-        same (memoized) object."""
-        hit = _DEFAULTS.get(id(model))
-        if hit is not None and hit[0] is model and (
-                hit[3] == GENERATION[0] or all(self.model(n) is m for n, m in hit[1].items())):
-            _DEFAULTS[id(model)] = (*hit[:3], GENERATION[0])
-            return hit[2]
-        recorder = _Recorder(self)
-        state = loadstate.default_state(recorder, model)
-        _DEFAULTS[id(model)] = (model, recorder.seen, state, GENERATION[0])
-        return state
+        """``loadstate.default_state``, memoized (see ``_Memo``)."""
+        return _DEFAULTS.get(self, model.fullname, [model.fullname],
+                             lambda schema: loadstate.default_state(schema, model))
 
     def expand(self, ref: DefaultRef) -> State | None:
-        """``loadstate.expand``, memoized like ``default_state``."""
-        hit = _EXPANDED.get(ref)
-        if hit is not None and (hit[2] == GENERATION[0]
-                                or all(self.model(n) is m for n, m in hit[0].items())):
-            if hit[2] != GENERATION[0]:
-                _EXPANDED[ref] = (*hit[:2], GENERATION[0])
-            for name in hit[0]:
-                self.model(name)  # consulted, for dependencies
-            return hit[1]
-        recorder = _Recorder(self)
-        state = loadstate.expand(recorder, ref)
-        _EXPANDED[ref] = (recorder.seen, state, GENERATION[0])
-        return state
+        """``loadstate.expand``, memoized (see ``_Memo``)."""
+        return _EXPANDED.get(self, ref, [], lambda schema: loadstate.expand(schema, ref))
 
     def with_options(self, model: Model, chains: tuple[Chain, ...]) -> State:
-        """``loadstate.state_with_options``, memoized like ``default_state`` (the same options
-        recur across a code base: repository calls, shared option constants)."""
-        key = (model.fullname, chains)
-        hit = _WITH_OPTIONS.get(key)
-        if hit is not None and hit[0] is model and (
-                hit[3] == GENERATION[0] or all(self.model(n) is m for n, m in hit[1].items())):
-            _WITH_OPTIONS[key] = (*hit[:3], GENERATION[0])
-            for name in hit[1]:
-                self.model(name)  # consulted, for dependencies
-            return hit[2]
-        recorder = _Recorder(self)
-        state = loadstate.state_with_options(recorder, model, chains)
-        _WITH_OPTIONS[key] = (model, recorder.seen, state, GENERATION[0])
-        return state
+        """``loadstate.state_with_options``, memoized (see ``_Memo``): the same options recur
+        across a code base (repository calls, shared option constants)."""
+        return _WITH_OPTIONS.get(self, (model.fullname, chains), [model.fullname],
+                                 lambda schema: loadstate.state_with_options(schema, model, chains))
 
     def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
         """``loadstate.joined_collection_path`` below a defaults-only subtree, memoized with
@@ -234,10 +206,7 @@ class CheckerSchema:
 # what a fresh build would give, so this is a cache, not state.
 # Each entry ends with the mapping generation it was last checked in (see hooks.models).
 _MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, int]] = {}
-_DEFAULTS: dict[int, tuple[Model, dict[str, Model | None], State, int]] = {}
-_EXPANDED: dict[DefaultRef, tuple[dict[str, Model | None], State | None, int]] = {}
 _JOINED: dict[DefaultRef, tuple[State | None, list[tuple[str, str]] | None]] = {}
-_WITH_OPTIONS: dict[tuple[str, tuple[Chain, ...]], tuple[Model, dict[str, Model | None], State, int]] = {}
 
 
 class _Recorder:
@@ -256,6 +225,45 @@ class _Recorder:
         if rel.target:
             self.model(rel.target)  # the answer depends on the target's mapping
         return self.schema.direction(model, rel)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Memo(Generic[K, V]):
+    """Results of a computation over the mapping, keyed by its other inputs.
+
+    An entry is valid while every model the computation read (recorded through a
+    ``_Recorder``, plus the ``seed`` names: the models it was asked about) is the same
+    memoized ``Model`` object. Within the mapping generation it was last checked in (see
+    ``hooks.models.GENERATION``) only the seeds are compared. A hit still registers the
+    models with the calling schema, for dependencies."""
+
+    def __init__(self) -> None:
+        self._table: dict[K, tuple[dict[str, Model | None], V, int]] = {}
+
+    def get(self, schema: CheckerSchema, key: K, seed: list[str],
+            compute: Callable[[_Recorder], V]) -> V:
+        hit = self._table.get(key)
+        if hit is not None and all(hit[0].get(n) is schema.model(n) for n in seed) and (
+                hit[2] == GENERATION[0] or all(schema.model(n) is m for n, m in hit[0].items())):
+            if hit[2] != GENERATION[0]:
+                self._table[key] = (hit[0], hit[1], GENERATION[0])
+            for name in hit[0]:
+                schema.model(name)  # consulted, for dependencies
+            return hit[1]
+        recorder = _Recorder(schema)
+        for name in seed:
+            recorder.model(name)
+        value = compute(recorder)
+        self._table[key] = (recorder.seen, value, GENERATION[0])
+        return value
+
+
+_DEFAULTS: _Memo[str, State] = _Memo()
+_EXPANDED: _Memo[DefaultRef, State | None] = _Memo()
+_WITH_OPTIONS: _Memo[tuple[str, tuple[Chain, ...]], State] = _Memo()
 
 
 def _memoized_build(info: TypeInfo) -> Model | None:
