@@ -32,6 +32,11 @@ SELECT_CLASS = "sqlalchemy.sql.selectable.Select"
 SELECT_OPTIONS = f"{SELECT_CLASS}.options"
 TUPLE = "builtins.tuple"
 
+# Statement methods that add no loader option: a chain of them leads back to select().
+STATEMENT_REFINERS = frozenset({"where", "filter", "filter_by", "join", "outerjoin", "join_from",
+                                "order_by", "group_by", "having", "limit", "offset", "distinct",
+                                "execution_options", "params", "select_from", "with_for_update"})
+
 # Loader options
 STRATEGY_OPTIONS_MODULE = "sqlalchemy.orm.strategy_options"
 ABSTRACT_LOAD = f"{STRATEGY_OPTIONS_MODULE}._AbstractLoad"

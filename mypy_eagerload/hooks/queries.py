@@ -33,6 +33,7 @@ from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
+from mypy_eagerload.hooks.syntax import statement_origin
 from mypy_eagerload.hooks.types import (
     default_to_type,
     plain_type,
@@ -97,19 +98,10 @@ def select_hook(lookup: Lookup, legacy_query: bool = False
     return hook
 
 
-# Statement methods that add no loader options: a chain of them leads back to select().
-_NO_OPTIONS = frozenset({"where", "filter", "filter_by", "join", "outerjoin", "join_from",
-                         "order_by", "group_by", "having", "limit", "offset", "distinct",
-                         "execution_options", "params", "select_from", "with_for_update"})
-
-
 def _is_pristine(ctx: MethodContext) -> bool:
     """``select(User).where(...).options(...)``: no earlier ``.options()`` on the way."""
     callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
-    expr = callee.expr if isinstance(callee, MemberExpr) else None
-    while isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr) \
-            and expr.callee.name in _NO_OPTIONS:
-        expr = expr.callee.expr
+    expr = statement_origin(callee.expr if isinstance(callee, MemberExpr) else None)
     if not isinstance(expr, CallExpr):
         return False
     callee = expr.callee

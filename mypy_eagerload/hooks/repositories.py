@@ -56,13 +56,9 @@ from mypy_eagerload.hooks.compat import depend_on_mappings
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.models import expose_digest, is_declarative, metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.syntax import walk_nodes
+from mypy_eagerload.hooks.syntax import statement_origin, walk_nodes
 from mypy_eagerload.hooks.types import state_to_type
 
-# Statement methods that change no loader option (the select chain may pass through them).
-_NO_OPTIONS = frozenset({"where", "filter", "filter_by", "join", "outerjoin", "join_from",
-                         "order_by", "group_by", "having", "limit", "offset", "distinct",
-                         "execution_options", "params", "select_from", "with_for_update"})
 # Result methods between the session call and the returned object.
 _FETCHES = frozenset({"scalar_one", "scalar_one_or_none", "first", "one", "one_or_none", "all",
                       "scalars", "unique", "fetchall"})
@@ -142,10 +138,7 @@ def _record(func: FuncDef, index: int, sync: bool) -> Json:
 
 def _is_select_chain(options_call: CallExpr) -> bool:
     assert isinstance(options_call.callee, MemberExpr)
-    expr = options_call.callee.expr
-    while isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr) \
-            and expr.callee.name in _NO_OPTIONS:
-        expr = expr.callee.expr
+    expr = statement_origin(options_call.callee.expr)
     return (isinstance(expr, CallExpr) and isinstance(expr.callee, (NameExpr, MemberExpr))
             and expr.callee.name == "select" and len(expr.args) == 1)
 
@@ -158,7 +151,7 @@ def _outermost_chain(nodes: Sequence[Node], call: CallExpr) -> Expression:
         changed = False
         for node in nodes:
             if isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr) \
-                    and node.callee.expr is current and node.callee.name in _NO_OPTIONS:
+                    and node.callee.expr is current and node.callee.name in names.STATEMENT_REFINERS:
                 current, changed = node, True
                 break
     return current

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from mypy.nodes import Expression, FuncItem, NameExpr, Node, Var
+from mypy.nodes import CallExpr, Expression, FuncItem, MemberExpr, NameExpr, Node, Var
+
+from mypy_eagerload.names import STATEMENT_REFINERS
 
 
 def is_name(expr: Expression, name: str) -> bool:
@@ -16,6 +18,15 @@ def is_self(expr: Expression) -> bool:
     """``self`` (the first parameter of a method): what a model's own members read on it is
     their requirement, for their callers to meet, not something to report inside."""
     return isinstance(expr, NameExpr) and isinstance(expr.node, Var) and expr.node.is_self
+
+
+def statement_origin(expr: Expression | None) -> Expression | None:
+    """``select(User)`` in ``select(User).where(...).order_by(...)``: back through the
+    methods that add no loader option (``names.STATEMENT_REFINERS``)."""
+    while isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr) \
+            and expr.callee.name in STATEMENT_REFINERS:
+        expr = expr.callee.expr
+    return expr
 
 
 def walk_nodes(func: FuncItem) -> Iterator[Node]:
