@@ -37,6 +37,7 @@ from mypy_eagerload.hooks import (
     repositories,
     results,
 )
+from mypy_eagerload.hooks.schema import mapped_class
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTION_STRATEGIES}
 _CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
@@ -142,7 +143,7 @@ class EagerLoadPlugin(Plugin):
         signature = contracts.callee_with_requirements(sym, self._module, method)
         hook = None if signature is None else contracts.call_hook(
             self.lookup_fully_qualified, self.settings, signature, f"{cls.rsplit('.', 1)[-1]}.{method}")
-        model = model_info_of(sym.node) if sym is not None and isinstance(sym.node, TypeInfo) else None
+        model = mapped_class(sym.node) if sym is not None and isinstance(sym.node, TypeInfo) else None
         data = models.metadata(model) if model is not None else None
         member = members.member_record(data, method) if data is not None else None
         if member is not None and member.get("kind") == "method":
@@ -168,7 +169,7 @@ class EagerLoadPlugin(Plugin):
         if any(c["name"] == attr for c in data.get("columns", ())) \
                 and self.settings.enabled("unloaded-column"):
             return access.column_hook(attr, self.lookup_fully_qualified, self.settings)
-        model = model_info_of(sym.node)
+        model = mapped_class(sym.node)
         record = members.member_record(models.metadata(model) or {}, attr) if model is not None else None
         if record is not None and record.get("kind") == "property" and self._contracts:
             return members.property_hook(attr, self.lookup_fully_qualified, self.settings)
@@ -216,13 +217,6 @@ class EagerLoadPlugin(Plugin):
     def _info(self, fullname: str) -> TypeInfo | None:
         sym = self.lookup_fully_qualified(fullname)
         return sym.node if sym is not None and isinstance(sym.node, TypeInfo) else None
-
-
-def model_info_of(info: TypeInfo) -> TypeInfo | None:
-    """The mapped class itself for a model or its generated Loaded@/Default@ subclass."""
-    from mypy_eagerload.hooks.schema import model_info
-
-    return model_info(Instance(info, [])) if models.metadata(info) is not None else None
 
 
 def _record_model(ctx: ClassDefContext) -> None:

@@ -1,6 +1,6 @@
 """Where an object meets a ``Loaded[...]`` annotation: call arguments and returned values.
 
-mypy accepts any ``User`` there (see ``hooks.annotations``); these hooks compare the
+mypy accepts any ``User`` there (see ``hooks.loaded_annotation``); these hooks compare the
 object's load state with the annotation's paths and report what is known to be missing.
 What the plugin cannot tell is accepted, except that strict mode gives a plain model type
 its model's defaults.
@@ -22,7 +22,6 @@ from mypy.nodes import (
     FuncItem,
     ListExpr,
     NameExpr,
-    OverloadedFuncDef,
     ReturnStmt,
     SetExpr,
     SymbolTableNode,
@@ -90,8 +89,8 @@ def callee_with_requirements(node: SymbolTableNode | None, modules: Callable[[st
         target = found.node if found is not None else None
     if isinstance(target, Decorator):
         target = target.func if not target.decorators else None  # decorators may change it
-    if not isinstance(target, FuncDef) or isinstance(target, OverloadedFuncDef):
-        return None
+    if not isinstance(target, FuncDef):
+        return None  # an overload, or not a function
     module = target.info.module_name if target.info else target.fullname.rpartition(".")[0]
     if not has_contracts(modules(module)):
         return None
@@ -151,10 +150,9 @@ def check_value(api: CheckerPluginInterface, schema: CheckerSchema, settings: Se
         info = model_info(obj)
         if info is None:
             continue
+        actual = schema.model(info.fullname)
         for req in reqs:
-            model = schema.model(req.model)
-            if model is None or not (info.fullname == req.model or req.model in
-                                     (schema.model(info.fullname) or model).mro):
+            if actual is None or not actual.isa(req.model):
                 continue
             state, known = state_of(schema, settings, obj)
             if not known:

@@ -52,15 +52,18 @@ COLLECTIONS = frozenset({"builtins.list", "builtins.set", "builtins.frozenset", 
 def model_info(typ: Type) -> TypeInfo | None:
     """The mapped class of a model type, plain or loaded."""
     typ = get_proper_type(typ)
-    if not isinstance(typ, Instance):
-        return None
-    data = metadata(typ.type)
+    return mapped_class(typ.type) if isinstance(typ, Instance) else None
+
+
+def mapped_class(info: TypeInfo) -> TypeInfo | None:
+    """The mapped class itself for a model or its generated Loaded@/Default@ subclass."""
+    data = metadata(info)
     if data is None:
         return None
     if data.get("kind") == "model":
-        return typ.type
+        return info
     if data.get("kind") in ("loaded", "default"):
-        for base in typ.type.mro[1:]:
+        for base in info.mro[1:]:
             if (metadata(base) or {}).get("kind") == "model":
                 return base
     return None
