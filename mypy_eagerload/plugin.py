@@ -225,7 +225,9 @@ def _record_model(ctx: ClassDefContext) -> None:
 
 
 def _record_class(ctx: ClassDefContext) -> None:
-    if not models.record_mixin(ctx):
+    if models.record_mixin(ctx):
+        members.record_mixin_members(ctx.cls.info, ctx.cls)
+    else:
         repositories.record_repository(ctx)
 
 

@@ -9,7 +9,10 @@ of ``hybrid_property``/``hybrid_method``. The chains are stored raw in the class
 metadata (serialized with it; a digest change fires dmypy); which names are relationships,
 and where a chain leaves them, is decided when a use site is checked, with the mapping at
 hand. Writes, ``await self.awaitable_attrs.x`` (and later reads of ``x``) are not
-requirements. ``super()`` and association proxies are not followed yet.
+requirements. ``super().member`` is inlined while the class is scanned (the base's chains,
+already recorded: bases are analysed first); an ``association_proxy("lines", "product")``
+is a property that reads ``self.lines`` and each line's ``product``. Mixins record their
+members too, so models inherit them.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from mypy.nodes import (
     NameExpr,
     OverloadedFuncDef,
     SetComprehension,
+    StrExpr,
+    SuperExpr,
+    TypeInfo,
 )
 from mypy.plugin import AttributeContext, CheckerPluginInterface, ClassDefContext, MethodContext
 from mypy.types import Instance, Type, UnionType, get_proper_type
@@ -48,6 +54,7 @@ from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.syntax import is_self, walk_nodes
 
 _MAX_CHAIN = 8  # hops a requirement is followed (recursive models, members calling members)
+_SUPER = "super()."  # a chain's first name read through super(): replaced by the base's chains
 
 
 # ---------------------------------------------------------------------------------------
@@ -64,17 +71,28 @@ def record_members(ctx: ClassDefContext) -> None:
     merged: dict[str, Json] = {}
     for base in reversed(info.mro[1:]):
         merged.update((metadata(base) or {}).get("own_members") or {})
-    own = scan_members(ctx.cls)
+    own = scan_members(ctx.cls, info)
     merged.update(own)
     record["own_members"] = own
     record["members"] = merged
     expose_digest(ctx, info, record)
 
 
-def scan_members(defn: ClassDef) -> dict[str, Json]:
+def record_mixin_members(info: TypeInfo, defn: ClassDef) -> None:
+    """A mixin's members, for the models that inherit them (``record_members`` merges them)."""
+    record = metadata(info)
+    if record is not None:
+        record["own_members"] = scan_members(defn, info)
+
+
+def scan_members(defn: ClassDef, info: TypeInfo) -> dict[str, Json]:
     """{member: {"kind": "property"|"method", "chains": [[name, ...], ...]}}."""
     found: dict[str, Json] = {}
     for stmt in defn.defs.body:
+        proxy = _association_proxy(stmt)
+        if proxy is not None:
+            found[proxy[0]] = {"kind": "property", "chains": [proxy[1]]}
+            continue
         kind = "method"
         func: object = stmt
         if isinstance(stmt, OverloadedFuncDef) and stmt.is_property and stmt.items:
@@ -92,10 +110,43 @@ def scan_members(defn: ClassDef) -> dict[str, Json]:
             func = stmt.func
         if not isinstance(func, FuncDef) or not func.arguments or func.name.startswith("__"):
             continue
-        chains = _chains(func)
+        chains = _inline_super(_chains(func), info)
         if chains:
             found[func.name] = {"kind": kind, "chains": chains}
     return found
+
+
+def _association_proxy(stmt: object) -> tuple[str, list[str]] | None:
+    """``products = association_proxy("lines", "product")``: (name, ["lines", "product"])."""
+    if not (isinstance(stmt, AssignmentStmt) and len(stmt.lvalues) == 1
+            and isinstance(stmt.lvalues[0], NameExpr) and isinstance(stmt.rvalue, CallExpr)):
+        return None
+    callee = stmt.rvalue.callee
+    if not (isinstance(callee, (NameExpr, MemberExpr)) and callee.name == "association_proxy"):
+        return None
+    args = stmt.rvalue.args[:2]
+    if len(args) != 2 or not all(isinstance(a, StrExpr) for a in args):
+        return None  # names not written as literals: unknown, no requirement
+    return stmt.lvalues[0].name, [a.value for a in args if isinstance(a, StrExpr)]
+
+
+def _inline_super(chains: list[list[str]], info: TypeInfo) -> list[list[str]]:
+    """Replace ``super().member`` by what the base's member reads (its raw chains, relative
+    to the same ``self``); ``super().rel`` by the plain read of ``rel``."""
+    out: list[list[str]] = []
+    for chain in chains:
+        if not chain[0].startswith(_SUPER):
+            out.append(chain)
+            continue
+        name = chain[0][len(_SUPER):]
+        base = next((rec for cls in info.mro[1:]
+                     if isinstance(rec := ((metadata(cls) or {}).get("own_members") or {}).get(name), dict)),
+                    None)
+        if base is None:
+            out.append([name, *chain[1:]])
+        else:
+            out.extend(list(c) for c in base.get("chains", []))
+    return sorted({tuple(c): c for c in out}.values())
 
 
 def _chains(func: FuncDef) -> list[list[str]]:
@@ -114,7 +165,7 @@ def _chains(func: FuncDef) -> list[list[str]]:
                and isinstance(node.expr, MemberExpr) and node.expr.name == "awaitable_attrs"}
     chains: set[tuple[str, ...]] = set()
     for node in nodes:
-        if not isinstance(node, MemberExpr) or id(node) in written:
+        if not isinstance(node, (MemberExpr, SuperExpr)) or id(node) in written:
             continue
         chain = _chain(node, self_name, env)
         if chain and chain[0] not in awaited and chain[0] != "awaitable_attrs":
@@ -142,8 +193,10 @@ def _chain(expr: Expression, self_name: str, env: dict[str, list[str]]) -> list[
     while True:
         if isinstance(expr, IndexExpr):
             expr = expr.base
-        elif isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr):
+        elif isinstance(expr, CallExpr) and isinstance(expr.callee, (MemberExpr, SuperExpr)):
             expr = expr.callee  # ``self.total()``: the member's name is the read
+        elif isinstance(expr, SuperExpr):
+            return [_SUPER + expr.name, *reversed(names)]
         elif isinstance(expr, MemberExpr):
             names.append(expr.name)
             expr = expr.expr

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Table
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
@@ -38,6 +39,9 @@ class HasOwner:
     def owner(cls) -> Mapped[User]:
         return relationship("User", lazy="joined")
 
+    def owner_label(self) -> str:  # a mixin's member, extended through super() in Group
+        return self.owner.name
+
 
 class User(Base):
     __tablename__ = "users"
@@ -64,6 +68,9 @@ class User(Base):
 
     def describe(self) -> str:
         return f"{self.name}: {self.post_count} posts"
+
+    # Reads self.posts and each post's title (a column): the collection proxy loads on use.
+    post_titles: AssociationProxy[list[str]] = association_proxy("posts", "title")
 
 
 class Profile(Base):
@@ -108,6 +115,9 @@ class Post(Base):
     def by_author(self, name: str) -> bool:
         return self.author.name == name
 
+    comment_authors: AssociationProxy[list[User]] = association_proxy("comments", "author")
+    author_name: AssociationProxy[str] = association_proxy("author", "name")  # scalar: reads at once
+
 
 class Comment(Base):
     __tablename__ = "comments"
@@ -129,6 +139,9 @@ class Group(HasOwner, Base):
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     members: Mapped[list[User]] = relationship(secondary=user_groups, back_populates="groups")
+
+    def owner_label(self) -> str:  # overrides the mixin's, which it calls through super()
+        return f"{super().owner_label()} ({len(self.members)} members)"
 
 
 class Node(Base):

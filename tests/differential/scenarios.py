@@ -799,6 +799,21 @@ def contracts() -> list[Scenario]:
           ["obj.comment_count", "obj.by_author('u1')"]),
         S("members_hybrid_missing", q("select(Post).where(Post.id == 1).options(raiseload(Post.author))"),
           ["obj.comment_count", "obj.by_author('u1')"]),
+        # Association proxies (iterated: the collection proxy reads when used) and super().
+        S("members_proxy", q(f"{user1}.options(selectinload(User.posts))"), ["list(obj.post_titles)"]),
+        S("members_proxy_missing", q(user1), ["list(obj.post_titles)"]),
+        S("members_proxy_nested", q("select(Post).where(Post.id == 1).options(selectinload(Post.comments)"
+                                    ".selectinload(Comment.author))"), ["list(obj.comment_authors)"]),
+        S("members_proxy_nested_missing", q("select(Post).where(Post.id == 1).options(selectinload(Post.comments))"),
+          ["list(obj.comment_authors)"]),
+        S("members_proxy_scalar", q("select(Post).where(Post.id == 1)"), ["obj.author_name"]),
+        S("members_proxy_scalar_backref", q(f"{user1}.options(selectinload(User.posts))"),
+          ["obj.posts[0].author_name"]),
+        S("members_super_ok", q("select(Group).where(Group.id == 1).options(selectinload(Group.members))"),
+          ["obj.owner_label()"]),
+        S("members_super_own_missing", q("select(Group).where(Group.id == 1)"), ["obj.owner_label()"]),
+        S("members_super_base_missing", q("select(Group).where(Group.id == 1).options(raiseload(Group.owner),"
+                                          " selectinload(Group.members))"), ["obj.owner_label()"]),
         # Repositories that apply the caller's options.
         S("repo_options", got("await repo_optionsRepo(session).get_by_id(1, options=[selectinload(User.posts)])"),
           ["obj.posts", "obj.addresses", "obj.posts[0].comments"], helpers=with_repo("repo_options")),
