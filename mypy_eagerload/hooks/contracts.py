@@ -49,7 +49,7 @@ from mypy_eagerload.hooks.syntax import is_name, is_self, walk_nodes
 from mypy_eagerload.hooks.types import type_to_state
 
 # Containers whose element type is what a ``list[Loaded[...]]`` parameter checks.
-_CONTAINERS = frozenset({"builtins.list", "builtins.set", "builtins.frozenset", "builtins.tuple",
+CONTAINERS = frozenset({"builtins.list", "builtins.set", "builtins.frozenset", "builtins.tuple",
                          "typing.Sequence", "typing.MutableSequence", "typing.Collection",
                          "typing.Iterable", "typing.Iterator", "typing.AbstractSet"})
 
@@ -73,7 +73,7 @@ def requirements_in(typ: Type, depth: int = 0) -> list[Requirement]:
         return [found]
     if isinstance(proper, UnionType):
         return [r for item in proper.items for r in requirements_in(item, depth + 1)]
-    if isinstance(proper, Instance) and proper.args and proper.type.fullname in _CONTAINERS:
+    if isinstance(proper, Instance) and proper.args and proper.type.fullname in CONTAINERS:
         return requirements_in(proper.args[0], depth + 1)
     return []
 

@@ -25,16 +25,10 @@ from mypy.nodes import (
     ClassDef,
     Context,
     Decorator,
-    Expression,
-    ForStmt,
     FuncDef,
-    GeneratorExpr,
-    IndexExpr,
-    ListComprehension,
     MemberExpr,
     NameExpr,
     OverloadedFuncDef,
-    SetComprehension,
     StrExpr,
     SuperExpr,
     TypeInfo,
@@ -51,7 +45,15 @@ from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import expose_digest, metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.syntax import is_self, walk_nodes
+from mypy_eagerload.hooks.syntax import (
+    SUPER_ROOT,
+    alias_env,
+    attribute_chain,
+    awaited_attrs,
+    is_self,
+    walk_nodes,
+    written,
+)
 
 _MAX_CHAIN = 8  # hops a requirement is followed (recursive models, members calling members)
 _SUPER = "super()."  # a chain's first name read through super(): replaced by the base's chains
@@ -152,62 +154,23 @@ def _inline_super(chains: list[list[str]], info: TypeInfo) -> list[list[str]]:
 def _chains(func: FuncDef) -> list[list[str]]:
     self_name = func.arguments[0].variable.name
     nodes = list(walk_nodes(func))
-    env: dict[str, list[str]] = {}
-    # Aliases to fixpoint: ``x = self.a``, ``for y in x.b``, comprehension variables.
-    for _ in range(4):
-        for node in nodes:
-            for name, source in _bindings(node):
-                chain = _chain(source, self_name, env)
-                if chain is not None and env.get(name) != chain:
-                    env[name] = chain
-    written = {id(lv) for node in nodes if isinstance(node, AssignmentStmt) for lv in node.lvalues}
-    awaited = {node.name for node in nodes if isinstance(node, MemberExpr)
-               and isinstance(node.expr, MemberExpr) and node.expr.name == "awaitable_attrs"}
+    env = alias_env(nodes, [self_name])
+    skip = written(nodes)
+    awaited = awaited_attrs(nodes)
     chains: set[tuple[str, ...]] = set()
     for node in nodes:
-        if not isinstance(node, (MemberExpr, SuperExpr)) or id(node) in written:
+        if not isinstance(node, (MemberExpr, SuperExpr)) or id(node) in skip:
             continue
-        chain = _chain(node, self_name, env)
-        if chain and chain[0] not in awaited and chain[0] != "awaitable_attrs":
-            chains.add(tuple(chain))
+        found = attribute_chain(node, env)
+        if found is None or not found[1]:
+            continue
+        root, names = found
+        if root == SUPER_ROOT:
+            chains.add((_SUPER + names[0], *names[1:]))
+        elif names[0] not in awaited and names[0] != "awaitable_attrs":
+            chains.add(names)
     # Keep the longest: a chain's prefixes are read on the way.
     return sorted(list(c) for c in chains if not any(o != c and o[:len(c)] == c for o in chains))
-
-
-def _bindings(node: object) -> list[tuple[str, Expression]]:
-    if isinstance(node, AssignmentStmt) and len(node.lvalues) == 1 and isinstance(node.lvalues[0], NameExpr):
-        return [(node.lvalues[0].name, node.rvalue)]
-    if isinstance(node, ForStmt) and isinstance(node.index, NameExpr):
-        return [(node.index.name, node.expr)]
-    if isinstance(node, (ListComprehension, SetComprehension)):
-        node = node.generator
-    if isinstance(node, GeneratorExpr):
-        return [(index.name, seq) for index, seq in zip(node.indices, node.sequences)
-                if isinstance(index, NameExpr)]
-    return []
-
-
-def _chain(expr: Expression, self_name: str, env: dict[str, list[str]]) -> list[str] | None:
-    """The attribute names read from ``self`` to reach ``expr``; None if it is not so rooted."""
-    names: list[str] = []
-    while True:
-        if isinstance(expr, IndexExpr):
-            expr = expr.base
-        elif isinstance(expr, CallExpr) and isinstance(expr.callee, (MemberExpr, SuperExpr)):
-            expr = expr.callee  # ``self.total()``: the member's name is the read
-        elif isinstance(expr, SuperExpr):
-            return [_SUPER + expr.name, *reversed(names)]
-        elif isinstance(expr, MemberExpr):
-            names.append(expr.name)
-            expr = expr.expr
-        elif isinstance(expr, NameExpr):
-            if expr.name == self_name:
-                return list(reversed(names))
-            if expr.name in env:
-                return env[expr.name] + list(reversed(names))
-            return None
-        else:
-            return None
 
 
 # ---------------------------------------------------------------------------------------

@@ -3,9 +3,24 @@ from interpreted code when mypy is compiled, so the walk reads node attributes).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from mypy.nodes import CallExpr, Expression, FuncItem, MemberExpr, NameExpr, Node, Var
+from mypy.nodes import (
+    AssignmentStmt,
+    CallExpr,
+    Expression,
+    ForStmt,
+    FuncItem,
+    GeneratorExpr,
+    IndexExpr,
+    ListComprehension,
+    MemberExpr,
+    NameExpr,
+    Node,
+    SetComprehension,
+    SuperExpr,
+    Var,
+)
 
 from mypy_eagerload.names import STATEMENT_REFINERS
 
@@ -50,6 +65,73 @@ def walk_nodes(func: FuncItem) -> Iterator[Node]:
             child = getattr(node, attr, None)
             if child is not None:
                 stack.append(child)
+
+
+# ---------------------------------------------------------------------------------------
+# Attribute chains: ``user.posts[0].comments`` is ("user", ("posts", "comments"))
+
+Chain = tuple[str, tuple[str, ...]]  # (root variable, attribute names read from it)
+SUPER_ROOT = "super()"  # the root of ``super().name``: not a variable
+
+
+def attribute_chain(expr: Expression, env: dict[str, Chain]) -> Chain | None:
+    """The root and the attribute names read to reach ``expr``, through indexing, calls of
+    a read attribute (``self.total()``: the member's name is the read) and the local
+    aliases in ``env``; None when ``expr`` does not start at a name in ``env``."""
+    names: list[str] = []
+    while True:
+        if isinstance(expr, IndexExpr):
+            expr = expr.base
+        elif isinstance(expr, CallExpr) and isinstance(expr.callee, (MemberExpr, SuperExpr)):
+            expr = expr.callee
+        elif isinstance(expr, SuperExpr):
+            return SUPER_ROOT, (expr.name, *reversed(names))
+        elif isinstance(expr, MemberExpr):
+            names.append(expr.name)
+            expr = expr.expr
+        elif isinstance(expr, NameExpr) and expr.name in env:
+            root, base = env[expr.name]
+            return root, (*base, *reversed(names))
+        else:
+            return None
+
+
+def alias_env(nodes: list[Node], roots: Iterable[str]) -> dict[str, Chain]:
+    """Local names bound to something reached from a root: ``x = user.posts``, ``for post
+    in user.posts``, comprehension variables (to a fixpoint, a few rounds)."""
+    env: dict[str, Chain] = {root: (root, ()) for root in roots}
+    fixed = set(env)
+    for _ in range(4):
+        for node in nodes:
+            for name, source in _bindings(node):
+                found = attribute_chain(source, env)
+                if found is not None and name not in fixed and env.get(name) != found:
+                    env[name] = found
+    return env
+
+
+def _bindings(node: object) -> list[tuple[str, Expression]]:
+    if isinstance(node, AssignmentStmt) and len(node.lvalues) == 1 and isinstance(node.lvalues[0], NameExpr):
+        return [(node.lvalues[0].name, node.rvalue)]
+    if isinstance(node, ForStmt) and isinstance(node.index, NameExpr):
+        return [(node.index.name, node.expr)]
+    if isinstance(node, (ListComprehension, SetComprehension)):
+        node = node.generator
+    if isinstance(node, GeneratorExpr):
+        return [(index.name, seq) for index, seq in zip(node.indices, node.sequences)
+                if isinstance(index, NameExpr)]
+    return []
+
+
+def written(nodes: list[Node]) -> set[int]:
+    """The ids of assignment targets (a write is not a read)."""
+    return {id(lv) for node in nodes if isinstance(node, AssignmentStmt) for lv in node.lvalues}
+
+
+def awaited_attrs(nodes: list[Node]) -> set[str]:
+    """Names read through ``awaitable_attrs`` (loaded by the await, not by the query)."""
+    return {node.name for node in nodes if isinstance(node, MemberExpr)
+            and isinstance(node.expr, MemberExpr) and node.expr.name == "awaitable_attrs"}
 
 
 # The attributes of mypy nodes that hold sub-nodes (statements and expressions).

@@ -1,0 +1,5 @@
+"""``python -m mypy_eagerload annotate ...``."""
+
+from mypy_eagerload.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,17 @@
+"""``mypy-eagerload annotate``: write what each function reads as ``Loaded[...]`` annotations.
+
+The pipeline, one module a step:
+
+* ``collect`` runs mypy once over the project (its own configuration, the plugin enabled, no
+  cache, bodies and expression types kept) and records, per function, which relationship
+  paths it reads on each model-typed parameter and which project functions it passes them
+  to (mypy glue);
+* ``infer`` propagates requirements through those calls to a fixpoint (plain Python);
+* ``rewrite`` turns the result into edits of the source with libcst, keeping formatting;
+* ``cli`` is the command line (``--diff``, ``--check``, ``--exclude``, ``--explain``).
+
+Why a separate step and not the plugin: a call site cannot read the callee's body in every
+mypy mode (bodies are freed after checking and absent from the cache), so following objects
+across functions inside the plugin would give different answers cold, warm and under dmypy.
+Written down as annotations, the requirement is part of the signature and every mode sees it.
+"""

@@ -1,0 +1,267 @@
+"""Run mypy once over the project and record what each function reads on its parameters.
+
+This is the only part of ``annotate`` that knows mypy. The build keeps every module's tree
+and the type of every expression (``preserve_asts``, ``export_types``), has no cache (a tree
+loaded from the cache has no bodies), and runs the plugin, which records the models, their
+members' chains and the paths of ``Loaded[...]`` annotations already written.
+
+Per function and model-typed parameter (``User``, ``User | None``, ``list[User]``,
+``Sequence[User]``, an existing ``Loaded[User, ...]``), the walk records:
+
+* reads: attribute chains from the parameter (through indexing, loops, comprehensions and
+  local aliases, the same walk as model members use for ``self``), cut where they leave
+  relationships; a model member on the way adds that member's requirement;
+* calls: arguments reached from the parameter by relationships only, passed to a function
+  defined in the analysed files (resolved by mypy's type of the callee, so methods and
+  imported names work), with the parameter they land in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+# isort: off
+# mypy.main first: importing mypy.argmap first runs into an import cycle inside mypy.
+from mypy.main import process_options
+from mypy.argmap import map_actuals_to_formals
+
+# isort: on
+from mypy.build import BuildResult, build
+from mypy.lookup import lookup_fully_qualified
+from mypy.nodes import (
+    ARG_NAMED,
+    ARG_POS,
+    AssignmentStmt,
+    CallExpr,
+    ClassDef,
+    Decorator,
+    Expression,
+    ForStmt,
+    FuncDef,
+    MemberExpr,
+    MypyFile,
+    NameExpr,
+    Node,
+    SymbolTableNode,
+    TypeInfo,
+)
+from mypy.types import AnyType, CallableType, Instance, NoneType, Type, TypeOfAny, UnionType, get_proper_type
+
+from mypy_eagerload.annotate.infer import Call, Function, Param, Path, Read
+from mypy_eagerload.core.schema import Model
+from mypy_eagerload.hooks.contracts import CONTAINERS
+from mypy_eagerload.hooks.loaded_annotation import requirement_of
+from mypy_eagerload.hooks.members import member_record, requirement
+from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.schema import CheckerSchema
+from mypy_eagerload.hooks.syntax import alias_env, attribute_chain, awaited_attrs, walk_nodes, written
+
+PLUGIN = "mypy_eagerload.plugin"
+_MAX_NESTING = 4  # how deep a parameter's declared type is unwrapped (recursive aliases)
+
+
+class BuildFailed(Exception):
+    """mypy stopped with blocking errors (syntax errors, missing modules it cannot skip)."""
+
+
+@dataclass
+class Project:
+    functions: dict[str, Function]
+    files: dict[str, str]  # module -> path of the analysed source
+
+
+def analyse(targets: list[str], config_file: str | None) -> Project:
+    result, modules = _build(targets, config_file)
+    schema = CheckerSchema(lambda name: _lookup(name, result.files))
+    functions: dict[str, Function] = {}
+    files: dict[str, str] = {}
+    for module in sorted(modules):
+        tree = result.files.get(module)
+        if tree is None:
+            continue
+        files[module] = tree.path
+        for func, is_method in _functions(tree.defs):
+            fn = _function(func, is_method, tree, result, schema)
+            if fn is not None:
+                functions[fn.fullname] = fn
+    _keep_project_calls(functions)
+    return Project(functions, files)
+
+
+def _lookup(name: str, modules: dict[str, MypyFile]) -> SymbolTableNode | None:
+    return lookup_fully_qualified(name, modules, raise_on_missing=False)
+
+
+def _build(targets: list[str], config_file: str | None) -> tuple[BuildResult, set[str]]:
+    """mypy with the project's configuration (found as mypy finds it, or ``config_file``)."""
+    args = [*(["--config-file", config_file] if config_file else []), *targets]
+    sources, options = process_options(args, require_targets=False)
+    if not sources:
+        raise BuildFailed("no Python files to analyse (name paths, or set files= in the mypy configuration)")
+    options.preserve_asts = True
+    options.export_types = True
+    options.incremental = False
+    options.cache_dir = os.devnull
+    if PLUGIN not in options.plugins:
+        options.plugins = [*options.plugins, PLUGIN]
+    try:
+        result = build(sources, options)
+    except Exception as exc:  # CompileError: blocking errors, already formatted by mypy
+        messages = getattr(exc, "messages", None) or [str(exc)]
+        raise BuildFailed("\n".join(messages)) from exc
+    return result, {source.module for source in sources}
+
+
+def _functions(defs: Sequence[object], depth: int = 0) -> Iterator[tuple[FuncDef, bool]]:
+    """Module-level functions and the methods of (nested) classes (and whether a method)."""
+    for node in defs:
+        if isinstance(node, Decorator):
+            yield node.func, depth > 0
+        elif isinstance(node, FuncDef):
+            yield node, depth > 0
+        elif isinstance(node, ClassDef) and depth < _MAX_NESTING:
+            yield from _functions(node.defs.body, depth + 1)
+
+
+def _function(func: FuncDef, is_method: bool, tree: MypyFile, result: BuildResult,
+              schema: CheckerSchema) -> Function | None:
+    signature = func.type
+    if not isinstance(signature, CallableType):
+        return None  # unannotated: mypy does not check its body against a parameter type
+    fn = Function(func.fullname, tree.fullname, tree.path, func.line)
+    skip_first = is_method and not func.is_static  # self, or cls of a classmethod
+    for index, argument in enumerate(func.arguments):
+        if (index == 0 and skip_first) or index >= len(signature.arg_types):
+            continue
+        found = _model_of(signature.arg_types[index])
+        if found is None:
+            continue
+        info, existing = found
+        fn.params[argument.variable.name] = Param(argument.variable.name, info.fullname, existing)
+    if not fn.params:
+        return fn
+    nodes = list(walk_nodes(func))
+    _mark_rebound(fn, nodes)
+    env = alias_env(nodes, list(fn.params))
+    skip = written(nodes)
+    awaited = awaited_attrs(nodes)
+    for node in nodes:
+        if isinstance(node, MemberExpr) and id(node) not in skip:
+            _record_read(fn, node, env, awaited, schema)
+        elif isinstance(node, CallExpr):
+            _record_call(fn, node, env, result, schema)
+    return fn
+
+
+def _model_of(typ: Type, depth: int = 0) -> tuple[TypeInfo, tuple[str, ...]] | None:
+    """The mapped class in ``User``, ``User | None``, ``list[User]``, ``Loaded[User, ...]``,
+    with the paths already written."""
+    if depth > _MAX_NESTING:
+        return None
+    proper = get_proper_type(typ)
+    if isinstance(proper, UnionType):
+        items = [i for i in proper.items if not isinstance(get_proper_type(i), NoneType)]
+        return _model_of(items[0], depth + 1) if len(items) == 1 else None
+    if not isinstance(proper, Instance):
+        return None
+    data = metadata(proper.type)
+    if data is not None and data.get("kind") == "model":
+        req = requirement_of(proper)
+        return proper.type, (req.paths if req is not None else ())
+    if proper.type.fullname in CONTAINERS and len(proper.args) >= 1:
+        return _model_of(proper.args[0], depth + 1)
+    return None
+
+
+def _mark_rebound(fn: Function, nodes: list[Node]) -> None:
+    """A parameter assigned in the body may hold another object: its reads are not the
+    caller's business, and an annotation would claim too much. Left alone."""
+    for node in nodes:
+        targets: list[Expression] = []
+        if isinstance(node, AssignmentStmt):
+            targets = node.lvalues
+        elif isinstance(node, ForStmt):
+            targets = [node.index]
+        for target in targets:
+            if isinstance(target, NameExpr) and target.name in fn.params:
+                param = fn.params[target.name]
+                param.rewritable, param.why_not = False, f"assigned on line {node.line}"
+
+
+def _relationship_prefix(schema: CheckerSchema, model: Model, names: tuple[str, ...]
+                         ) -> tuple[Path, Model | None, str | None]:
+    """The relationships at the start of ``names``; the model reached and the name after."""
+    path: list[str] = []
+    current: Model | None = model
+    for name in names:
+        rel = current.relationship(name) if current is not None else None
+        if rel is None:
+            return tuple(path), current, name
+        path.append(name)
+        current = schema.model(rel.target) if rel.target else None
+    return tuple(path), current, None
+
+
+def _record_read(fn: Function, node: MemberExpr, env: dict[str, tuple[str, tuple[str, ...]]],
+                 awaited: set[str], schema: CheckerSchema) -> None:
+    found = attribute_chain(node, env)
+    if found is None or not found[1] or found[0] not in fn.params:
+        return
+    root, names = found
+    param = fn.params[root]
+    if not param.rewritable or names[0] in awaited or names[0] == "awaitable_attrs":
+        return
+    model = schema.model(param.model)
+    if model is None:
+        return
+    path, reached, after = _relationship_prefix(schema, model, names)
+    text = ".".join((root, *names))
+    if path:
+        fn.reads.append(Read(root, path, node.line, text))
+    if reached is not None and after is not None \
+            and member_record(_data(schema, reached), after) is not None:
+        for sub, route in requirement(schema, reached, after):
+            via = f" (through {route})" if route else ""
+            fn.reads.append(Read(root, path + sub, node.line,
+                                 f"{text}: {reached.name}.{after} reads {'.'.join(sub)}{via}"))
+
+
+def _data(schema: CheckerSchema, model: Model) -> dict[str, object]:
+    info = schema.info(model.fullname)
+    return (metadata(info) if info is not None else None) or {}
+
+
+def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[str, ...]]],
+                 result: BuildResult, schema: CheckerSchema) -> None:
+    callee_type = get_proper_type(result.types.get(call.callee))
+    if not isinstance(callee_type, CallableType) or not isinstance(callee_type.definition, FuncDef):
+        return
+    callee = callee_type.definition.fullname
+    formals = map_actuals_to_formals(
+        call.arg_kinds, call.arg_names, callee_type.arg_kinds, callee_type.arg_names,
+        lambda i: result.types.get(call.args[i]) or AnyType(TypeOfAny.special_form))
+    for formal, actuals in enumerate(formals):
+        name = callee_type.arg_names[formal]
+        if len(actuals) != 1 or name is None or call.arg_kinds[actuals[0]] not in (ARG_POS, ARG_NAMED):
+            continue
+        found = attribute_chain(call.args[actuals[0]], env)
+        if found is None or found[0] not in fn.params or not fn.params[found[0]].rewritable:
+            continue
+        root, names = found
+        model = schema.model(fn.params[root].model)
+        if model is None:
+            continue
+        path, _reached, after = _relationship_prefix(schema, model, names)
+        if after is not None:
+            continue  # passes a column or a member's result: not an object the callee's facts describe
+        shown = ".".join((root, *names))
+        fn.calls.append(Call(root, path, callee, name, call.line,
+                             f"{callee.rsplit('.', 1)[-1]}({name}={shown})"))
+
+
+def _keep_project_calls(functions: dict[str, Function]) -> None:
+    """Calls to functions outside the analysed files say nothing (their bodies are not read)."""
+    for fn in functions.values():
+        fn.calls = [c for c in fn.calls if c.callee in functions]

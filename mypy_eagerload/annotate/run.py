@@ -1,0 +1,63 @@
+"""The ``annotate`` command: analyse, infer, then print, check or write the edits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TextIO
+
+from mypy_eagerload.annotate import collect, infer
+from mypy_eagerload.annotate.rewrite import Edit, rewrite
+
+
+def annotate(paths: list[str], *, config_file: str | None, diff: bool, check: bool, explain: list[str],
+             exclude: list[re.Pattern[str]], max_depth: int, out: TextIO, err: TextIO) -> int:
+    try:
+        project = collect.analyse(paths, config_file)
+    except collect.BuildFailed as exc:
+        print(f"mypy-eagerload annotate: mypy could not analyse the project:\n{exc}", file=err)
+        return 2
+    required = infer.infer(project.functions, max_depth)
+    if explain:
+        for name in explain:
+            print("\n".join(infer.explain(project.functions, required, name)), file=out)
+        return 0
+    changed_files = 0
+    changed_params = 0
+    for module, edits in sorted(_edits(project, required).items()):
+        file = Path(project.files[module])
+        if any(x.search(file.as_posix()) for x in exclude):
+            continue
+        old = file.read_text(encoding="utf-8")
+        result = rewrite(old, edits)
+        for edit, why in result.skipped:
+            print(f"{file}: {edit.qualname}({edit.param}): skipped: {why}", file=err)
+        if result.source == old:
+            continue
+        changed_files += 1
+        changed_params += len(result.applied)
+        if diff:
+            from mypy_eagerload.cli import unified_diff
+
+            out.write(unified_diff(file, old, result.source))
+        elif check:
+            for edit, added in result.applied:
+                shown = ", ".join(f'"{p}"' for p in added)
+                print(f"{file}: {edit.qualname}({edit.param}) needs {shown}", file=out)
+        else:
+            file.write_text(result.source, encoding="utf-8")
+    verb = "would change" if diff or check else "changed"
+    print(f"mypy-eagerload annotate: {verb} {changed_params} parameter(s) in {changed_files} file(s)",
+          file=err)
+    return 1 if check and changed_params else 0
+
+
+def _edits(project: collect.Project, required: infer.Requirements) -> dict[str, list[Edit]]:
+    edits: dict[str, list[Edit]] = {}
+    for fn in project.functions.values():
+        qualname = fn.fullname[len(fn.module) + 1:]
+        for param in fn.params.values():
+            paths = infer.maximal(set(required.get((fn.fullname, param.name), {})))
+            if paths and param.rewritable:
+                edits.setdefault(fn.module, []).append(Edit(qualname, param.name, tuple(paths)))
+    return edits

@@ -1,0 +1,53 @@
+"""``mypy-eagerload`` (also ``python -m mypy_eagerload``): the command line.
+
+One command so far, ``annotate`` (see ``mypy_eagerload.annotate``). It needs libcst, the
+``annotate`` extra: ``pip install 'mypy-eagerload[annotate]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mypy-eagerload")
+    commands = parser.add_subparsers(dest="command", required=True)
+    annotate = commands.add_parser(
+        "annotate", help="write what each function reads on its model parameters as Loaded[...]",
+        description="Run mypy once over PATHS (with the project's mypy configuration), infer which "
+                    "relationship paths each function reads on its model-typed parameters (directly, "
+                    "through model members and through calls), and write them as Loaded[...] "
+                    "annotations, widening existing ones.")
+    annotate.add_argument("paths", nargs="*",
+                          help="files or directories (default: files= of the mypy configuration)")
+    mode = annotate.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print the changes as a diff, write nothing")
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if an annotation would change (for CI)")
+    mode.add_argument("--explain", metavar="FUNCTION", action="append", default=[],
+                      help="show why each path of module.function (or module.Class.method) is needed")
+    annotate.add_argument("--exclude", metavar="REGEX", action="append", default=[],
+                          help="do not rewrite files whose path matches (they are still analysed)")
+    annotate.add_argument("--config-file", metavar="FILE", help="the mypy configuration to use")
+    annotate.add_argument("--max-depth", type=int, default=5, metavar="N",
+                          help="cut inferred paths at N relationships (recursive reads; default 5)")
+    args = parser.parse_args(argv)
+    try:
+        from mypy_eagerload.annotate import run
+    except ImportError as exc:  # libcst missing
+        print(f"mypy-eagerload annotate needs libcst: pip install 'mypy-eagerload[annotate]' ({exc})",
+              file=sys.stderr)
+        return 2
+    return run.annotate(args.paths, config_file=args.config_file, diff=args.diff, check=args.check,
+                        explain=args.explain, exclude=[re.compile(x) for x in args.exclude],
+                        max_depth=args.max_depth, out=sys.stdout, err=sys.stderr)
+
+
+def unified_diff(path: Path, old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"a/{path.as_posix()}", f"b/{path.as_posix()}"))
