@@ -222,11 +222,13 @@ class EagerLoadPlugin(Plugin):
 def _record_model(ctx: ClassDefContext) -> None:
     models.record_model(ctx)
     members.record_members(ctx)
+    models.depend_on_bases(ctx)
 
 
 def _record_class(ctx: ClassDefContext) -> None:
     if models.record_mixin(ctx):
-        members.record_mixin_members(ctx.cls.info, ctx.cls)
+        members.record_mixin_members(ctx)
+        models.depend_on_bases(ctx)
     else:
         repositories.record_repository(ctx)
 

@@ -51,7 +51,9 @@ def build(tmp: Path) -> list[str]:
     harness.write_project(tmp, cases)
     (tmp / "services.py").write_text(SERVICES)
     (tmp / "callers.py").write_text(CALLERS)
-    targets += ["dmodels.py", "scenarios_mod.py", "services.py", "callers.py"]
+    for name, text in MIXIN_FILES.items():
+        (tmp / name).write_text(text)
+    targets += ["dmodels.py", "scenarios_mod.py", "services.py", "callers.py", *MIXIN_FILES]
     (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
     return targets
 
@@ -82,6 +84,52 @@ class Users:
         stmt = select(User).where(User.id == id).options(*options)
         return (await self.session.execute(stmt)).unique().scalar_one_or_none()
 """
+
+# A mixin in its own module, a model using it (and super()) in another, uses in a third: the
+# edits change the mixin only.
+MIXIN_FILES = {
+    "ownmixin.py": """\
+from __future__ import annotations
+from typing import TYPE_CHECKING
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+if TYPE_CHECKING:
+    from dmodels import User
+
+class HasWriter:
+    writer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    @declared_attr
+    def writer(cls) -> Mapped[User]:
+        return relationship("User", lazy="joined")
+
+    def writer_name(self) -> str:
+        return self.writer.name
+""",
+    "ownmodels.py": """\
+from __future__ import annotations
+from sqlalchemy.orm import Mapped, mapped_column
+from dmodels import Base
+from ownmixin import HasWriter
+
+class Note(HasWriter, Base):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+    def label(self) -> str:
+        return "note by " + super().writer_name()
+""",
+    "ownuse.py": """\
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from ownmodels import Note
+
+async def use(session: AsyncSession) -> None:
+    note = (await session.execute(select(Note))).scalar_one()
+    note.writer_name()
+    note.label()
+""",
+}
 
 CALLERS = """\
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -47,6 +47,10 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
         "select(User).where(User.id == id).options(raiseload(User.posts)).options(*options)")),
     ("member body edited", _replace("dmodels.py", "        return len(self.posts)\n",
                                     "        return len(self.addresses)\n")),
+    ("mixin member body edited (its own module)", _replace(
+        "ownmixin.py", "        return self.writer.name\n",
+        "        return self.writer.name + str(len(self.writer.posts))\n")),
+    ("mixin lazy= changed (its own module)", _replace("ownmixin.py", 'lazy="joined"', 'lazy="raise"')),
     ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy="raise")',
                                'back_populates="author", lazy="selectin")')),
     ("example lazy= changed", _replace("blog/models.py", 'back_populates="user", lazy="selectin")',

@@ -80,11 +80,15 @@ def record_members(ctx: ClassDefContext) -> None:
     expose_digest(ctx, info, record)
 
 
-def record_mixin_members(info: TypeInfo, defn: ClassDef) -> None:
-    """A mixin's members, for the models that inherit them (``record_members`` merges them)."""
+def record_mixin_members(ctx: ClassDefContext) -> None:
+    """A mixin's members, for the models that inherit them (``record_members`` merges them).
+    The digest makes dmypy re-analyse those models when the mixin (in another module, say)
+    changes: their class definitions depend on the mixin's symbols, not on its metadata."""
+    info = ctx.cls.info
     record = metadata(info)
     if record is not None:
-        record["own_members"] = scan_members(defn, info)
+        record["own_members"] = scan_members(ctx.cls, info)
+        expose_digest(ctx, info, record)
 
 
 def scan_members(defn: ClassDef, info: TypeInfo) -> dict[str, Json]:

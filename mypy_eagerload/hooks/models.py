@@ -154,6 +154,15 @@ def expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:
     info.names[names.MAPPING_DIGEST] = SymbolTableNode(MDEF, var, plugin_generated=True)
 
 
+def depend_on_bases(ctx: ClassDefContext) -> None:
+    """Re-analyse this class under dmypy when a recorded base (a mixin or a mapped base in
+    another module) changes: what the class records merges theirs, and fine-grained mode
+    re-runs a class's hooks only when something it depends on fires."""
+    for base in ctx.cls.info.mro[1:]:
+        if metadata(base) is not None:
+            ctx.api.add_plugin_dependency(f"<{base.fullname}.{names.MAPPING_DIGEST}>")
+
+
 def _is_abstract(defn: ClassDef) -> bool:
     sym = defn.info.names.get("__abstract__")
     return sym is not None and sym.node is not None and any(
