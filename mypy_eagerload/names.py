@@ -74,3 +74,12 @@ ROW_GETATTR_CLASSES = frozenset({"sqlalchemy.engine._row_cy.BaseRow",
 # The legacy Query API (sync sessions only): session.query(User).options(...).all()
 QUERY_CLASS = "sqlalchemy.orm.query.Query"
 QUERY_FETCH = frozenset({"all", "first", "one", "one_or_none", "get", "__iter__"})
+
+# pydantic schemas that read ORM objects (hooks.serializers) and FastAPI routes (hooks.routes)
+SCHEMA_KEY = "mypy_eagerload_schema"  # TypeInfo.metadata key of a pydantic schema's record
+PYDANTIC_BASE_MODEL = "pydantic.main.BaseModel"
+SCHEMA_VALIDATORS = frozenset({"model_validate", "from_orm"})  # class methods on a schema
+TYPE_ADAPTER_VALIDATE = "pydantic.type_adapter.TypeAdapter.validate_python"
+ROUTE_CLASSES = ("fastapi.applications.FastAPI", "fastapi.routing.APIRouter")
+ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "options", "head", "trace",
+                           "api_route", "add_api_route"})

@@ -36,6 +36,8 @@ from mypy_eagerload.hooks import (
     queries,
     repositories,
     results,
+    routes,
+    serializers,
 )
 from mypy_eagerload.hooks.schema import mapped_class
 
@@ -125,8 +127,16 @@ class EagerLoadPlugin(Plugin):
             info = self._info(cls)
             if info is not None and info.has_base(names.RESULT_BASE):
                 return results.fetch_hook(self.lookup_fully_qualified, self.settings)
+        if method in names.ROUTE_METHODS and cls in names.ROUTE_CLASSES:
+            return routes.decorator_hook(self.lookup_fully_qualified, self.settings)
+        if fullname == names.TYPE_ADAPTER_VALIDATE:
+            return serializers.type_adapter_hook(self.lookup_fully_qualified, self.settings)
         if fullname.startswith(_NO_DEPS_PREFIXES):
             return None
+        if method in names.SCHEMA_VALIDATORS:
+            info = self._info(cls)
+            if info is not None and serializers.schema_record_in_mro(info):
+                return serializers.validate_hook(self.lookup_fully_qualified, self.settings, method)
         return self._contract_method_hook(cls, method)
 
     def _contract_method_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
@@ -229,7 +239,7 @@ def _record_class(ctx: ClassDefContext) -> None:
     if models.record_mixin(ctx):
         members.record_mixin_members(ctx)
         models.depend_on_bases(ctx)
-    else:
+    elif not serializers.record_schema(ctx):
         repositories.record_repository(ctx)
 
 

@@ -163,3 +163,14 @@ def member_unmet(member: str, route: str, miss: Missing) -> str:
         return f"{lead}, but {why(miss.reason, miss.target)}"
     return (f"{lead}, which the query that produced this {_short(miss.hops[0][0])} did not load "
             f"({why(miss.reason, miss.target)})")
+
+
+def serializer_unmet(reader: str, field: str, miss: Missing) -> str:
+    """``"UserOut.model_validate" reads "UserOut.posts[].comments" ("User.posts -> ..."), ...``;
+    ``reader`` is shown as given (quoted by the caller)."""
+    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in miss.hops)
+    lead = f'{reader} reads "{field}" ("{shown}")'
+    if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
+        return f"{lead}, but {why(miss.reason, miss.target)}"
+    return (f"{lead}, which the query that produced this {_short(miss.hops[0][0])} did not load "
+            f"({why(miss.reason, miss.target)})")

@@ -126,17 +126,17 @@ def state_of(schema: CheckerSchema, settings: Settings, typ: Type) -> tuple[Stat
     return None, False
 
 
-def _objects(typ: Type, depth: int = 0) -> list[Type]:
+def objects(typ: Type, depth: int = 0) -> list[Type]:
     """The model objects a value holds: itself, a union's items, a container's elements."""
     proper = get_proper_type(typ)
     if isinstance(proper, NoneType) or depth > _MAX_NESTING:
         return []
     if isinstance(proper, UnionType):
-        return [o for item in proper.items for o in _objects(item, depth + 1)]
+        return [o for item in proper.items for o in objects(item, depth + 1)]
     if isinstance(proper, Instance) and model_info(proper) is None and proper.args:
         if proper.type.fullname == "mypy_eagerload._types.LoadedList":
-            return _objects(proper.args[-1], depth + 1)
-        return _objects(proper.args[0], depth + 1)
+            return objects(proper.args[-1], depth + 1)
+        return objects(proper.args[0], depth + 1)
     return [proper]
 
 
@@ -146,7 +146,7 @@ def check_value(api: CheckerPluginInterface, schema: CheckerSchema, settings: Se
     reqs = requirements_in(expected)
     if not reqs:
         return
-    for obj in _objects(value):
+    for obj in objects(value):
         info = model_info(obj)
         if info is None:
             continue
@@ -209,17 +209,17 @@ def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settin
     sig = func.type if func is not None else None
     if func is None or not isinstance(sig, CallableType):
         return
-    declared = _declared_return(sig.ret_type, func.is_coroutine)
+    declared = declared_return(sig.ret_type, func.is_coroutine)
     if not requirements_in(declared):
         return
-    returned = _returned_directly(func, call) or _returned_through_name(func, call)
+    returned = returned_expression(func, call)
     if returned is None:
         return
     check_value(api, CheckerSchema(lookup), settings, produced, declared,
                 f'the return type of "{func.name}"', returned)
 
 
-def _declared_return(ret_type: Type, coroutine: bool) -> Type:
+def declared_return(ret_type: Type, coroutine: bool) -> Type:
     """What ``return`` statements must give: an ``async def``'s type is a Coroutine."""
     proper = get_proper_type(ret_type)
     if coroutine and isinstance(proper, Instance) and proper.type.fullname == "typing.Coroutine" \
@@ -230,6 +230,12 @@ def _declared_return(ret_type: Type, coroutine: bool) -> Type:
 
 def _strip(expr: Expression) -> Expression:
     return expr.expr if isinstance(expr, AwaitExpr) else expr
+
+
+def returned_expression(func: FuncItem, call: Context) -> Expression | None:
+    """The ``return`` that gives back ``call``'s value: directly, or through a variable
+    assigned once from it."""
+    return _returned_directly(func, call) or _returned_through_name(func, call)
 
 
 def _returned_directly(func: FuncItem, call: Context) -> Expression | None:

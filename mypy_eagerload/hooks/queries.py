@@ -29,9 +29,9 @@ from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.conflicts import find_conflicts
 from mypy_eagerload.hooks.compat import depend_on_mappings, report, type_context
 from mypy_eagerload.hooks.context import fit
-from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
+from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import statement_origin
 from mypy_eagerload.hooks.types import (

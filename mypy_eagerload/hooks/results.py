@@ -25,9 +25,9 @@ from mypy.types import Instance, TupleType, Type, get_proper_type
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
-from mypy_eagerload.hooks.contracts import check_returned
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
 from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
 from mypy_eagerload.hooks.types import joined_marker, type_to_ref
