@@ -113,8 +113,41 @@ def _options(rng: random.Random, root: str, paths: list[tuple[str, ...]]) -> str
 
 # No ``from __future__ import annotations``: pydantic resolves the field types when each class
 # is created (nested schemas are written before the schemas that use them).
+def handwritten() -> list[Case]:
+    """Shapes the generator does not write: a generic schema, a union whose members read
+    different things, v1-style from_orm with a class Config, a schema with a validator
+    that sees the object (unknown: nothing claimed)."""
+    def case(key: int, root: str, classes: str, top: str, paths: list[tuple[str, ...]], options: str,
+             call: str) -> Case:
+        return Case(key, root, [classes], top, paths, options, call.replace("TOP", top))
+
+    generic = ("class G1_post(BaseModel):\n    model_config = ConfigDict(from_attributes=True)\n"
+               "    comments: list[Any]\n\n\n"
+               "class G1(BaseModel, Generic[T]):\n    model_config = ConfigDict(from_attributes=True)\n"
+               "    posts: list[T]")
+    union = ("class U_a(BaseModel):\n    model_config = ConfigDict(from_attributes=True)\n"
+             "    id: int\n    posts: list[Any]\n\n\n"
+             "class U_b(BaseModel):\n    model_config = ConfigDict(from_attributes=True)\n    id: int\n\n\n"
+             "class U(BaseModel):\n    model_config = ConfigDict(from_attributes=True)\n"
+             "    author: U_a | U_b")
+    v1 = ("class V1(BaseModel):\n    posts: list[Any]\n\n    class Config:\n        from_attributes = True")
+    return [
+        case(1000, "User", generic, "G1", [("posts",), ("posts", "comments")],
+             ".options(selectinload(User.posts))", "TOP[G1_post].model_validate({obj})"),
+        case(1001, "User", generic.replace("G1", "G2"), "G2", [("posts",), ("posts", "comments")],
+             ".options(selectinload(User.posts).selectinload(Post.comments))",
+             "TOP[G2_post].model_validate({obj})"),
+        case(1002, "Post", union, "U", [("author",), ("author", "posts")],
+             ".options(joinedload(Post.author))", "TOP.model_validate({obj})"),
+        case(1003, "User", v1, "V1", [("posts",)], "", "TOP.from_orm({obj})"),
+        case(1004, "User", v1.replace("V1", "V2"), "V2", [("posts",)], ".options(selectinload(User.posts))",
+             "TOP.from_orm({obj})"),
+    ]
+
+
 HEADER = """\
-from typing import Any
+import warnings
+from typing import Any, Generic, TypeVar
 
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, TypeAdapter, computed_field
 from sqlalchemy import select
@@ -122,6 +155,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from dmodels import Address, Comment, Group, Node, Post, Profile, Tag, User
+
+T = TypeVar("T")
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # from_orm, class Config
 """
 
 

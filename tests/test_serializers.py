@@ -16,7 +16,7 @@ CASES = 200
 
 @pytest.mark.slow
 def test_serializer_checks_agree_with_runtime(tmp_path: Path) -> None:
-    cases = serializer_flow.generate(CASES, seed=11)
+    cases = serializer_flow.generate(CASES, seed=11) + serializer_flow.handwritten()
     module = serializer_flow.write(tmp_path, cases)
     assert harness.run_mypy(tmp_path, [module.name], plugin=False) == []
     errors = harness.run_mypy(tmp_path, [module.name], plugin=True)

@@ -3,7 +3,7 @@
 Semantic analysis (the MRO hook, so that pydantic's own plugin keeps its base-class hook):
 each ``BaseModel`` subclass's body is read for its fields as written (names, ``Field(alias=,
 validation_alias=)`` with ``AliasChoices``/``AliasPath``), its configuration
-(``from_attributes``, ``orm_mode``, ``populate_by_name``/``validate_by_name``,
+(``from_attributes``, ``populate_by_name``/``validate_by_name``,
 ``validate_by_alias``) and what makes it unknowable (``alias_generator``, a non-literal alias,
 ``model_validator(mode="before"|"wrap")``, ``root_validator(pre=True)``); the record goes into
 the class's metadata with a digest for dmypy. ``computed_field`` and other properties are not
@@ -152,9 +152,10 @@ def _callee_name(call: CallExpr) -> str:
     return callee.name if isinstance(callee, (NameExpr, MemberExpr)) else ""
 
 
-_CONFIG_KEYS = {"from_attributes": "from_attributes", "orm_mode": "from_attributes",
-                "populate_by_name": "by_name", "validate_by_name": "by_name",
-                "allow_population_by_field_name": "by_name", "validate_by_alias": "by_alias",
+# pydantic 2's names. Its v1 names (orm_mode, allow_population_by_field_name) only warn:
+# measured, from_orm with orm_mode = True raises "You must set ... from_attributes=True".
+_CONFIG_KEYS = {"from_attributes": "from_attributes", "populate_by_name": "by_name",
+                "validate_by_name": "by_name", "validate_by_alias": "by_alias",
                 "alias_generator": "alias_generator"}
 
 
@@ -410,7 +411,7 @@ def validate_hook(lookup: Lookup, settings: Settings, method: str) -> Callable[[
             return ctx.default_return_type
         flag = _from_attributes_argument(ctx)
         if flag is None:
-            flag = method == "from_orm" or bool(Shapes().config(target.type).get("from_attributes"))
+            flag = bool(Shapes().config(target.type).get("from_attributes"))
         if flag:
             for value in _values(ctx):
                 check(ctx.api, CheckerSchema(lookup), settings, [target], value, ctx.context,
