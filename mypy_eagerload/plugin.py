@@ -136,7 +136,8 @@ class EagerLoadPlugin(Plugin):
         if method in names.SCHEMA_VALIDATORS:
             info = self._info(cls)
             if info is not None and serializers.schema_record_in_mro(info):
-                return serializers.validate_hook(self.lookup_fully_qualified, self.settings, method)
+                chained = serializers.pydantic_check(self.options.plugins, method)
+                return serializers.validate_hook(self.lookup_fully_qualified, self.settings, method, chained)
         return self._contract_method_hook(cls, method)
 
     def _contract_method_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -44,3 +48,55 @@ def test_serializer_checks_agree_with_runtime(tmp_path: Path) -> None:
     assert wrong == [], "\n".join(wrong[:20])
     assert tally["fails, reported"] >= CASES // 5 and tally["passes, silent"] >= CASES // 10
     assert tally["no data"] <= CASES // 4
+
+
+PYDANTIC_PROJECT = '''\
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from dmodels import User
+
+
+class PostOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    posts: list[PostOut]
+
+
+class NoOrm(BaseModel):
+    posts: list[PostOut]
+
+
+async def f(session: AsyncSession) -> None:
+    user = (await session.execute(select(User))).scalar_one()
+    UserOut.model_validate(user)
+    UserOut.from_orm(user)
+    NoOrm.from_orm(user)
+    UserOut()
+'''
+
+
+@pytest.mark.parametrize("order", ["eagerload first", "pydantic first"])
+def test_pydantic_plugin_keeps_working_in_either_order(tmp_path: Path, order: str) -> None:
+    """Both plugins' checks, in both orders of ``plugins = [...]``; the one documented loss:
+    with pydantic.mypy listed first, its from_orm hook is the one mypy uses."""
+    (tmp_path / "dmodels.py").write_text((Path(__file__).parent / "differential" / "dmodels.py").read_text())
+    (tmp_path / "app.py").write_text(PYDANTIC_PROJECT)
+    plugins = ["mypy_eagerload.plugin", "pydantic.mypy"]
+    if order == "pydantic first":
+        plugins.reverse()
+    (tmp_path / "both.ini").write_text(f"[mypy]\nplugins = {', '.join(plugins)}\n")
+    proc = subprocess.run([sys.executable, "-m", "mypy", "--config-file", "both.ini", "--no-incremental",
+                           "--show-error-codes", "app.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "MYPYPATH": str(tmp_path)}, check=False)
+    error = re.compile(r"^app\.py:(\d+): error: .*\[([a-z-]+)\]$", re.M)
+    found = {(int(m[1]), m[2]) for m in error.finditer(proc.stdout)}
+    ours = {(23, "unloaded-relationship")}  # model_validate
+    if order == "eagerload first":
+        ours.add((24, "unloaded-relationship"))  # from_orm: this plugin's hook, chaining pydantic's
+    pydantic = {(25, "pydantic-orm"), (26, "call-arg")}  # from_orm without from_attributes; __init__
+    assert found == ours | pydantic, proc.stdout

@@ -402,10 +402,14 @@ def _has_attribute(schema: CheckerSchema) -> Callable[[Model, str], bool]:
 # Call sites
 
 
-def validate_hook(lookup: Lookup, settings: Settings, method: str) -> Callable[[MethodContext], Type]:
-    """``Schema.model_validate(obj, from_attributes=...)`` and ``Schema.from_orm(obj)``."""
+def validate_hook(lookup: Lookup, settings: Settings, method: str,
+                  then: Callable[[MethodContext], Type] | None = None) -> Callable[[MethodContext], Type]:
+    """``Schema.model_validate(obj, from_attributes=...)`` and ``Schema.from_orm(obj)``;
+    ``then`` is pydantic's own ``from_orm`` check, which this hook would otherwise hide."""
 
     def hook(ctx: MethodContext) -> Type:
+        if then is not None:
+            then(ctx)
         target = class_object_type(ctx.type)
         if target is None or not ctx.arg_types or not ctx.arg_types[0]:
             return ctx.default_return_type
@@ -419,6 +423,20 @@ def validate_hook(lookup: Lookup, settings: Settings, method: str) -> Callable[[
         return ctx.default_return_type
 
     return hook
+
+
+def pydantic_check(plugins: list[str], method: str) -> Callable[[MethodContext], Type] | None:
+    """pydantic's mypy plugin checks ``from_orm`` through a method hook too, and mypy uses the
+    first plugin's hook only: when ``pydantic.mypy`` is enabled, this plugin's hook runs
+    pydantic's check as well (so list mypy_eagerload first; the other order loses this
+    plugin's ``from_orm`` check, not pydantic's)."""
+    if method != "from_orm" or "pydantic.mypy" not in plugins:
+        return None
+    try:
+        from pydantic.mypy import from_attributes_callback
+    except ImportError:  # pydantic 1, or its plugin moved: nothing to chain
+        return None
+    return from_attributes_callback
 
 
 def type_adapter_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], Type]:
