@@ -119,6 +119,24 @@ class Note(HasWriter, Base):
     def label(self) -> str:
         return "note by " + super().writer_name()
 """,
+    # A pydantic schema in its own module, validated from a query result in another.
+    "ownschemas.py": """\
+from pydantic import BaseModel, ConfigDict
+
+class UserBrief(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+""",
+    "ownserial.py": """\
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from dmodels import User
+from ownschemas import UserBrief
+
+async def brief(session: AsyncSession) -> UserBrief:
+    user = (await session.execute(select(User))).scalar_one()
+    return UserBrief.model_validate(user)
+""",
     "ownuse.py": """\
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -50,6 +50,8 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
     ("mixin member body edited (its own module)", _replace(
         "ownmixin.py", "        return self.writer.name\n",
         "        return self.writer.name + str(len(self.writer.posts))\n")),
+    ("pydantic schema gains a field (its own module)", _replace(
+        "ownschemas.py", "    name: str\n", "    name: str\n    addresses: list[object]\n")),
     ("mixin lazy= changed (its own module)", _replace("ownmixin.py", 'lazy="joined"', 'lazy="raise"')),
     ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy="raise")',
                                'back_populates="author", lazy="selectin")')),
