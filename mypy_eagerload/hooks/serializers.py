@@ -90,7 +90,11 @@ def record_schema(ctx: ClassDefContext) -> bool:
             if name == "model_config":
                 config.update(_config_call(stmt.rvalue))
             elif _is_field(stmt, name):
-                fields.append({"name": name, **_alias(stmt.rvalue)})
+                if _annotated(stmt):
+                    # Annotated[..., Field(alias=...)] may rename it: the field is not counted.
+                    fields.append({"name": name, "skip": True})
+                else:
+                    fields.append({"name": name, **_alias(stmt.rvalue)})
         elif isinstance(stmt, ClassDef) and stmt.name == "Config":
             config.update(_config_class(stmt))
         elif isinstance(stmt, Decorator):
@@ -110,6 +114,11 @@ def _is_field(stmt: AssignmentStmt, name: str) -> bool:
         return False  # private attributes and plain assignments are not fields
     written = stmt.unanalyzed_type
     return not (isinstance(written, UnboundType) and written.name.rsplit(".", 1)[-1] == "ClassVar")
+
+
+def _annotated(stmt: AssignmentStmt) -> bool:
+    written = stmt.unanalyzed_type
+    return isinstance(written, UnboundType) and written.name.rsplit(".", 1)[-1] == "Annotated"
 
 
 def _alias(rvalue: Expression) -> Json:
@@ -248,6 +257,8 @@ class Shapes:
                 written[str(field["name"])] = field
         fields = []
         for name, field in written.items():
+            if field.get("skip"):
+                continue
             reads: list[Path] = []
             alias = field.get("alias")
             if alias and by_alias:
