@@ -6,7 +6,10 @@ files touched); ``python -m tests.fuzz.runner --count 20000`` runs a long campai
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,17 @@ def test_the_fuzzer_reaches_the_plugin(tmp_path: Path) -> None:
     files = runner.write_batch(tmp_path, seed=5, count=100)
     output = runner.run_mypy(tmp_path, files)
     assert output.count("[unloaded-relationship]") + output.count("[unloaded-column]") >= 5
+
+
+@pytest.mark.fuzz
+def test_annotate_never_crashes_on_generated_programs(tmp_path: Path) -> None:
+    """``annotate`` over generated programs (half-typed code included), then mypy over what
+    it wrote: neither may crash."""
+    files = runner.write_batch(tmp_path, seed=4242, count=150)
+    proc = subprocess.run([sys.executable, "-m", "mypy_eagerload", "annotate", *files], cwd=tmp_path,
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "MYPYPATH": str(tmp_path)})
+    assert proc.returncode in (0, 2) and not runner.CRASH.search(proc.stderr), proc.stderr[-4000:]
+    if proc.returncode == 2:  # mypy itself stopped (a blocking error the generator wrote)
+        assert "could not analyse the project" in proc.stderr
+    assert not runner.CRASH.search(runner.run_mypy(tmp_path, files, "--no-incremental"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,12 +23,11 @@ from blog.models import Post, User
 from mypy_eagerload import Loaded
 
 app = FastAPI()
-sessions: async_sessionmaker[AsyncSession] | None = None  # set by whoever serves the app
 
 
-async def get_session() -> AsyncIterator[AsyncSession]:
-    assert sessions is not None, "call blog.api.configure(engine) first"
-    async with sessions() as session:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessions  # see configure()
+    async with maker() as session:
         yield session
 
 
@@ -81,10 +80,11 @@ async def post_page(post_id: int, session: Session) -> Loaded[Post, "tags"]:
 
 @app.get("/posts/{post_id}/full", response_model=PostDetail)
 async def post_page_full(post_id: int, session: Session) -> Loaded[Post, "tags", "comments"]:
-    stmt = select(Post).where(Post.id == post_id).options(selectinload(Post.tags), selectinload(Post.comments))
+    stmt = select(Post).where(Post.id == post_id).options(selectinload(Post.tags),
+                                                          selectinload(Post.comments))
     return (await session.execute(stmt)).scalar_one()
 
 
 def configure(maker: async_sessionmaker[AsyncSession]) -> None:
-    global sessions
-    sessions = maker
+    """Serve with this sessionmaker (the test and any server set it once)."""
+    app.state.sessions = maker
