@@ -158,18 +158,18 @@ def member_unmet(member: str, route: str, miss: Missing) -> str:
     """``"Order.total" reads "Order.customer -> Customer.addresses" (via ...), ...``."""
     shown = " -> ".join(f"{_short(m)}.{r}" for m, r in miss.hops)
     via = f" through {route}" if route else ""
-    lead = f'"{member}" reads "{shown}"{via}'
-    if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
-        return f"{lead}, but {why(miss.reason, miss.target)}"
-    return (f"{lead}, which the query that produced this {_short(miss.hops[0][0])} did not load "
-            f"({why(miss.reason, miss.target)})")
+    return _reads_unmet(f'"{member}" reads "{shown}"{via}', miss)
 
 
 def serializer_unmet(reader: str, field: str, miss: Missing) -> str:
     """``"UserOut.model_validate" reads "UserOut.posts[].comments" ("User.posts -> ..."), ...``;
     ``reader`` is shown as given (quoted by the caller)."""
     shown = " -> ".join(f"{_short(m)}.{r}" for m, r in miss.hops)
-    lead = f'{reader} reads "{field}" ("{shown}")'
+    return _reads_unmet(f'{reader} reads "{field}" ("{shown}")', miss)
+
+
+def _reads_unmet(lead: str, miss: Missing) -> str:
+    """The end of a message about something that reads an unloaded path: who did not load it."""
     if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
         return f"{lead}, but {why(miss.reason, miss.target)}"
     return (f"{lead}, which the query that produced this {_short(miss.hops[0][0])} did not load "

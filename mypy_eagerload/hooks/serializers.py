@@ -353,16 +353,17 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
     if not built or len(built) != len(targets):
         return
     unknown = next((s.unknown for s in built if s.unknown), "")
-    if unknown:
-        report(api, context, f'cannot tell what {reader} reads: {built[0].name} is not checked '
-               f'({unknown})', "make sure the query loads what the validation reads", UNVERIFIED_SERIALIZER)
-        return
     for obj in objects(value):
         proper = get_proper_type(obj)
         info = model_info(proper)
         model = schema.model(info.fullname) if info is not None else None
         if model is None or not isinstance(proper, Instance):
             continue
+        if unknown:  # said once, and only where an ORM object is validated
+            report(api, context, f'cannot tell what {reader} reads: {built[0].name} is not checked '
+                   f'({unknown})', "make sure the query loads what the validation reads",
+                   UNVERIFIED_SERIALIZER)
+            return
         needed = _common([requirement(schema, model, s, _member_paths(schema), _has_attribute(schema))
                           for s in built])
         state, known = state_of(schema, settings, proper)

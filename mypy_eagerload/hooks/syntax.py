@@ -48,8 +48,9 @@ def walk_nodes(func: FuncItem) -> Iterator[Node]:
     """Every statement and expression in a function body (nested functions included).
 
     mypy's compiled traverser cannot be subclassed from interpreted code, so this walks
-    node attributes generically. Callers use it only on rare paths (an error about to be
-    reported), never per expression."""
+    node attributes generically. The plugin uses it once per member while a class is
+    analysed and on rare paths (an error about to be reported), never per expression;
+    ``annotate`` walks every function once."""
     stack: list[object] = list(func.body.body)
     seen: set[int] = set()
     while stack:
