@@ -24,6 +24,8 @@ from tests.differential.scenarios import GRAPH, ROOT_IDS
 LOADERS = ("selectinload", "joinedload")
 # A field named like a model member reads what the member reads (dmodels' User.post_count).
 MEMBERS = {"User": ("post_count", "int")}
+# Deferred columns of dmodels (secret raises instead of loading; email is in a group).
+DEFERRED = {"User": ("bio", "email", "secret"), "Post": ("body",)}
 
 
 @dataclass
@@ -36,7 +38,7 @@ class Case:
     options: str
     call: str  # the validation expression, with {obj}
     line: int = 0
-    probe_paths: list[str] = field(default_factory=list)
+    columns: list[tuple[tuple[str, ...], str, str]] = field(default_factory=list)  # path, model, column
 
 
 def generate(count: int, seed: int) -> list[Case]:
@@ -46,18 +48,20 @@ def generate(count: int, seed: int) -> list[Case]:
         root = rng.choice(["User", "Post", "Comment", "Group"])
         classes: list[str] = []
         paths: list[tuple[str, ...]] = []
-        top = _schema(rng, key, root, (), classes, paths, depth=0, counter=[0])
-        options = _options(rng, root, paths)
+        columns: list[tuple[tuple[str, ...], str, str]] = []
+        top = _schema(rng, key, root, (), classes, paths, columns, depth=0, counter=[0])
+        options = _options(rng, root, paths, columns)
         if rng.random() < 0.25:
             call = f"TypeAdapter(list[{top}]).validate_python([{{obj}}], from_attributes=True)"
         else:
             call = f"{top}.model_validate({{obj}}{', from_attributes=True' if key % 3 == 0 else ''})"
-        cases.append(Case(key, root, classes, top, paths, options, call))
+        cases.append(Case(key, root, classes, top, paths, options, call, columns=columns))
     return cases
 
 
 def _schema(rng: random.Random, key: int, model: str, prefix: tuple[str, ...], classes: list[str],
-            paths: list[tuple[str, ...]], depth: int, counter: list[int]) -> str:
+            paths: list[tuple[str, ...]], columns: list[tuple[tuple[str, ...], str, str]], depth: int,
+            counter: list[int]) -> str:
     counter[0] += 1
     name = f"S{key}_{counter[0]}"
     config = "from_attributes=True" if key % 3 else ""
@@ -68,7 +72,7 @@ def _schema(rng: random.Random, key: int, model: str, prefix: tuple[str, ...], c
         path = (*prefix, rel)
         paths.append(path)
         if depth < 2 and rng.random() < 0.7:
-            sub = _schema(rng, key, target, path, classes, paths, depth + 1, counter)
+            sub = _schema(rng, key, target, path, classes, paths, columns, depth + 1, counter)
             typ = f"list[{sub}]" if many else (f"{sub} | None" if rng.random() < 0.3 else sub)
         else:
             typ = "list[Any]" if many else "Any"
@@ -82,6 +86,10 @@ def _schema(rng: random.Random, key: int, model: str, prefix: tuple[str, ...], c
             lines.append(f"    path_{rel}_id: int = Field(validation_alias=AliasPath({rel!r}, 'id'))")
         else:
             lines.append(f"    {rel}: {typ}")
+    if model in DEFERRED and rng.random() < 0.4:
+        column = rng.choice(DEFERRED[model])
+        lines.append(f"    {column}: str")
+        columns.append((prefix, model, column))
     if model in MEMBERS and rng.random() < 0.3:
         member, typ = MEMBERS[model]
         lines.append(f"    {member}: {typ}")
@@ -94,21 +102,29 @@ def _schema(rng: random.Random, key: int, model: str, prefix: tuple[str, ...], c
     return name
 
 
-def _options(rng: random.Random, root: str, paths: list[tuple[str, ...]]) -> str:
-    if not paths or rng.random() < 0.15:
+def _options(rng: random.Random, root: str, paths: list[tuple[str, ...]],
+             columns: list[tuple[tuple[str, ...], str, str]]) -> str:
+    if not (paths or columns) or rng.random() < 0.15:
         return ""
     chosen = rng.sample(paths, k=min(len(paths), rng.randint(1, 3)))
     parts = []
     loaders: dict[tuple[str, ...], str] = {}  # one strategy per path: two would conflict
     for path in chosen:
-        depth = rng.randint(1, len(path))
-        owner, hops = root, []
-        for i, rel in enumerate(path[:depth]):
-            loader = loaders.setdefault(path[:i + 1], rng.choice(LOADERS))
-            hops.append(f"{loader}({owner}.{rel})")
-            owner = GRAPH[owner][rel][0]
-        parts.append(".".join(hops))
-    return f".options({', '.join(parts)})"
+        parts.append(_chain(rng, root, path[:rng.randint(1, len(path))], loaders))
+    for path, model, column in columns:
+        if rng.random() < 0.5:
+            hops = _chain(rng, root, path, loaders)
+            parts.append(f"{hops}.undefer({model}.{column})" if hops else f"undefer({model}.{column})")
+    return f".options({', '.join(parts)})" if parts else ""
+
+
+def _chain(rng: random.Random, root: str, path: tuple[str, ...], loaders: dict[tuple[str, ...], str]) -> str:
+    owner, hops = root, []
+    for i, rel in enumerate(path):
+        loader = loaders.setdefault(path[:i + 1], rng.choice(LOADERS))
+        hops.append(f"{loader}({owner}.{rel})")
+        owner = GRAPH[owner][rel][0]
+    return ".".join(hops)
 
 
 # No ``from __future__ import annotations``: pydantic resolves the field types when each class
@@ -152,7 +168,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, TypeAdapter, computed_field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from dmodels import Address, Comment, Group, Node, Post, Profile, Tag, User
 
@@ -167,7 +183,7 @@ def render(cases: list[Case]) -> str:
         text += "\n\n" + "\n\n\n".join(case.classes) + "\n"
         root_id = ROOT_IDS.get(case.root, 1)
         stmt = f"select({case.root}).where({case.root}.id == {root_id}){case.options}"
-        full = _full_options(case.root, case.rel_paths)
+        full = _full_options(case.root, case.rel_paths, case.columns)
         text += (f"\n\nasync def case_{case.key}(session: AsyncSession, full: bool) -> object:\n"
                  f"    if full:\n"
                  f"        loaded = (await session.execute(select({case.root})"
@@ -180,18 +196,25 @@ def render(cases: list[Case]) -> str:
     return text
 
 
-def _full_options(root: str, paths: list[tuple[str, ...]]) -> str:
-    """selectinload along every path: the object the schema would see with everything loaded."""
-    if not paths:
-        return ""
+def _full_options(root: str, paths: list[tuple[str, ...]],
+                  columns: list[tuple[tuple[str, ...], str, str]]) -> str:
+    """selectinload along every path, undefer every column read: the object the schema would
+    see with everything loaded."""
     chains = []
     for path in paths:
-        owner, hops = root, []
-        for rel in path:
-            hops.append(f"selectinload({owner}.{rel})")
-            owner = GRAPH[owner][rel][0]
-        chains.append(".".join(hops))
-    return f".options({', '.join(chains)})"
+        chains.append(_select_chain(root, path))
+    for path, model, column in columns:
+        hops = _select_chain(root, path)
+        chains.append(f"{hops}.undefer({model}.{column})" if hops else f"undefer({model}.{column})")
+    return f".options({', '.join(chains)})" if chains else ""
+
+
+def _select_chain(root: str, path: tuple[str, ...]) -> str:
+    owner, hops = root, []
+    for rel in path:
+        hops.append(f"selectinload({owner}.{rel})")
+        owner = GRAPH[owner][rel][0]
+    return ".".join(hops)
 
 
 def write(tmp: Path, cases: list[Case]) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from tests import serializer_flow
 from tests.differential import harness
-from tests.differential.scenarios import through_reverse
+from tests.differential.scenarios import REVERSE, through_reverse
 
 CASES = 200
 
@@ -24,7 +25,7 @@ def test_serializer_checks_agree_with_runtime(tmp_path: Path) -> None:
     module = serializer_flow.write(tmp_path, cases)
     assert harness.run_mypy(tmp_path, [module.name], plugin=False) == []
     errors = harness.run_mypy(tmp_path, [module.name], plugin=True)
-    foreign = [e for e in errors if e[3] != "unloaded-relationship"]
+    foreign = [e for e in errors if e[3] not in ("unloaded-relationship", "unloaded-column")]
     assert foreign == [], f"errors other than the plugin's own: {foreign[:5]}"
     flagged = {line for _, line, _, _ in errors}
     outcomes = serializer_flow.run(module, cases)
@@ -42,12 +43,27 @@ def test_serializer_checks_agree_with_runtime(tmp_path: Path) -> None:
         elif outcome == "fail" and any(through_reverse(case.root, "obj." + ".".join(p))
                                        for p in case.rel_paths):
             tally["unknown: back through a reverse relationship"] += 1
+        elif outcome == "ok" and reported and _round_trip(case.options):
+            # The options come back to objects already loaded (comment.post.comments holds
+            # the root comment), and SQLAlchemy fills them on the way; the plugin's state
+            # follows paths, not identities. The differential suite counts these too.
+            tally["identity overlap"] += 1
         else:
             wrong.append(f"case_{case.key} (line {case.line}): runtime {outcome}, reported={reported}")
     print(f"\nserializers: {dict(tally)}")
     assert wrong == [], "\n".join(wrong[:20])
     assert tally["fails, reported"] >= CASES // 5 and tally["passes, silent"] >= CASES // 10
     assert tally["no data"] <= CASES // 4
+    assert tally["identity overlap"] <= CASES // 50
+
+
+def _round_trip(options: str) -> bool:
+    """A loader chain that follows a relationship and then its reverse."""
+    for chain in options.split(", "):
+        hops = re.findall(r"\((\w+)\.(\w+)\)", chain)
+        if any(REVERSE.get(a) == b[1] for a, b in itertools.pairwise(hops)):
+            return True
+    return False
 
 
 PYDANTIC_PROJECT = '''\

@@ -47,17 +47,23 @@ class Shape:
 MemberPaths = Callable[[Model, str], list[Path]]
 
 
+ColumnRead = tuple[Path, str]  # (relationships to the owner, column name)
+
+
 def requirement(schema: Schema, model: Model, shape: Shape, member_paths: MemberPaths,
-                has_attribute: Callable[[Model, str], bool]) -> dict[Path, str]:
-    """{relationship path: the field path that reads it}, shortest field path first."""
+                has_attribute: Callable[[Model, str], bool],
+                columns: dict[ColumnRead, str] | None = None) -> dict[Path, str]:
+    """{relationship path: the field path that reads it}, shortest field path first; the
+    columns read (deferred ones matter) go into ``columns`` with their field paths."""
     found: dict[Path, str] = {}
-    _walk(schema, model, shape, (), shape.name, member_paths, has_attribute, found, 0)
+    _walk(schema, model, shape, (), shape.name, member_paths, has_attribute, found,
+          columns if columns is not None else {}, 0)
     return found
 
 
 def _walk(schema: Schema, model: Model, shape: Shape, prefix: Path, shown: str,
           member_paths: MemberPaths, has_attribute: Callable[[Model, str], bool],
-          found: dict[Path, str], depth: int) -> None:
+          found: dict[Path, str], columns: dict[ColumnRead, str], depth: int) -> None:
     if shape.unknown or depth > MAX_DEPTH:
         return
     for field in shape.fields:
@@ -68,6 +74,8 @@ def _walk(schema: Schema, model: Model, shape: Shape, prefix: Path, shown: str,
         path, current, rest = _relationships(schema, model, chain)
         if path:
             found.setdefault(prefix + path, here)
+        if current is not None and len(rest) == 1 and current.column(rest[0]) is not None:
+            columns.setdefault((prefix + path, rest[0]), here)
         if current is not None and rest and len(rest) == 1:
             for reached in member_paths(current, rest[0]):
                 found.setdefault(prefix + path + reached, f"{here} (through {current.name}.{rest[0]})")
@@ -79,14 +87,21 @@ def _walk(schema: Schema, model: Model, shape: Shape, prefix: Path, shown: str,
             continue
         nested_shown = here + ("[]" if field.many else "")
         alternatives: list[dict[Path, str]] = []
+        column_alternatives: list[dict[ColumnRead, str]] = []
         for nested in field.nested:
             sub: dict[Path, str] = {}
+            sub_columns: dict[ColumnRead, str] = {}
             _walk(schema, current, nested, prefix + path, nested_shown, member_paths, has_attribute,
-                  sub, depth + 1)
+                  sub, sub_columns, depth + 1)
             alternatives.append(sub)
+            column_alternatives.append(sub_columns)
         common = set(alternatives[0]).intersection(*alternatives[1:]) if alternatives else set()
         for p in sorted(common, key=len):
             found.setdefault(p, alternatives[0][p])
+        common_columns = set(column_alternatives[0]).intersection(*column_alternatives[1:]) \
+            if column_alternatives else set()
+        for c in sorted(common_columns):
+            columns.setdefault(c, column_alternatives[0][c])
 
 
 def _relationships(schema: Schema, model: Model, chain: Path) -> tuple[Path, Model | None, Path]:

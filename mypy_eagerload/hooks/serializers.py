@@ -18,6 +18,7 @@ error naming the field path. The FastAPI side is in ``hooks.routes``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from mypy.expandtype import expand_type_by_instance
 from mypy.maptype import map_instance_to_supertype
@@ -55,17 +56,19 @@ from mypy.types import (
 from mypy_eagerload import names
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages, requirements
+from mypy_eagerload.core.loadstate import Loaded, State, resolve
 from mypy_eagerload.core.schema import Model
-from mypy_eagerload.core.serializers import Field, Path, Shape, requirement
+from mypy_eagerload.core.serializers import ColumnRead, Field, Path, Shape, requirement
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.contracts import CONTAINERS, objects, state_of
 from mypy_eagerload.hooks.declarations import Json
-from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP, UNVERIFIED_SERIALIZER
+from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP, UNVERIFIED_SERIALIZER
 from mypy_eagerload.hooks.members import member_record
 from mypy_eagerload.hooks.members import requirement as member_requirement
 from mypy_eagerload.hooks.models import expose_digest, metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 
+K = TypeVar("K")
 _MAX_NESTING = 4  # how deep a field's declared type is unwrapped, and schemas nested
 
 # ---------------------------------------------------------------------------------------
@@ -364,16 +367,39 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
                    f'({unknown})', "make sure the query loads what the validation reads",
                    UNVERIFIED_SERIALIZER)
             return
-        needed = _common([requirement(schema, model, s, _member_paths(schema), _has_attribute(schema))
-                          for s in built])
+        column_reads: list[dict[ColumnRead, str]] = [{} for _ in built]
+        needed = _common([requirement(schema, model, s, _member_paths(schema), _has_attribute(schema), cols)
+                          for s, cols in zip(built, column_reads)])
         state, known = state_of(schema, settings, proper)
-        if not needed or not known:
+        if not known:
             continue
+        if settings.enabled("unloaded-column"):
+            _check_columns(api, schema, state, _common(column_reads), context, reader)
         for miss in requirements.missing(schema, state, requirements.path_tree(".".join(p) for p in needed)):
             field = _field_for(needed, tuple(rel for _, rel in miss.hops), built[0].name)
             report(api, context, messages.serializer_unmet(reader, field, miss),
                    messages.requirement_fix(miss), UNLOADED_RELATIONSHIP)
     depend_on_mappings(api, [*schema.consulted(), *shapes.consulted])
+
+
+def _check_columns(api: CheckerPluginInterface, schema: CheckerSchema, state: State | None,
+                   reads: dict[ColumnRead, str], context: Context, reader: str) -> None:
+    """Deferred columns the fields read and the state says are not loaded."""
+    for (path, column), field in sorted(reads.items()):
+        current, hops = state, []
+        for name in path:
+            slot = current.slot(name) if current is not None else None
+            if not isinstance(slot, Loaded):
+                current = None  # not loaded (reported as a relationship) or unknown
+                break
+            hops.append((current.model, name) if current is not None else ("", name))
+            current = resolve(schema, slot)
+        reason = current.column_reason(column) if current is not None else None
+        if current is None or reason is None:
+            continue
+        message = messages.unloaded_column_at(hops, column, reason, current.model)
+        report(api, context, f'{reader} reads "{field}": {message}',
+               messages.column_fix(hops, column, reason, current.model, True), UNLOADED_COLUMN)
 
 
 def _field_for(needed: dict[Path, str], hops: Path, default: str) -> str:
@@ -384,7 +410,8 @@ def _field_for(needed: dict[Path, str], hops: Path, default: str) -> str:
     return needed[below[0]] if below else default
 
 
-def _common(alternatives: list[dict[Path, str]]) -> dict[Path, str]:
+def _common(alternatives: list[dict[K, str]]) -> dict[K, str]:
+    """What every alternative (the schemas of a union) reads."""
     if not alternatives:
         return {}
     keep = set(alternatives[0]).intersection(*alternatives[1:])
