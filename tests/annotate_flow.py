@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.differential.harness import seeded_engine
 from tests.differential.scenarios import GRAPH
 
 LOADERS = ("selectinload", "joinedload", "subqueryload")
@@ -140,7 +141,7 @@ def run(tmp: Path, flows: list[Flow]) -> dict[int, tuple[str, set[int]]]:
 
 
 async def _run(tmp: Path, flows: list[Flow]) -> dict[int, tuple[str, set[int]]]:
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     sys.path.insert(0, str(tmp))
     try:
@@ -149,13 +150,7 @@ async def _run(tmp: Path, flows: list[Flow]) -> dict[int, tuple[str, set[int]]]:
         queries = importlib.import_module("flowapp.queries")
         fmt = importlib.import_module("flowapp.fmt")
         models = importlib.import_module("flowapp.models")
-        db = tmp / "flow.db"
-        db.unlink(missing_ok=True)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
-        async with engine.begin() as conn:
-            await conn.run_sync(models.Base.metadata.create_all)
-        async with AsyncSession(engine) as session:
-            await models.seed(session)
+        engine = await seeded_engine(models, tmp / "flow.db")
         outcomes: dict[int, tuple[str, set[int]]] = {}
         for flow, query in zip(flows, queries.QUERIES):
             fmt.REACHED.discard(flow.key)

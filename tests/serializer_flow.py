@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.differential.harness import seeded_engine
 from tests.differential.scenarios import GRAPH, ROOT_IDS
 
 LOADERS = ("selectinload", "joinedload")
@@ -231,7 +232,7 @@ def run(module: Path, cases: list[Case]) -> dict[int, str]:
 
 async def _run(module: Path, cases: list[Case]) -> dict[int, str]:
     from sqlalchemy.exc import InvalidRequestError, MissingGreenlet
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     sys.path.insert(0, str(module.parent))
     try:
@@ -243,13 +244,7 @@ async def _run(module: Path, cases: list[Case]) -> dict[int, str]:
         spec.loader.exec_module(mod)
         import dmodels  # type: ignore[import-not-found]
 
-        db = module.parent / "serializers.db"
-        db.unlink(missing_ok=True)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
-        async with engine.begin() as conn:
-            await conn.run_sync(dmodels.Base.metadata.create_all)
-        async with AsyncSession(engine) as session:
-            await dmodels.seed(session)
+        engine = await seeded_engine(dmodels, module.parent / "serializers.db")
         outcomes: dict[int, str] = {}
         for case, fn in zip(cases, mod.CASES):
             async with AsyncSession(engine) as session:

@@ -10,8 +10,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.differential.scenarios import (
     READER_PREFIX,
@@ -165,7 +167,7 @@ def run_mypy(tmp: Path, files: list[str], plugin: bool,
 
 async def _run_all(module_path: Path) -> dict[str, str]:
     from sqlalchemy import create_engine
-    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+    from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import Session
 
     sys.path.insert(0, str(module_path.parent))
@@ -181,12 +183,7 @@ async def _run_all(module_path: Path) -> dict[str, str]:
 
         # A file, so a sync engine can run the sync scenarios against the same data.
         db = module_path.parent / "differential.db"
-        db.unlink(missing_ok=True)
-        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
-        async with engine.begin() as conn:
-            await conn.run_sync(dmodels.Base.metadata.create_all)
-        async with AsyncSession(engine) as session:
-            await dmodels.seed(session)
+        engine = await seeded_engine(dmodels, db)
         for fn in mod.SCENARIOS:
             async with AsyncSession(engine) as session:  # a fresh identity map each time
                 try:
@@ -205,6 +202,20 @@ async def _run_all(module_path: Path) -> dict[str, str]:
         return dict(mod.OUTCOMES)
     finally:
         sys.path.remove(str(module_path.parent))
+
+
+async def seeded_engine(models: Any, db: Path) -> AsyncEngine:
+    """A fresh SQLite file with ``models``' tables and its ``seed()`` data (the dmodels
+    mapping, under whatever name the caller imported it)."""
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    db.unlink(missing_ok=True)
+    engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
+    async with engine.begin() as conn:
+        await conn.run_sync(models.Base.metadata.create_all)
+    async with AsyncSession(engine) as session:
+        await models.seed(session)
+    return engine
 
 
 def run_runtime(module_path: Path) -> dict[str, str]:
