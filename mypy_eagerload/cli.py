@@ -7,11 +7,9 @@ One command so far, ``annotate`` (see ``mypy_eagerload.annotate``). It needs lib
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,8 +44,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run.annotate(args.paths, config_file=args.config_file, diff=args.diff, check=args.check,
                         explain=args.explain, exclude=[re.compile(x) for x in args.exclude],
                         max_depth=args.max_depth, out=sys.stdout, err=sys.stderr)
-
-
-def unified_diff(path: Path, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                        f"a/{path.as_posix()}", f"b/{path.as_posix()}"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import TextIO
@@ -37,9 +38,7 @@ def annotate(paths: list[str], *, config_file: str | None, diff: bool, check: bo
         changed_files += 1
         changed_params += len(result.applied)
         if diff:
-            from mypy_eagerload.cli import unified_diff
-
-            out.write(unified_diff(file, old, result.source))
+            out.write(_unified_diff(file, old, result.source))
         elif check:
             for edit, added in result.applied:
                 shown = ", ".join(f'"{p}"' for p in added)
@@ -50,6 +49,11 @@ def annotate(paths: list[str], *, config_file: str | None, diff: bool, check: bo
     print(f"mypy-eagerload annotate: {verb} {changed_params} parameter(s) in {changed_files} file(s)",
           file=err)
     return 1 if check and changed_params else 0
+
+
+def _unified_diff(path: Path, old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"a/{path.as_posix()}", f"b/{path.as_posix()}"))
 
 
 def _edits(project: collect.Project, required: infer.Requirements) -> dict[str, list[Edit]]:
