@@ -25,12 +25,17 @@ from mypy.nodes import (
     Decorator,
     Expression,
     FuncDef,
+    IndexExpr,
     MemberExpr,
     MypyFile,
     RefExpr,
+    TypeApplication,
+    TypeInfo,
+    Var,
 )
 from mypy.plugin import CheckerPluginInterface, MethodContext
 from mypy.types import AnyType, CallableType, Instance, Type, get_proper_type
+from mypy.typevars import fill_typevars_with_any
 
 from mypy_eagerload import names
 from mypy_eagerload.config import Settings
@@ -136,13 +141,33 @@ def _response_model(api: CheckerPluginInterface, func: FuncDef) -> list[Instance
                 and dec.callee.name in names.ROUTE_METHODS and _is_router(api, dec.callee.expr)):
             continue
         for name, arg in zip(dec.arg_names, dec.args):
-            typ = expression_type(api, arg) if name == "response_model" else None
-            model = serializers.class_object_type(typ) if typ is not None else None
+            model = _written_type(arg) if name == "response_model" else None
             if model is not None:
                 return serializers.schema_types(model)
     return []
 
 
+# mypy 1.x checks a function's body before its decorators, so the decorator's expressions
+# have no types yet when a ``return`` in the body is checked (and dmypy, which has them from
+# an earlier run, would answer differently): what the route needs is read from the names.
+
+
+def _written_type(expr: Expression) -> Type | None:
+    """``UserOut``, ``list[UserOut]``, ``Page[UserOut]`` as written in ``response_model=``."""
+    if isinstance(expr, RefExpr) and isinstance(expr.node, TypeInfo):
+        return fill_typevars_with_any(expr.node)
+    if isinstance(expr, IndexExpr) and isinstance(expr.analyzed, TypeApplication) \
+            and isinstance(expr.base, RefExpr) and isinstance(expr.base.node, TypeInfo):
+        info = expr.base.node
+        if len(expr.analyzed.types) == len(info.type_vars):
+            return Instance(info, expr.analyzed.types)
+    return None
+
+
 def _is_router(api: CheckerPluginInterface, expr: Expression) -> bool:
-    typ = get_proper_type(expression_type(api, expr))
+    """``app`` or ``router`` in ``@app.get(...)``: by the variable's declared or inferred
+    type (set when its assignment was checked), else by the expression's type."""
+    node = expr.node if isinstance(expr, RefExpr) else None
+    typ = get_proper_type(node.type) if isinstance(node, Var) and node.type is not None \
+        else get_proper_type(expression_type(api, expr))
     return isinstance(typ, Instance) and any(typ.type.has_base(c) for c in names.ROUTE_CLASSES)
