@@ -25,7 +25,8 @@ def tests(session: nox.Session, sqlalchemy: str, mypy: str) -> None:
     # The fuzzer exercises the plugin's code paths, which do not depend on the versions:
     # one session runs it, the others keep their time for the version-specific suites.
     marks = [] if (sqlalchemy, mypy) == MATRIX[0] else ["-m", "not fuzz"]
-    session.run("pytest", *marks, *session.posargs)
+    # Two workers: CI machines have two cores, and most tests wait on a mypy subprocess.
+    session.run("pytest", "-n", "2", *marks, *session.posargs)
 
 
 @nox.session(python=False)
