@@ -49,11 +49,11 @@ from mypy.nodes import (
 )
 from mypy.types import AnyType, CallableType, Instance, NoneType, Type, TypeOfAny, UnionType, get_proper_type
 
-from mypy_eagerload.annotate.infer import Call, Function, Param, Path, Read
-from mypy_eagerload.core.schema import Model
+from mypy_eagerload.annotate.infer import Call, Function, Param, Read
+from mypy_eagerload.core.schema import relationship_prefix
 from mypy_eagerload.hooks.contracts import CONTAINERS
 from mypy_eagerload.hooks.loaded_annotation import requirement_of
-from mypy_eagerload.hooks.members import member_record, requirement
+from mypy_eagerload.hooks.members import requirement
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema
 from mypy_eagerload.hooks.syntax import alias_env, attribute_chain, awaited_attrs, walk_nodes, written
@@ -190,20 +190,6 @@ def _mark_rebound(fn: Function, nodes: list[Node]) -> None:
                 param.rewritable, param.why_not = False, f"assigned on line {node.line}"
 
 
-def _relationship_prefix(schema: CheckerSchema, model: Model, names: tuple[str, ...]
-                         ) -> tuple[Path, Model | None, str | None]:
-    """The relationships at the start of ``names``; the model reached and the name after."""
-    path: list[str] = []
-    current: Model | None = model
-    for name in names:
-        rel = current.relationship(name) if current is not None else None
-        if rel is None:
-            return tuple(path), current, name
-        path.append(name)
-        current = schema.model(rel.target) if rel.target else None
-    return tuple(path), current, None
-
-
 def _record_read(fn: Function, node: MemberExpr, env: dict[str, tuple[str, tuple[str, ...]]],
                  awaited: set[str], schema: CheckerSchema) -> None:
     found = attribute_chain(node, env)
@@ -216,21 +202,16 @@ def _record_read(fn: Function, node: MemberExpr, env: dict[str, tuple[str, tuple
     model = schema.model(param.model)
     if model is None:
         return
-    path, reached, after = _relationship_prefix(schema, model, names)
+    path, reached, rest = relationship_prefix(schema, model, names)
     text = ".".join((root, *names))
     if path:
         fn.reads.append(Read(root, path, node.line, text))
-    if reached is not None and after is not None \
-            and member_record(_data(schema, reached), after) is not None:
+    if reached is not None and rest:
+        after = rest[0]  # a model member, when it reads relationships (else no requirement)
         for sub, route in requirement(schema, reached, after):
             via = f" (through {route})" if route else ""
             fn.reads.append(Read(root, path + sub, node.line,
                                  f"{text}: {reached.name}.{after} reads {'.'.join(sub)}{via}"))
-
-
-def _data(schema: CheckerSchema, model: Model) -> dict[str, object]:
-    info = schema.info(model.fullname)
-    return (metadata(info) if info is not None else None) or {}
 
 
 def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[str, ...]]],
@@ -253,8 +234,8 @@ def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[s
         model = schema.model(fn.params[root].model)
         if model is None:
             continue
-        path, _reached, after = _relationship_prefix(schema, model, names)
-        if after is not None:
+        path, _reached, rest = relationship_prefix(schema, model, names)
+        if rest:
             continue  # passes a column or a member's result: not an object the callee's facts describe
         shown = ".".join((root, *names))
         fn.calls.append(Call(root, path, callee, name, call.line,

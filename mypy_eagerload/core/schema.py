@@ -88,6 +88,22 @@ def direction(schema: Schema, model: Model, rel: Relationship) -> str:
     return str(find(model, rel)) if find is not None else rel.direction
 
 
+def relationship_prefix(schema: Schema, model: Model, names: tuple[str, ...]
+                        ) -> tuple[tuple[str, ...], Model | None, tuple[str, ...]]:
+    """The relationships at the start of the attribute chain ``names`` (``posts``,
+    ``comments`` in ``posts.comments.body``), the model they reach (None when a target is
+    not a known model), and the names left."""
+    path: list[str] = []
+    current: Model | None = model
+    for i, name in enumerate(names):
+        rel = current.relationship(name) if current is not None else None
+        if rel is None:
+            return tuple(path), current, names[i:]
+        path.append(name)
+        current = schema.model(rel.target) if rel.target else None
+    return tuple(path), current, ()
+
+
 @dataclass
 class DictSchema:
     """A schema held in memory: used by tests and by the mypy side per lookup."""

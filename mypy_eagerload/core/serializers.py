@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mypy_eagerload.core.schema import Model, Schema
+from mypy_eagerload.core.schema import Model, Schema, relationship_prefix
 
 Path = tuple[str, ...]
 MAX_DEPTH = 6  # relationship hops followed through nested schemas (recursive schemas)
@@ -71,7 +71,7 @@ def _walk(schema: Schema, model: Model, shape: Shape, prefix: Path, shown: str,
         if chain is None:
             continue  # the object has none of the names: pydantic uses a default, or fails
         here = f"{shown}.{field.name}"
-        path, current, rest = _relationships(schema, model, chain)
+        path, current, rest = relationship_prefix(schema, model, chain)
         if path:
             found.setdefault(prefix + path, here)
         if current is not None and len(rest) == 1 and current.column(rest[0]) is not None:
@@ -103,15 +103,3 @@ def _walk(schema: Schema, model: Model, shape: Shape, prefix: Path, shown: str,
         for c in sorted(common_columns):
             columns.setdefault(c, column_alternatives[0][c])
 
-
-def _relationships(schema: Schema, model: Model, chain: Path) -> tuple[Path, Model | None, Path]:
-    """The relationships at the start of ``chain``, the model they reach, what is left."""
-    path: list[str] = []
-    current: Model | None = model
-    for i, name in enumerate(chain):
-        rel = current.relationship(name) if current is not None else None
-        if rel is None:
-            return tuple(path), current, chain[i:]
-        path.append(name)
-        current = schema.model(rel.target) if rel.target else None
-    return tuple(path), current, ()
