@@ -182,16 +182,11 @@ def call_hook(lookup: Lookup, settings: Settings, signature: CallableType, calle
                 continue
             where = f'argument "{name}" of "{callee}"'
             for expr, actual in zip(ctx.args[i], ctx.arg_types[i]):
-                if isinstance(expr, (ListExpr, TupleExpr, SetExpr)):
-                    # A display's type is inferred from the parameter's: read its items.
-                    for item in expr.items:
-                        item_type = expression_type(ctx.api, item)
-                        if item_type is not None:
-                            check_value(ctx.api, schema, settings, item_type, formal, where, item)
-                    continue
-                if settings.strict and is_self(expr) and requirement_of(actual) is None:
-                    continue  # a model passing itself on: not strict mode's guess to make
-                check_value(ctx.api, schema, settings, actual, formal, where, expr)
+                for value, value_expr in argument_values(ctx.api, expr, actual):
+                    if settings.strict and value_expr is expr and is_self(expr) \
+                            and requirement_of(value) is None:
+                        continue  # a model passing itself on: not strict mode's guess to make
+                    check_value(ctx.api, schema, settings, value, formal, where, value_expr)
         return ctx.default_return_type
 
     return hook
@@ -199,6 +194,17 @@ def call_hook(lookup: Lookup, settings: Settings, signature: CallableType, calle
 
 # ---------------------------------------------------------------------------------------
 # Returned values: checked where the plugin produces them (fetches, session.get)
+
+
+def argument_values(api: CheckerPluginInterface, expr: Expression, actual: Type
+                    ) -> list[tuple[Type, Expression]]:
+    """What an argument passes, with the expression to report at. A list, tuple or set
+    display's type is inferred from the parameter's (``list[Any]`` for an ``Any``
+    parameter), so its items' own types are read instead."""
+    if isinstance(expr, (ListExpr, TupleExpr, SetExpr)):
+        found = [(expression_type(api, item), item) for item in expr.items]
+        return [(t, item) for t, item in found if t is not None]
+    return [(actual, expr)]
 
 
 def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settings,

@@ -31,12 +31,9 @@ from mypy.nodes import (
     DictExpr,
     Expression,
     IntExpr,
-    ListExpr,
     MemberExpr,
     NameExpr,
-    SetExpr,
     StrExpr,
-    TupleExpr,
     TypeInfo,
     Var,
 )
@@ -59,13 +56,12 @@ from mypy_eagerload.core import messages, requirements
 from mypy_eagerload.core.loadstate import Loaded, State, resolve
 from mypy_eagerload.core.schema import Model
 from mypy_eagerload.core.serializers import ColumnRead, Field, Path, Shape, requirement
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
-from mypy_eagerload.hooks.contracts import CONTAINERS, objects, state_of
+from mypy_eagerload.hooks.compat import depend_on_mappings, report
+from mypy_eagerload.hooks.contracts import CONTAINERS, argument_values, objects, state_of
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP, UNVERIFIED_SERIALIZER
-from mypy_eagerload.hooks.members import member_record
 from mypy_eagerload.hooks.members import requirement as member_requirement
-from mypy_eagerload.hooks.models import expose_digest, metadata
+from mypy_eagerload.hooks.models import expose_digest
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 
 K = TypeVar("K")
@@ -420,11 +416,7 @@ def _common(alternatives: list[dict[K, str]]) -> dict[K, str]:
 
 def _member_paths(schema: CheckerSchema) -> Callable[[Model, str], list[Path]]:
     def paths(model: Model, name: str) -> list[Path]:
-        info = schema.info(model.fullname)
-        data = (metadata(info) if info is not None else None) or {}
-        if member_record(data, name) is None:
-            return []
-        return [p for p, _ in member_requirement(schema, model, name)]
+        return [p for p, _ in member_requirement(schema, model, name)]  # [] if not a member
 
     return paths
 
@@ -500,13 +492,10 @@ def type_adapter_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCon
 
 
 def _values(ctx: MethodContext) -> list[Type]:
-    """The validated value's type. The parameter is ``Any``, so a list display is inferred
-    as ``list[Any]`` in that context: its items' own types are used instead."""
-    arg = ctx.args[0][0] if ctx.args and ctx.args[0] else None
-    if isinstance(arg, (ListExpr, TupleExpr, SetExpr)):
-        found = [expression_type(ctx.api, item) for item in arg.items]
-        return [t for t in found if t is not None]
-    return [ctx.arg_types[0][0]]
+    """The validated value's type (the parameter is ``Any``: see ``argument_values``)."""
+    if not ctx.args or not ctx.args[0]:
+        return []
+    return [t for t, _ in argument_values(ctx.api, ctx.args[0][0], ctx.arg_types[0][0])]
 
 
 def _from_attributes_argument(ctx: MethodContext) -> bool | None:
