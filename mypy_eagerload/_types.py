@@ -6,6 +6,7 @@ dependency), so the classes below must be valid typed Python for every supported
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Generic, SupportsIndex, TypeVar, overload
 
@@ -18,6 +19,16 @@ if TYPE_CHECKING:
 
     class LoaderPath(_AbstractLoad, Generic[_P_co]):
         """A loader option whose path the plugin knows: ``_P_co`` is ``Literal["<json>"]``."""
+
+    class LoadState(enum.Enum):
+        """The fallback of the literal in ``Loaded@Model[Literal[<state>]]`` (``hooks.types``).
+
+        An enum because mypy joins two different enum literals into their union, where two
+        ``str`` literals join to ``str``: the join of two states keeps both, and the plugin
+        intersects them. mypy contracts a union holding every member of an enum back into the
+        enum; no state is named ``NONE``, so that never happens here."""
+
+        NONE = 0
 
     class LoadedList(list[_T], Generic[_T, _L_co]):
         """A loaded collection: accepts plain ``_T`` like ``list[_T]``, yields ``_L_co``.

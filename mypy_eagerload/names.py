@@ -10,6 +10,7 @@ MAPPING_DIGEST = "__eagerload_mapping__"  # generated class attribute (see hooks
 TYPES_MODULE = "mypy_eagerload._types"
 LOADER_PATH = f"{TYPES_MODULE}.LoaderPath"
 LOADED_LIST = f"{TYPES_MODULE}.LoadedList"
+LOAD_STATE = f"{TYPES_MODULE}.LoadState"
 # The public Loaded[...] is an alias of Annotated for type checkers (see loaded.py).
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 

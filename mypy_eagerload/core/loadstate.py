@@ -107,6 +107,40 @@ class State:
         return dict(self.slots)
 
 
+def intersect(states: list[State]) -> State:
+    """What holds for an object that may come from any of ``states`` (a join of types):
+    a relationship is loaded only where every state loads it. One that some state leaves
+    unloaded is not loaded (with the reason when every state gives that same one); one
+    that any state cannot tell about is unknown."""
+    first = states[0]
+    if all(state == first for state in states[1:]):
+        return first
+    slots = []
+    for name, _ in first.slots:
+        found = [state.slot(name) for state in states]
+        slots.append((name, _intersect_slot(found)))
+    columns: Columns = None
+    if all(state.columns is not None for state in states):
+        merged = {name: reason for state in states for name, reason in state.columns or ()}
+        columns = tuple(sorted(merged.items()))
+    return State(first.model, tuple(slots), columns, any(s.joined_collection for s in states))
+
+
+def _intersect_slot(found: list[Slot]) -> Slot:
+    if all(slot == found[0] for slot in found[1:]):
+        return found[0]
+    if any(isinstance(slot, Unknown) for slot in found):
+        return UNKNOWN
+    reasons = {slot.reason if isinstance(slot, NotLoaded) else None for slot in found}
+    if reasons != {None}:
+        # One reason when every state gives it; "" (some query does not load it) otherwise.
+        return NotLoaded(reasons.pop() or "" if len(reasons) == 1 else "")
+    below = [slot.state for slot in found if isinstance(slot, Loaded) and slot.default is None]
+    if len(below) == len(found) and all(state is not None for state in below):
+        return Loaded(intersect([state for state in below if state is not None]))
+    return Loaded(None)  # loaded everywhere, described differently below: unknown below
+
+
 # Reasons, as shown in messages and carried in types.
 def default_reason(lazy: str) -> str:
     return f"lazy={lazy}"
@@ -274,15 +308,14 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
             # state does not keep them, so the sync view must not guess what they did.
             return NotLoaded(slot.reason + WITH_SUBOPTIONS)
         return slot
-    target = schema.model(rel.target)
-    if target is None or depth >= MAX_DEPTH:
+    if not rel.target or depth >= MAX_DEPTH:
         return Loaded(None)
     if _is_backref_to_parent(schema, model, rel, path):
         return Loaded(None)  # the parent identity: it may carry more than this path loads
     same_select = strategy in opt.SAME_SELECT
     child_path = _Path(
-        full=path.full + (target.fullname,),
-        select=(path.select if same_select else ()) + (target.fullname,),
+        full=path.full + (rel.target,),
+        select=(path.select if same_select else ()) + (rel.target,),
         via=(model, rel),
         wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
         column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
@@ -290,9 +323,14 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     )
     joined = same_select and rel.uselist and path.select == path.full
     if _empty_below(child) and child_path.wildcard is None and not child_path.column_wildcards:
-        return Loaded(None, DefaultRef(target.fullname, child_path.full, child_path.select,
+        # The target's mapping is read when the reference is expanded, not before: most
+        # are never read.
+        return Loaded(None, DefaultRef(rel.target, child_path.full, child_path.select,
                                        (model.fullname, rel.name), child_path.via_immediate,
                                        depth + 1, joined))
+    target = schema.model(rel.target)
+    if target is None:
+        return Loaded(None)
     state = _build(schema, target, child, child_path, depth + 1)
     if joined:
         state = replace(state, joined_collection=True)

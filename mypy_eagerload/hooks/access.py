@@ -24,9 +24,8 @@ from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.syntax import is_self
 from mypy_eagerload.hooks.types import (
     default_to_type,
+    merge_states,
     state_to_type,
-    type_to_columns,
-    type_to_slot,
     type_to_state,
 )
 
@@ -39,7 +38,7 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
         # On a union (``a if flag else b``) mypy calls the hook once per item but passes the
         # whole union as ``ctx.type``: decide for all items at once, so a relationship that
         # any branch left unloaded is reported (the intersection of the load sets).
-        items = receiver.relevant_items() if isinstance(receiver, UnionType) else [receiver]
+        items = merge_states(receiver.relevant_items()) if isinstance(receiver, UnionType) else [receiver]
         narrowed: list[Type] = []
         for item in items:
             item = get_proper_type(item)
@@ -87,13 +86,8 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
     slots = (metadata(model) or {}).get("slots", []) if model is not None else []
     if model is None or attr not in slots:
         return None
-    if data.get("kind") == "loaded":
-        if len(slots) + 1 != len(receiver.args):
-            return None
-        slot_type = receiver.args[slots.index(attr)]
-        return model, type_to_slot(slot_type, deep=False), slot_type
-    if data.get("kind") == "default":
-        # Defaults only below: expand one level (memoized) and read the slot there.
+    if data.get("kind") in ("loaded", "default"):
+        # A Default@ type expands one level (memoized) to give the slot.
         state: State | None = type_to_state(receiver, schema)
     else:
         # A plain model type: a Loaded[...] annotation, or strict mode's defaults (but not
@@ -202,7 +196,7 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
         if not isinstance(ctx.context, MemberExpr) or ctx.is_lvalue:
             return ctx.default_attr_type
         receiver = ctx.type  # already proper (AttributeContext.type is a ProperType)
-        items = receiver.relevant_items() if isinstance(receiver, UnionType) else [receiver]
+        items = merge_states(receiver.relevant_items()) if isinstance(receiver, UnionType) else [receiver]
         for item in items:
             item = get_proper_type(item)
             if not isinstance(item, Instance):
@@ -227,9 +221,7 @@ def _columns_of(lookup: Lookup, settings: Settings, item: Instance) -> Columns:
     """The unloaded columns of a loaded type; strict mode gives a plain model type (not a
     ``Loaded[...]`` one, whose columns are not tracked) its declared deferred columns."""
     kind = (metadata(item.type) or {}).get("kind")
-    if kind == "loaded":
-        return type_to_columns(item.args[-1]) if item.args else None
-    if kind == "default":
+    if kind in ("loaded", "default"):
         state = type_to_state(item, CheckerSchema(lookup))
         return state.columns if state is not None else None
     if kind == "model" and settings.strict and requirement_of(item) is None \

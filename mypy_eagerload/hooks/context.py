@@ -5,16 +5,17 @@ whenever the new state differs from the variable's (inferred from its first assi
 ``def q() -> Select[User]: return select(User)`` would fail too. Code that is clean without
 the plugin must stay clean, so where the context names the same statement type:
   * a plain model in the context makes ours plain (unknown state);
-  * a different loaded state makes each differing relationship ``Any`` (unknown), which
-    mypy accepts as equivalent under invariance.
+  * a different loaded state makes each differing relationship unknown, and the two types
+    equal (mypy compares ``Select``'s argument for equivalence).
 """
 
 from __future__ import annotations
 
-from mypy.types import AnyType, Instance, TupleType, Type, TypeOfAny, get_proper_type
+from mypy.types import AnyType, Instance, LiteralType, TupleType, Type, TypeOfAny, get_proper_type
 
+from mypy_eagerload.core.loadstate import UNKNOWN, Loaded, Slot, State
 from mypy_eagerload.hooks.schema import default_info, loaded_info, model_info
-from mypy_eagerload.hooks.types import plain_type
+from mypy_eagerload.hooks.types import encode_state, plain_type, type_to_state
 
 
 def fit(ours: Type, expected: Type | None) -> Type:
@@ -42,17 +43,22 @@ def _fit_entity(ours: Instance, expected: Instance) -> Type:
     if not _stateful(expected):
         info = model_info(ours)
         return plain_type(info) if info is not None and model_info(expected) is info else ours
-    if ours.type is not expected.type:
-        # Loaded@ against Default@ (options added to a plain select()): nothing to compare
-        # slot by slot, so the whole state becomes unknown.
-        if model_info(ours) is not model_info(expected):
-            return ours
+    if ours == expected:
+        return ours
+    if model_info(ours) is not model_info(expected):
+        return ours
+    ours_state, expected_state = type_to_state(ours), type_to_state(expected)
+    literal = get_proper_type(ours.args[0]) if ours.args else None
+    if ours.type is not expected.type or ours_state is None or expected_state is None \
+            or not isinstance(literal, LiteralType):
+        # Loaded@ against Default@ (options added to a plain select()), or a state already
+        # lost: nothing to compare slot by slot, so the whole state becomes unknown.
         args: list[Type] = [AnyType(TypeOfAny.special_form)] * len(expected.args)
-        _widen(expected, args)
-        return expected.copy_modified(args=args)
-    args = [_fit_slot(a, b) for a, b in zip(ours.args, expected.args)]
+    else:
+        fitted = _fit_state(ours_state, expected_state)
+        args = [LiteralType(encode_state(fitted), literal.fallback)]
     _widen(expected, args)
-    return ours.copy_modified(args=args)
+    return expected.copy_modified(args=args)
 
 
 def _widen(expected: Instance, args: list[Type]) -> None:
@@ -66,10 +72,21 @@ def _widen(expected: Instance, args: list[Type]) -> None:
         expected._hash = -1
 
 
-def _fit_slot(ours: Type, expected: Type) -> Type:
+def _fit_state(ours: State, expected: State) -> State:
+    """What both states agree on; a relationship they disagree on becomes unknown."""
     if ours == expected:
         return ours
-    o, e = get_proper_type(ours), get_proper_type(expected)
-    if isinstance(o, Instance) and isinstance(e, Instance) and o.type is e.type and loaded_info(o):
-        return _fit_entity(o, e)  # (nested Default@ types are shared: never widened in place)
-    return AnyType(TypeOfAny.special_form)
+    theirs = expected.slot_map
+    slots = tuple((name, _fit_slot(slot, theirs.get(name, UNKNOWN))) for name, slot in ours.slots)
+    same_columns = (ours.columns, ours.joined_collection) == (expected.columns, expected.joined_collection)
+    return State(ours.model, slots, ours.columns if same_columns else None,
+                 ours.joined_collection if same_columns else False)
+
+
+def _fit_slot(ours: Slot, expected: Slot) -> Slot:
+    if ours == expected:
+        return ours
+    if isinstance(ours, Loaded) and isinstance(expected, Loaded) and ours.default is None \
+            and expected.default is None and ours.state is not None and expected.state is not None:
+        return Loaded(_fit_state(ours.state, expected.state))
+    return UNKNOWN

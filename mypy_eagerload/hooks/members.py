@@ -54,6 +54,7 @@ from mypy_eagerload.hooks.syntax import (
     walk_nodes,
     written,
 )
+from mypy_eagerload.hooks.types import merge_states
 
 _MAX_CHAIN = 8  # hops a requirement is followed (recursive models, members calling members)
 _SUPER = "super()."  # a chain's first name read through super(): replaced by the base's chains
@@ -232,7 +233,7 @@ def _check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Setting
            receiver: Type, member: str, context: Context) -> None:
     """Report each path the member reads that the receiver's state does not load."""
     proper_receiver = get_proper_type(receiver)
-    items = (proper_receiver.relevant_items() if isinstance(proper_receiver, UnionType)
+    items = (merge_states(proper_receiver.relevant_items()) if isinstance(proper_receiver, UnionType)
              else [proper_receiver])
     for item in items:
         proper = get_proper_type(item)

@@ -2,13 +2,12 @@
 
 For every mapped class ``User`` this adds, in the class's own module, a generic subclass
 
-    class Loaded@User(User, Generic[posts_co, profile_co, ...])
+    class Loaded@User(User, Generic[__state___co])
 
-with one covariant type parameter per tracked relationship. A parameter holds the target's
-type when the relationship is loaded (``Post``, ``Loaded@Post[...]`` or ``Default@Post[...]``),
-a ``Literal[...]`` reason when it is not, and ``Any`` when the plugin cannot tell. Covariance
-makes a more-loaded object a subtype of a less-loaded one, and mypy's joins give the
-intersection. ``Default@Post[Literal["<ref>"]]`` keeps types small: it stands for a target
+with one covariant type parameter holding the object's whole load state, encoded as
+``Literal["<state>"]`` (``hooks.types``). One parameter, not one per relationship: mypy's
+work on a type grows with its size. Two states join to the union of their literals, read
+as the intersection of the two. ``Default@Post[Literal["<ref>"]]`` stands for a target
 below which only its defaults apply, expanded when read (``core.loadstate.DefaultRef``).
 Creating it here, in the model's module during semantic analysis, is what makes it survive
 warm caches, parallel workers and dmypy (see DESIGN-NOTES.md, section 2).
@@ -43,7 +42,7 @@ from mypy_eagerload.hooks.declarations import Json, has_declared_attr_relationsh
 
 LOADED_PREFIX = "Loaded@"
 DEFAULT_PREFIX = "Default@"
-COLUMNS_PARAM = "__columns__"  # the last type parameter: Literal["name|reason", ...] unloaded
+STATE_PARAM = "__state__"  # Loaded@Model's only parameter
 REF_PARAM = "__ref__"  # Default@Model's only parameter
 
 
@@ -109,7 +108,7 @@ def record_model(ctx: ClassDefContext) -> None:
     slots = [name for name, rel in rels.items()
              if rel["lazy"] is not None and rel["lazy"] not in UNTRACKED_STRATEGIES]
     module_level = _is_module_level(ctx)
-    loaded = _add_loaded_class(ctx, info, slots) if module_level else None
+    loaded = _add_loaded_class(ctx, info) if module_level else None
     default = _add_default_class(ctx, info) if module_level else None
     record: Json = {
         "kind": "model",
@@ -176,10 +175,9 @@ def _is_module_level(ctx: ClassDefContext) -> bool:
     return ctx.cls.info.fullname == f"{ctx.api.cur_mod_id}.{ctx.cls.name}"
 
 
-def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo, slots: list[str]) -> str:
+def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo) -> str:
     """Create (or recreate, when the hook runs again after a deferral) ``Loaded@Model``."""
-    # One parameter per relationship, then one for the set of unloaded columns.
-    return _add_generic_subclass(ctx, model, LOADED_PREFIX, "loaded", [*slots, COLUMNS_PARAM])
+    return _add_generic_subclass(ctx, model, LOADED_PREFIX, "loaded", [STATE_PARAM])
 
 
 def _add_default_class(ctx: ClassDefContext, model: TypeInfo) -> str:

@@ -23,14 +23,13 @@ from mypy.plugin import MethodContext
 from mypy.types import Instance, TupleType, Type, get_proper_type
 
 from mypy_eagerload.config import Settings
-from mypy_eagerload.core import messages
+from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
-from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.routes import check_returned
-from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
-from mypy_eagerload.hooks.types import joined_marker, type_to_ref
+from mypy_eagerload.hooks.types import type_to_ref, type_to_state
 
 # Result methods that only reshape the result: the chain goes on through them.
 _PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_per",
@@ -92,27 +91,19 @@ def _needs_unique(typ: Type | None, schema: CheckerSchema, depth: int = 0
 
 
 def _joined_in(entity: Instance, schema: CheckerSchema) -> list[tuple[str, str]] | None:
-    """``loadstate.joined_collection_path``, read off the type without rebuilding the state:
-    the joined marker, explicit subtrees, and defaults-only subtrees of the root's SELECT."""
+    """``loadstate.joined_collection_path`` of the entity's state; a defaults-only subtree
+    answers from its ref where it can, without being expanded."""
     ref = type_to_ref(entity)
     if ref is not None:
         if ref.joined_collection:
             return []
         return schema.joined_path(ref) if ref.in_root_select else None
-    info = model_info(entity)
-    if info is None or loaded_info(entity) is None or not entity.args:
+    state = type_to_state(entity)
+    if state is None:
         return None
-    if joined_marker(entity.args[-1]):
+    if state.joined_collection:
         return []
-    slots = (metadata(info) or {}).get("slots", [])
-    for name, arg in zip(slots, entity.args):
-        proper = get_proper_type(arg)
-        if not isinstance(proper, Instance):
-            continue
-        below = _joined_in(proper, schema)
-        if below is not None:
-            return [(info.fullname, name), *below]
-    return None
+    return loadstate.joined_collection_path(schema, state)
 
 
 def _walk(ctx: MethodContext, schema: CheckerSchema, expr: Expression,

@@ -1,34 +1,40 @@
 """Load states to mypy types and back.
 
-``Loaded@User[<posts>, <profile>]``: one argument per tracked relationship, in slot order:
-  * a model type (``Post``, ``Loaded@Post[...]`` or ``Default@Post[Literal["<ref>"]]``):
-    loaded, with the target's own state (unknown, explicit, or its defaults under a ref);
-  * ``Literal["<reason>"]`` or any other non-model type: not loaded;
-  * ``Any``: unknown, never reported.
+``Loaded@User[Literal["<state>"]]``: one argument, the whole ``State`` encoded as a string
+(see ``encode_state``). Types stay as small as a plain model type, whatever the number of
+relationships: mypy's own work (subtype checks, expansion, its type visitors) grows with the
+size of the types it is handed, and with one argument per relationship that work cost more
+than the plugin's own code. Inside the state a slot is
+  * loaded, with the target's own state (unknown, explicit, or its defaults under a ref);
+  * not loaded, with the reason;
+  * unknown, never reported.
+The literal's fallback is an enum (``_types.LoadState``), so mypy joins two states into
+``Loaded@User[Literal[<a>, <b>]]``, which reads as their intersection (``loadstate.intersect``);
+anything else in the argument (``str``, the enum itself) reads as unknown, never a guess.
+``Default@Post[Literal["<ref>"]]`` stands for a subtree with only defaults below it.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from typing import Any
 
 from mypy.nodes import TypeInfo
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import (
-    AnyType,
     Instance,
     LiteralType,
     Type,
-    TypeOfAny,
-    UninhabitedType,
     UnionType,
     get_proper_type,
 )
 from mypy.typevars import fill_typevars_with_any
 
-from mypy_eagerload.core.loadstate import UNKNOWN, Columns, DefaultRef, Loaded, NotLoaded, Slot, State
-from mypy_eagerload.hooks.models import metadata
-from mypy_eagerload.hooks.schema import CheckerSchema, default_info, loaded_info, model_info
+from mypy_eagerload import names
+from mypy_eagerload.core import loadstate
+from mypy_eagerload.core.loadstate import UNKNOWN, DefaultRef, Loaded, NotLoaded, Slot, State
+from mypy_eagerload.hooks.schema import CheckerSchema, default_info, loaded_info
 
 
 def plain_type(info: TypeInfo) -> Instance:
@@ -41,78 +47,100 @@ def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: Sta
     """The loaded type for ``state``; None when the model has no loaded class."""
     model = schema.info(state.model)
     loaded = schema.loaded_class(model) if model is not None else None
-    if model is None or loaded is None:
+    if model is None or loaded is None or len(loaded.type_vars) != 1:
         return None
-    slots = state.slot_map
-    args = [_slot_to_type(api, schema, name, slots.get(name, UNKNOWN), model)
-            for name in (metadata(model) or {}).get("slots", [])]
-    args.append(_columns_to_type(api, schema, state.columns, state.joined_collection))
-    if len(args) != len(loaded.type_vars):
-        return None
-    return Instance(loaded, args)
+    return Instance(loaded, [state_literal(api, schema, encode_state(state))])
 
 
-def _columns_to_type(api: CheckerPluginInterface, schema: CheckerSchema, columns: Columns,
-                     joined: bool) -> Type:
-    """``Literal["bio|deferred", ...]`` for the unloaded columns; ``Never`` for none.
-
-    The same argument carries ``Literal["#joined"]`` when the entity was reached by a
-    joined-eager collection (see ``State.joined_collection``)."""
-    marker = [schema.literal(api, JOINED_MARKER)] if joined else []
-    if columns is None:
-        return AnyType(TypeOfAny.special_form)  # unknown columns: the marker is lost too
-    return UnionType.make_union(
-        marker + [schema.literal(api, f"{name}|{reason}") for name, reason in columns])
+def state_literal(api: CheckerPluginInterface, schema: CheckerSchema, text: str) -> LiteralType:
+    """``Literal[<state>]`` on ``LoadState`` (``_types.py`` says why an enum); on ``str``
+    where that class is not in the build (joins then lose the state: unknown)."""
+    enum = schema.info(names.LOAD_STATE)
+    if enum is None:
+        return schema.literal(api, text)
+    return LiteralType(text, Instance(enum, []))
 
 
-JOINED_MARKER = "#joined"
+# States are shared objects (memoized builds, decoded types), so encodings are memoized by
+# identity; the entry keeps the state alive, so its id cannot be reused meanwhile.
+_ENCODED: dict[int, tuple[State, str]] = {}
+_DECODED: dict[str, State | None] = {}
 
 
-def _literals(typ: Type) -> list[str] | None:
-    proper = get_proper_type(typ)
-    if isinstance(proper, UninhabitedType):
-        return []
-    items = proper.items if isinstance(proper, UnionType) else [proper]
-    values = []
-    for item in items:
-        item = get_proper_type(item)
-        if not (isinstance(item, LiteralType) and isinstance(item.value, str)):
-            return None  # Any, or a join that widened to str: unknown
-        values.append(item.value)
-    return values
+def encode_state(state: State) -> str:
+    hit = _ENCODED.get(id(state))
+    if hit is not None and hit[0] is state:
+        return hit[1]
+    text = json.dumps(_state_json(state), separators=(",", ":"))
+    _ENCODED[id(state)] = (state, text)
+    _DECODED.setdefault(text, state)
+    return text
 
 
-def type_to_columns(typ: Type) -> Columns:
-    """The unloaded columns a columns argument records; None when it cannot tell."""
-    values = _literals(typ)
-    if values is None:
-        return None
-    return tuple(sorted(tuple(v.split("|", 1)) for v in values if "|" in v))  # type: ignore[misc]
+def decode_state(text: str) -> State | None:
+    if text not in _DECODED:
+        try:
+            _DECODED[text] = _state_from_json(json.loads(text))
+        except (ValueError, TypeError, KeyError, IndexError):
+            _DECODED[text] = None
+    return _DECODED[text]
 
 
-def joined_marker(typ: Type) -> bool:
-    return JOINED_MARKER in (_literals(typ) or [])
+def _state_json(state: State) -> list[object]:
+    return [state.model, [[name, _slot_json(slot)] for name, slot in state.slots],
+            None if state.columns is None else [list(c) for c in state.columns],
+            state.joined_collection]
 
 
-def _slot_to_type(api: CheckerPluginInterface, schema: CheckerSchema, name: str, slot: Slot,
-                  model: TypeInfo) -> Type:
+def _slot_json(slot: Slot) -> object:
+    """0: unknown; a string: not loaded, for that reason; 1: loaded, target state unknown;
+    ``["d", ref]``: loaded, defaults below; ``["s", state]``: loaded, with its own state."""
     if isinstance(slot, NotLoaded):
-        return schema.literal(api, slot.reason)
+        return slot.reason
     if isinstance(slot, Loaded):
         if slot.default is not None:
-            typ = default_to_type(api, schema, slot.default)
-            if typ is not None:
-                return typ
-        if slot.state is not None:
-            typ = state_to_type(api, schema, slot.state)
-            if typ is not None:
-                return typ
-        target_model = schema.model(model.fullname)
-        rel = target_model.relationship(name) if target_model is not None else None
-        target = schema.info(rel.target) if rel is not None and rel.target else None
-        if target is not None:
-            return plain_type(target)
-    return AnyType(TypeOfAny.special_form)
+            return ["d", _ref_json(slot.default)]
+        return 1 if slot.state is None else ["s", _state_json(slot.state)]
+    return 0
+
+
+def _state_from_json(data: list[Any]) -> State:
+    model, slots, columns, joined = data
+    return State(model, tuple((name, _slot_from_json(value)) for name, value in slots),
+                 None if columns is None else tuple((c[0], c[1]) for c in columns), bool(joined))
+
+
+def _slot_from_json(value: Any) -> Slot:
+    if isinstance(value, str):
+        return NotLoaded(value)
+    if value == 1:
+        return Loaded(None)
+    if isinstance(value, list) and value[0] == "d":
+        return Loaded(None, _ref_from_json(value[1]))
+    if isinstance(value, list) and value[0] == "s":
+        return Loaded(_state_from_json(value[1]))
+    return UNKNOWN
+
+
+def merge_states(items: list[Type]) -> list[Type]:
+    """The items of a union, with the ``Loaded@`` ones of each model merged into one whose
+    argument is the union of their states: what mypy makes of a join, read as their
+    intersection. ``a if flag else b`` then reads the same whether mypy joined the two
+    types or kept their union."""
+    merged: list[Type] = []
+    by_class: dict[str, int] = {}
+    for item in items:
+        proper = get_proper_type(item)
+        if isinstance(proper, Instance) and loaded_info(proper) is not None and len(proper.args) == 1:
+            seen = by_class.get(proper.type.fullname)
+            if seen is not None:
+                first = get_proper_type(merged[seen])
+                assert isinstance(first, Instance)
+                merged[seen] = first.copy_modified(args=[UnionType.make_union([*first.args, *proper.args])])
+                continue
+            by_class[proper.type.fullname] = len(merged)
+        merged.append(item)
+    return merged
 
 
 def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef,
@@ -138,18 +166,26 @@ _DEFAULT_TYPES: dict[DefaultRef, Instance] = {}
 
 @functools.cache
 def encode_ref(ref: DefaultRef) -> str:
-    return json.dumps([ref.target, ref.full, ref.select, ref.via, ref.via_immediate, ref.depth,
-                       ref.joined_collection, ref.sync, ref.label], separators=(",", ":"))
+    return json.dumps(_ref_json(ref), separators=(",", ":"))
 
 
 @functools.cache
 def decode_ref(text: str) -> DefaultRef | None:
     try:
-        t, full, select, via, imm, depth, joined, sync, label = json.loads(text)
-        return DefaultRef(t, tuple(full), tuple(select), tuple(via) if via else None, imm, depth,
-                          joined, sync, label)
+        return _ref_from_json(json.loads(text))
     except (ValueError, TypeError):
         return None
+
+
+def _ref_json(ref: DefaultRef) -> list[object]:
+    return [ref.target, ref.full, ref.select, ref.via, ref.via_immediate, ref.depth,
+            ref.joined_collection, ref.sync, ref.label]
+
+
+def _ref_from_json(data: list[Any]) -> DefaultRef:
+    t, full, select, via, imm, depth, joined, sync, label = data
+    return DefaultRef(t, tuple(full), tuple(select), tuple(via) if via else None, imm, depth,
+                      joined, sync, label)
 
 
 def type_to_ref(typ: Type) -> DefaultRef | None:
@@ -164,38 +200,21 @@ def type_to_ref(typ: Type) -> DefaultRef | None:
 
 
 def type_to_state(typ: Type, schema: CheckerSchema | None = None) -> State | None:
-    """The state a type records; None for a plain model type (unknown origin). A
-    ``Default@`` type needs ``schema`` to be expanded."""
+    """The state a type records; None for a plain model type (unknown origin) or a join of
+    two states. A ``Default@`` type needs ``schema`` to be expanded."""
     proper = get_proper_type(typ)
     if schema is not None and default_info(proper) is not None:
         ref = type_to_ref(proper)
         return schema.expand(ref) if ref is not None else None
-    loaded = loaded_info(proper)
-    model = model_info(proper)
-    if loaded is None or model is None or not isinstance(proper, Instance):
+    if loaded_info(proper) is None or not isinstance(proper, Instance) or len(proper.args) != 1:
         return None
-    names = (metadata(model) or {}).get("slots", [])
-    if len(names) + 1 != len(proper.args):
-        return None
-    return State(model.fullname, tuple(
-        (name, type_to_slot(arg)) for name, arg in zip(names, proper.args)),
-        type_to_columns(proper.args[-1]), joined_marker(proper.args[-1]))
-
-
-def type_to_slot(typ: Type, deep: bool = True) -> Slot:
-    """The slot a type argument records; ``deep=False`` leaves a loaded target's own state
-    out (``Loaded(None)``), which is all a single attribute read needs."""
-    proper = get_proper_type(typ)
-    if isinstance(proper, AnyType):
-        return UNKNOWN
-    if default_info(proper) is not None:
-        return Loaded(None, type_to_ref(proper))
-    if model_info(proper) is not None:
-        return Loaded(type_to_state(proper) if deep else None)
-    if isinstance(proper, LiteralType) and isinstance(proper.value, str):
-        return NotLoaded(proper.value)
-    if isinstance(proper, Instance) and isinstance(proper.last_known_value, LiteralType):
-        return NotLoaded(str(proper.last_known_value.value))
-    if isinstance(proper, Instance):
-        return NotLoaded("")  # a join of different reasons, or of loaded and not loaded
-    return UNKNOWN
+    arg = get_proper_type(proper.args[0])
+    items = [get_proper_type(item) for item in arg.items] if isinstance(arg, UnionType) else [arg]
+    states = []
+    for item in items:
+        state = decode_state(item.value) if isinstance(item, LiteralType) \
+            and isinstance(item.value, str) else None
+        if state is None:
+            return None  # widened to the enum or to str: unknown
+        states.append(state)
+    return loadstate.intersect(states) if len(states) > 1 else states[0]
