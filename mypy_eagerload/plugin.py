@@ -173,12 +173,12 @@ class EagerLoadPlugin(Plugin):
         data = models.metadata(sym.node)
         if data is None:
             return None
-        if attr in data.get("slots", ()) or any(r["name"] == attr for r in data.get("rels", ())):
+        rels, columns = models.attribute_names(data)
+        if attr in rels:
             if not self._contracts:
                 return None
             return access.relationship_hook(attr, self.lookup_fully_qualified, self.settings)
-        if any(c["name"] == attr for c in data.get("columns", ())) \
-                and self.settings.enabled("unloaded-column"):
+        if attr in columns and self.settings.enabled("unloaded-column"):
             return access.column_hook(attr, self.lookup_fully_qualified, self.settings)
         model = mapped_class(sym.node)
         record = members.member_record(models.metadata(model) or {}, attr) if model is not None else None

@@ -6,7 +6,21 @@ suite (``ternary_objects``, ``list_literal_join``); here, their own rules.
 
 from __future__ import annotations
 
-from mypy_eagerload.core.loadstate import UNKNOWN, DefaultRef, Loaded, NotLoaded, State, intersect
+import random
+
+from mypy_eagerload.core.loadstate import (
+    UNKNOWN,
+    DefaultRef,
+    Loaded,
+    NotLoaded,
+    State,
+    default_state,
+    expand,
+    intersect,
+    joined_collection_path,
+    joined_path_below,
+)
+from mypy_eagerload.core.schema import Model, Relationship
 from mypy_eagerload.hooks.types import decode_state, encode_state
 
 REF = DefaultRef("m.Post", ("m.User", "m.Post"), ("m.Post",), ("m.User", "posts"), False, 1, False)
@@ -79,3 +93,52 @@ def test_encoding_round_trips_every_kind_of_slot() -> None:
 def test_decoding_garbage_is_unknown_not_a_crash() -> None:
     for text in ("", "[", '["m.User"]', '{"a": 1}', "[1, 2, 3, 4]"):
         assert decode_state(text) is None
+
+
+class _Schema:
+    """A plain mapping, no memo: the reference behaviour the checker's memos must match."""
+
+    def __init__(self, models: list[Model]) -> None:
+        self.models = {m.fullname: m for m in models}
+
+    def model(self, fullname: str) -> Model | None:
+        return self.models.get(fullname)
+
+
+def _mapping(seed: int) -> _Schema:
+    rng = random.Random(seed)
+    names = [f"m.M{i}" for i in range(5)]
+    lazies = ["joined", "joined", "selectin", "select", "raise", "immediate", "noload"]
+    models = []
+    for name in names:
+        rels = tuple(Relationship(f"r{j}", name, rng.choice(names), rng.random() < 0.5,
+                                  lazy=rng.choice(lazies), join_depth=rng.choice([None, None, 1, 2]))
+                     for j in range(rng.randint(1, 4)))
+        models.append(Model(name, rels, (name,)))
+    return _Schema(models)
+
+
+def _refs(schema: _Schema, state: State | None, depth: int = 0) -> list[DefaultRef]:
+    """Every defaults-only subtree reachable from ``state``, a few levels down."""
+    found = []
+    for _, slot in state.slots if state is not None and depth < 4 else ():
+        if isinstance(slot, Loaded) and slot.default is not None:
+            found.append(slot.default)
+            found += _refs(schema, expand(schema, slot.default), depth + 1)
+        elif isinstance(slot, Loaded):
+            found += _refs(schema, slot.state, depth + 1)
+    return found
+
+
+def test_joined_path_below_builds_only_joined_slots_and_answers_like_the_full_level() -> None:
+    compared = paths = 0
+    for seed in range(60):
+        schema = _mapping(seed)
+        for model in schema.models.values():
+            for ref in _refs(schema, default_state(schema, model)):
+                full = expand(schema, ref)
+                expected = joined_collection_path(schema, full) if full is not None else None
+                assert joined_path_below(schema, ref) == expected, (seed, ref)
+                compared += 1
+                paths += expected is not None
+    assert compared > 500 and paths > 20  # enough subtrees, and enough that need unique()

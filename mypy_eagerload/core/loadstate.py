@@ -352,13 +352,7 @@ def expand(schema: Schema, ref: DefaultRef) -> State | None:
     model = schema.model(ref.target)
     if model is None:
         return None
-    via = None
-    if ref.via is not None:
-        owner = schema.model(ref.via[0])
-        rel = owner.relationship(ref.via[1]) if owner is not None else None
-        via = (owner, rel) if owner is not None and rel is not None else None
-    path = _Path(ref.full, ref.select, via, via_immediate=ref.via_immediate)
-    state = _build(schema, model, None, path, ref.depth)
+    state = _build(schema, model, None, _ref_path(schema, ref), ref.depth)
     if ref.joined_collection:
         state = replace(state, joined_collection=True)
     if ref.sync:
@@ -366,6 +360,15 @@ def expand(schema: Schema, ref: DefaultRef) -> State | None:
     if ref.label:
         state = relabel(state, ref.label)
     return state
+
+
+def _ref_path(schema: Schema, ref: DefaultRef) -> _Path:
+    via = None
+    if ref.via is not None:
+        owner = schema.model(ref.via[0])
+        rel = owner.relationship(ref.via[1]) if owner is not None else None
+        via = (owner, rel) if owner is not None and rel is not None else None
+    return _Path(ref.full, ref.select, via, via_immediate=ref.via_immediate)
 
 
 def resolve(schema: Schema, slot: Loaded) -> State | None:
@@ -397,9 +400,31 @@ def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth:
     # at the root (where they are among the node's own options already).
     inherited = list(path.column_wildcards) if len(path.full) > 1 else []
     columns = apply_column_ops(model, default_columns(model), inherited + (node.columns if node else []))
+    shared = _root_slots(schema, model, node, path, depth, columns)
     return State(model.fullname, tuple(
-        (rel.name, _slot_for(schema, model, rel, node, path, depth, columns))
+        (rel.name, shared[rel.name] if shared is not None and (node is None or rel.name not in node.children)
+         else _slot_for(schema, model, rel, node, path, depth, columns))
         for rel in model.relationships), columns)
+
+
+def _root_slots(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int,
+                columns: Columns) -> dict[str, Slot] | None:
+    """At a statement's root, a relationship no option names gets a slot that depends only
+    on the model and the wildcards in force (no parent: the columns do not matter either),
+    the same for every statement with those. A schema that can memoize (``root_slots``)
+    computes them once; the others, and every other level, build each slot."""
+    memo = getattr(schema, "root_slots", None)
+    if memo is None or depth != 0 or path.via is not None:
+        return None
+    bare = _Node(wildcard=node.wildcard if node is not None else None)
+    key = (bare.wildcard, path)
+
+    def compute(recorder: Schema) -> dict[str, Slot]:
+        return {rel.name: _slot_for(recorder, model, rel, bare, path, 0, columns)
+                for rel in model.relationships}
+
+    found: dict[str, Slot] = memo(model, key, compute)
+    return found
 
 
 # ---------------------------------------------------------------------------------------
@@ -623,6 +648,22 @@ def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:
 
 # ---------------------------------------------------------------------------------------
 # unique()
+
+
+def joined_path_below(schema: Schema, ref: DefaultRef) -> list[tuple[str, str]] | None:
+    """``joined_collection_path(schema, expand(schema, ref))``, building only the slots that
+    can answer. Below a defaults-only subtree only a ``lazy="joined"`` default stays in the
+    statement's SELECT (the other strategies load by a query of their own, or not at all),
+    and a sync view or a label changes no such slot."""
+    model = schema.model(ref.target)
+    if model is None:
+        return None
+    rels = [rel for rel in model.relationships if rel.lazy in opt.SAME_SELECT]
+    if not rels:
+        return None
+    path, columns = _ref_path(schema, ref), default_columns(model)  # no options at this level
+    return joined_collection_path(schema, State(model.fullname, tuple(
+        (rel.name, _slot_for(schema, model, rel, None, path, ref.depth, columns)) for rel in rels)))
 
 
 def joined_collection_path(schema: Schema, state: State) -> list[tuple[str, str]] | None:

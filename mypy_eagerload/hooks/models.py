@@ -58,6 +58,22 @@ def metadata(info: TypeInfo) -> Json | None:
     return data if isinstance(data, dict) else None
 
 
+def attribute_names(data: Json) -> tuple[frozenset[str], frozenset[str]]:
+    """The relationship and the column names a record declares, as sets: mypy asks the
+    attribute hook for every attribute read. Memoized per record object (a record is
+    replaced, never changed, when its class is analysed again)."""
+    hit = _NAMES.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1], hit[2]
+    rels = frozenset([*data.get("slots", ()), *(r["name"] for r in data.get("rels", ()))])
+    columns = frozenset(c["name"] for c in data.get("columns", ()))
+    _NAMES[id(data)] = (data, rels, columns)
+    return rels, columns
+
+
+_NAMES: dict[int, tuple[Json, frozenset[str], frozenset[str]]] = {}
+
+
 def is_declarative(info: TypeInfo) -> bool:
     return any(base.fullname in names.DECLARATIVE_BASES for base in info.mro)
 

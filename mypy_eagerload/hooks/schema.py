@@ -7,7 +7,7 @@ which are fully resolved by the time hooks in the checker run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Generic, TypeVar
 
@@ -175,16 +175,13 @@ class CheckerSchema:
         return _WITH_OPTIONS.get(self, (model.fullname, chains), [model.fullname],
                                  lambda schema: loadstate.state_with_options(schema, model, chains))
 
+    def root_slots(self, model: Model, key: Hashable, compute: Callable[[_Recorder], object]) -> object:
+        """``loadstate._root_slots``, memoized (see ``_Memo``)."""
+        return _ROOT_SLOTS.get(self, (model.fullname, key), [model.fullname], compute)
+
     def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
-        """``loadstate.joined_collection_path`` below a defaults-only subtree, memoized with
-        its expansion (it depends on nothing else)."""
-        state = self.expand(ref)
-        hit = _JOINED.get(ref)
-        if hit is not None and hit[0] is state:
-            return hit[1]
-        path = loadstate.joined_collection_path(self, state) if state is not None else None
-        _JOINED[ref] = (state, path)
-        return path
+        """``loadstate.joined_path_below``, memoized (see ``_Memo``)."""
+        return _JOINED.get(self, ref, [ref.target], lambda schema: loadstate.joined_path_below(schema, ref))
 
     def consulted(self) -> list[str]:
         """The models whose mapping this schema has read (for dependencies)."""
@@ -209,13 +206,12 @@ class CheckerSchema:
 # what a fresh build would give, so this is a cache, not state.
 # Each entry ends with the mapping generation it was last checked in (see hooks.models).
 _MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, int]] = {}
-_JOINED: dict[DefaultRef, tuple[State | None, list[tuple[str, str]] | None]] = {}
 
 
 class _Recorder:
     """A schema that remembers which models a computation read."""
 
-    def __init__(self, schema: CheckerSchema) -> None:
+    def __init__(self, schema: CheckerSchema | _Recorder) -> None:
         self.schema = schema
         self.seen: dict[str, Model | None] = {}
 
@@ -228,6 +224,14 @@ class _Recorder:
         if rel.target:
             self.model(rel.target)  # the answer depends on the target's mapping
         return self.schema.direction(model, rel)
+
+    def root_slots(self, model: Model, key: Hashable, compute: Callable[[_Recorder], object]) -> object:
+        # Through the memo with this recorder as the schema, so a hit still records what
+        # the slots read.
+        return _ROOT_SLOTS.get(self, (model.fullname, key), [model.fullname], compute)
+
+    def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
+        return _JOINED.get(self, ref, [ref.target], lambda schema: loadstate.joined_path_below(schema, ref))
 
 
 K = TypeVar("K")
@@ -246,7 +250,7 @@ class _Memo(Generic[K, V]):
     def __init__(self) -> None:
         self._table: dict[K, tuple[dict[str, Model | None], V, int]] = {}
 
-    def get(self, schema: CheckerSchema, key: K, seed: list[str],
+    def get(self, schema: CheckerSchema | _Recorder, key: K, seed: list[str],
             compute: Callable[[_Recorder], V]) -> V:
         hit = self._table.get(key)
         if hit is not None and all(hit[0].get(n) is schema.model(n) for n in seed) and (
@@ -267,6 +271,8 @@ class _Memo(Generic[K, V]):
 _DEFAULTS: _Memo[str, State] = _Memo()
 _EXPANDED: _Memo[DefaultRef, State | None] = _Memo()
 _WITH_OPTIONS: _Memo[tuple[str, tuple[Chain, ...]], State] = _Memo()
+_ROOT_SLOTS: _Memo[tuple[str, Hashable], object] = _Memo()
+_JOINED: _Memo[DefaultRef, list[tuple[str, str]] | None] = _Memo()
 
 
 def _memoized_build(info: TypeInfo) -> Model | None:
