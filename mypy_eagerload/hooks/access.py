@@ -14,7 +14,8 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import Columns, Loaded, NotLoaded, Slot, State, default_columns
 from mypy_eagerload.core.requirements import STRICT_PREFIX
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
+from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report, type_context
+from mypy_eagerload.hooks.context import fit_object
 from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.explicit_loads import loaded_before
@@ -56,7 +57,7 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
                 return ctx.default_attr_type
             narrowed.append(result)
         if not narrowed or len(items) == 1:
-            return narrowed[0] if narrowed else ctx.default_attr_type
+            return fit_object(narrowed[0], type_context(ctx.api)) if narrowed else ctx.default_attr_type
         return make_simplified_union(narrowed)
 
     return hook

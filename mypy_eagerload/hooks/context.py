@@ -11,7 +11,20 @@ the plugin must stay clean, so where the context names the same statement type:
 
 from __future__ import annotations
 
-from mypy.types import AnyType, Instance, LiteralType, TupleType, Type, TypeOfAny, get_proper_type
+from mypy.maptype import map_instance_to_supertype
+from mypy.nodes import COVARIANT
+from mypy.subtypes import is_subtype
+from mypy.types import (
+    AnyType,
+    Instance,
+    LiteralType,
+    TupleType,
+    Type,
+    TypeOfAny,
+    UninhabitedType,
+    UnionType,
+    get_proper_type,
+)
 
 from mypy_eagerload.core.loadstate import UNKNOWN, Loaded, Slot, State
 from mypy_eagerload.hooks.schema import default_info, loaded_info, model_info
@@ -90,3 +103,38 @@ def _fit_slot(ours: Slot, expected: Slot) -> Slot:
             and expected.default is None and ours.state is not None and expected.state is not None:
         return Loaded(_fit_state(ours.state, expected.state))
     return UNKNOWN
+
+
+def fit_object(ours: Type, expected: Type | None, depth: int = 0) -> Type:
+    """Fit a fetched or read object to a variable that already holds another state.
+
+    ``user = <query 1>`` then ``user = <query 2>``: mypy keeps the variable's first type and
+    would report an ``[assignment]`` error where the states differ. Where ours is not a
+    subtype of it, return the variable's own type with ``Never`` as its state: a subtype
+    (the argument is covariant) that claims nothing, read as unknown. After the branches
+    merge the variable is back to its first state, whose claims hold for that branch; the
+    other branch's claims are lost, never invented. Covariant containers and ``X | None``
+    are fitted item by item; anything else is left to mypy."""
+    if expected is None or depth > 4:
+        return ours
+    o, e = get_proper_type(ours), get_proper_type(expected)
+    if isinstance(o, Instance) and isinstance(e, Instance):
+        if _stateful(o) and _stateful(e) and model_info(o) is model_info(e) is not None:
+            return ours if is_subtype(o, e) else e.copy_modified(args=[UninhabitedType()] * len(e.args))
+        if not o.args or (o.type is not e.type and not o.type.has_base(e.type.fullname)) \
+                or is_subtype(o, e):
+            return ours
+        # ``await session.get(...)``: the context is ``Awaitable[<variable's type>]``, ours a
+        # ``Coroutine[...]``; fit the arguments that map onto the context's.
+        mapped = map_instance_to_supertype(o, e.type)
+        variances = [getattr(v, "variance", None) for v in e.type.defn.type_vars]
+        args = list(o.args)
+        for mine, theirs, variance in zip(mapped.args, e.args, variances):
+            for i, arg in enumerate(o.args):
+                if arg is mine and variance == COVARIANT:
+                    args[i] = fit_object(arg, theirs, depth + 1)
+        return o.copy_modified(args=args)
+    if isinstance(o, UnionType) and isinstance(e, UnionType) and len(o.items) == len(e.items) \
+            and not is_subtype(o, e):
+        return UnionType.make_union([fit_object(a, b, depth + 1) for a, b in zip(o.items, e.items)])
+    return ours

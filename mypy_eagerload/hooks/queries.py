@@ -263,6 +263,8 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable
         result = map_entities(ctx.default_return_type, entity)
         depend_on_mappings(ctx.api, schema.consulted())
         check_returned(ctx.api, lookup, settings, ctx.context, result)
+        # No fit_object() here: for a generic call under ``await``, mypy infers ``_O`` from
+        # the variable's type first and reports the ``type[User]`` argument itself.
         return result
 
     return hook

@@ -24,7 +24,8 @@ from mypy.types import Instance, TupleType, Type, get_proper_type
 
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate, messages
-from mypy_eagerload.hooks.compat import current_function, expression_type, report
+from mypy_eagerload.hooks.compat import current_function, expression_type, report, type_context
+from mypy_eagerload.hooks.context import fit_object
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
 from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info
@@ -45,7 +46,7 @@ def fetch_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], 
         check_returned(ctx.api, lookup, settings, ctx.context, ctx.default_return_type)
         if unique:
             _check_unique(ctx, CheckerSchema(lookup))
-        return ctx.default_return_type
+        return fit_object(ctx.default_return_type, type_context(ctx.api))
 
     return hook
 

@@ -495,6 +495,33 @@ def handwritten() -> list[Scenario]:
                                                   ".options(selectinload(User.addresses))"),
                               "obj = a if flag else b"],
           ["obj.addresses", "obj.posts", "obj.comments"]),
+        # A variable assigned twice keeps its first type in mypy: the second state is fitted
+        # to it (read as unknown), and after the branches meet the first state's claims
+        # stand. At runtime the branch is not taken, so the first query's object is read.
+        S("reassigned_object", ["flag = len(session.identity_map) < 0",
+                                "obj = " + one.format("select(User).where(User.id == 2)"
+                                                      ".options(selectinload(User.addresses))"),
+                                "if flag:",
+                                "    obj = " + one.format("select(User).where(User.id == 1)"
+                                                          ".options(selectinload(User.posts))")],
+          ["obj.addresses", "obj.posts"]),
+        S("reassigned_optional", ["flag = len(session.identity_map) < 0",
+                                  "maybe = (await session.execute(select(User).where(User.id == 1)"
+                                  ".options(selectinload(User.posts)))).unique().scalar_one_or_none()",
+                                  "if flag:",
+                                  "    maybe = (await session.execute(select(User).where(User.id == 2)"
+                                  ".options(selectinload(User.addresses)))).unique().scalar_one_or_none()",
+                                  "assert maybe is not None", "obj = maybe"],
+          ["obj.posts", "obj.addresses"]),
+        S("reassigned_read", ["flag = len(session.identity_map) < 0",
+                              "post = " + one.format("select(Post).where(Post.id == 1)"
+                                                     ".options(selectinload(Post.author))"),
+                              "obj = post.author",
+                              "if flag:",
+                              "    other = " + one.format("select(Post).where(Post.id == 2).options("
+                                                          "selectinload(Post.author).selectinload(User.posts))"),
+                              "    obj = other.author"],
+          ["obj.posts", "obj.addresses"]),
         S("list_literal_join", ["a = " + one.format("select(User).where(User.id == 1)"
                                                     ".options(selectinload(User.posts), selectinload(User.addresses))"),
                                 "b = " + one.format("select(User).where(User.id == 2)"
