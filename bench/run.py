@@ -12,7 +12,10 @@ so drift in the machine's speed hits both alike. Modes:
 * cold -n 2: like cold, with ``--num-workers 2``.
 
 It prints the median time of each, the ratio plugin / no plugin, and the peak memory
-ratio (the largest resident set of mypy and its workers).
+ratio (the largest resident set of mypy and its workers). ``--floor`` adds two reference
+plugins from ``floor_plugins.py`` to the same interleaved runs: ``empty`` (hooks nothing)
+and ``asked`` (this plugin's semantic analysis and hook dispatch, computing no load state),
+which show how much of the ratio any plugin doing this job pays before analysing anything.
 """
 
 from __future__ import annotations
@@ -43,8 +46,13 @@ print("PEAK_KB", peak, "STATUS", status)
 MODES = ["cold", "warm", "edit", "cold -n 2"]
 
 
-def mypy(project: Path, plugin: bool, cache: Path, *extra: str) -> tuple[float, int]:
-    config = project / ("with.ini" if plugin else "without.ini")
+CONFIGS = {"none": "", "plugin": "mypy_eagerload.plugin",
+           "empty": f"{Path(__file__).parent / 'floor_plugins.py'}:empty",
+           "asked": f"{Path(__file__).parent / 'floor_plugins.py'}:asked"}
+
+
+def mypy(project: Path, config_name: str, cache: Path, *extra: str) -> tuple[float, int]:
+    config = project / f"{config_name}.ini"
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", MEASURE, "--config-file", str(config), "--cache-dir", str(cache),
@@ -57,14 +65,14 @@ def mypy(project: Path, plugin: bool, cache: Path, *extra: str) -> tuple[float, 
     return elapsed, int(line[0].split()[1])
 
 
-def prepare(project: Path, base: Path) -> dict[bool, Path]:
+def prepare(project: Path, base: Path, configs: list[str]) -> dict[str, Path]:
     """A cache per configuration holding only third-party modules."""
     caches = {}
     probe = project / "thirdparty_probe.py"
     probe.write_text("import sqlalchemy.orm, sqlalchemy.ext.asyncio\n")
-    for plugin in (False, True):
+    for plugin in configs:
         cache = base / f"thirdparty_{plugin}"
-        config = project / ("with.ini" if plugin else "without.ini")
+        config = project / f"{plugin}.ini"
         subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir",
                         str(cache), str(probe)], cwd=project, capture_output=True, check=False)
         caches[plugin] = cache
@@ -72,7 +80,7 @@ def prepare(project: Path, base: Path) -> dict[bool, Path]:
     return caches
 
 
-def one_round(project: Path, base: Path, third: dict[bool, Path], plugin: bool,
+def one_round(project: Path, base: Path, third: dict[str, Path], plugin: str,
               edit_target: Path) -> dict[str, tuple[float, int]]:
     results = {}
     cache = base / f"run_{plugin}"
@@ -93,29 +101,34 @@ def one_round(project: Path, base: Path, third: dict[bool, Path], plugin: bool,
     return results
 
 
-def bench(size: int, runs: int) -> dict[str, dict[str, float]]:
+def bench(size: int, runs: int, configs: list[str]) -> dict[str, dict[str, float]]:
     base = Path(tempfile.mkdtemp(prefix=f"eagerload-bench-{size}-"))
     project = base / "project"
     generate(size, project)
-    (project / "without.ini").write_text("[mypy]\n")
-    (project / "with.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
-    third = prepare(project, base)
+    for name in configs:
+        plugins = f"plugins = {CONFIGS[name]}\n" if CONFIGS[name] else ""
+        (project / f"{name}.ini").write_text(f"[mypy]\n{plugins}")
+    third = prepare(project, base, configs)
     edit_target = project / "app" / "queries" / "q0.py"
-    samples: dict[bool, dict[str, list[tuple[float, int]]]] = {False: {}, True: {}}
+    samples: dict[str, dict[str, list[tuple[float, int]]]] = {name: {} for name in configs}
     for run in range(runs):
-        order = (True, False) if run % 2 else (False, True)
+        order = configs[run % len(configs):] + configs[:run % len(configs)]  # rotate who goes first
         for plugin in order:
             for mode, value in one_round(project, base, third, plugin, edit_target).items():
                 samples[plugin].setdefault(mode, []).append(value)
     shutil.rmtree(base, ignore_errors=True)
     table = {}
     for mode in MODES:
-        without = statistics.median(t for t, _ in samples[False][mode])
-        with_ = statistics.median(t for t, _ in samples[True][mode])
-        mem_without = max(m for _, m in samples[False][mode])
-        mem_with = max(m for _, m in samples[True][mode])
-        table[mode] = {"without_s": without, "with_s": with_, "ratio": with_ / without,
-                       "mem_ratio": mem_with / mem_without, "mem_with_mb": mem_with / 1024}
+        without = statistics.median(t for t, _ in samples["none"][mode])
+        mem_without = max(m for _, m in samples["none"][mode])
+        row = {"without_s": without}
+        for name in configs[1:]:
+            with_ = statistics.median(t for t, _ in samples[name][mode])
+            mem_with = max(m for _, m in samples[name][mode])
+            prefix = "" if name == "plugin" else f"{name}_"
+            row.update({f"{prefix}with_s": with_, f"{prefix}ratio": with_ / without,
+                        f"{prefix}mem_ratio": mem_with / mem_without})
+        table[mode] = row
     return table
 
 
@@ -124,18 +137,23 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the reference plugins of floor_plugins.py (empty, asked)")
     args = parser.parse_args()
+    configs = ["none", "plugin", *(["empty", "asked"] if args.floor else [])]
     import mypy.version
     print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python "
           f"{platform.python_version()}, mypy {mypy.version.__version__}, runs per mode: {args.runs}")
-    print(f"{'models':>6}  {'mode':<10} {'no plugin':>10} {'plugin':>10} {'ratio':>7} {'memory':>7}")
+    floor = "  empty  asked" if args.floor else ""
+    print(f"{'models':>6}  {'mode':<10} {'no plugin':>10} {'plugin':>10} {'ratio':>7} {'memory':>7}{floor}")
     everything = {}
     for size in args.sizes:
-        table = bench(size, args.runs)
+        table = bench(size, args.runs, configs)
         everything[size] = table
         for mode, row in table.items():
+            extra = f" {row['empty_ratio']:>6.3f} {row['asked_ratio']:>6.3f}" if args.floor else ""
             print(f"{size:>6}  {mode:<10} {row['without_s']:>9.2f}s {row['with_s']:>9.2f}s "
-                  f"{row['ratio']:>7.3f} {row['mem_ratio']:>7.3f}", flush=True)
+                  f"{row['ratio']:>7.3f} {row['mem_ratio']:>7.3f}{extra}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(everything, indent=2))
 
