@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.loadstate import (
     UNKNOWN,
     DefaultRef,
@@ -19,6 +20,7 @@ from mypy_eagerload.core.loadstate import (
     intersect,
     joined_collection_path,
     joined_path_below,
+    state_with_options,
 )
 from mypy_eagerload.core.schema import Model, Relationship
 from mypy_eagerload.hooks.types import decode_state, encode_state
@@ -80,6 +82,10 @@ def test_encoding_round_trips_every_kind_of_slot() -> None:
         ("tags", Loaded(None)),
         ("boss", NotLoaded("raiseload('*')")),
         ("odd", UNKNOWN),
+        ("boss2", Loaded(None, DefaultRef("m.User", ("m.User", "m.User"), ("m.User",), ("m.User", "boss2"),
+                                          False, 1, True, node=("joined", None, False, (("undefer", "bio"),),
+                                                                (("posts", ("raise", None, False, (), ())),)),
+                                          wildcard="raise", column_wildcards=(("defer", "*"),)))),
     ), (("bio", "deferred_raiseload"),), joined_collection=True)
     text = encode_state(state)
     assert encode_state(state) is text  # memoized by identity
@@ -130,12 +136,34 @@ def _refs(schema: _Schema, state: State | None, depth: int = 0) -> list[DefaultR
     return found
 
 
+def _chains(rng: random.Random, schema: _Schema, model: Model) -> tuple[opt.Chain, ...]:
+    """A few random option chains from ``model``, sometimes with a wildcard."""
+    strategies = [opt.JOINED, opt.JOINED, opt.SELECTIN, opt.DEFAULT, opt.LAZY, opt.RAISE, opt.IMMEDIATE]
+    chains = []
+    for _ in range(rng.randint(1, 3)):
+        current, chain = model, []
+        for _ in range(rng.randint(1, 3)):
+            rel = rng.choice(current.relationships)
+            chain.append(opt.Step(rng.choice(strategies), current.fullname, rel.name))
+            target = schema.model(rel.target)
+            if target is None:
+                break
+            current = target
+        if rng.random() < 0.3:
+            wildcard = rng.choice([opt.JOINED, opt.RAISE, opt.LAZY])
+            chain.append(opt.Step(wildcard, current.fullname, opt.WILDCARD))
+        chains.append(tuple(chain))
+    return tuple(chains)
+
+
 def test_joined_path_below_builds_only_joined_slots_and_answers_like_the_full_level() -> None:
     compared = paths = 0
     for seed in range(60):
         schema = _mapping(seed)
+        rng = random.Random(seed)
         for model in schema.models.values():
-            for ref in _refs(schema, default_state(schema, model)):
+            with_options = state_with_options(schema, model, _chains(rng, schema, model))
+            for ref in _refs(schema, default_state(schema, model)) + _refs(schema, with_options):
                 full = expand(schema, ref)
                 expected = joined_collection_path(schema, full) if full is not None else None
                 assert joined_path_below(schema, ref) == expected, (seed, ref)

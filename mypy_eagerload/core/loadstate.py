@@ -31,10 +31,11 @@ SYNC_EXPANSION = 2
 
 @dataclass(frozen=True)
 class DefaultRef:
-    """A subtree below which no option applies: only the target's defaults decide it, under
-    SQLAlchemy's path-dependent rules (cycles, back-references). It records their inputs and
-    is expanded one level at a time, when something reads it: the tree of eager defaults
-    grows exponentially with the relationships per model, the reads into it do not."""
+    """A loaded subtree not built yet: the inputs of SQLAlchemy's path-dependent rules
+    (cycles, back-references) and of the options that reach below it (``node``, the
+    wildcards in force). It is expanded one level at a time, when something reads it: the
+    tree of eager defaults grows exponentially with the relationships per model, and most
+    option paths are never read past their first level; the reads do not grow."""
 
     target: str
     full: tuple[str, ...]  # every entity from the statement's root
@@ -45,6 +46,9 @@ class DefaultRef:
     joined_collection: bool  # a joined-eager collection in the root's SELECT (unique())
     sync: bool = False  # seen by a sync session (``sync_view``)
     label: str = ""  # prefix for the reasons inside (strict mode)
+    node: FrozenNode | None = None  # the options below it (``freeze``); None: defaults only
+    wildcard: str | None = None  # the statement-level wildcard in force below it
+    column_wildcards: tuple[tuple[str, str], ...] = ()
 
     @property
     def in_root_select(self) -> bool:
@@ -322,24 +326,36 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         via_immediate=strategy == opt.IMMEDIATE,
     )
     joined = same_select and rel.uselist and path.select == path.full
-    if _empty_below(child) and child_path.wildcard is None and not child_path.column_wildcards:
-        # The target's mapping is read when the reference is expanded, not before: most
-        # are never read.
-        return Loaded(None, DefaultRef(rel.target, child_path.full, child_path.select,
-                                       (model.fullname, rel.name), child_path.via_immediate,
-                                       depth + 1, joined))
-    target = schema.model(rel.target)
-    if target is None:
-        return Loaded(None)
-    state = _build(schema, target, child, child_path, depth + 1)
-    if joined:
-        state = replace(state, joined_collection=True)
-    return Loaded(state)
+    # Built when read (``expand``), with the target's mapping: most are never read.
+    below = freeze(child) if child is not None and not _empty_below(child) else None
+    return Loaded(None, DefaultRef(rel.target, child_path.full, child_path.select,
+                                   (model.fullname, rel.name), child_path.via_immediate, depth + 1,
+                                   joined, node=below, wildcard=child_path.wildcard,
+                                   column_wildcards=child_path.column_wildcards))
 
 
 def _empty_below(node: _Node | None) -> bool:
     """No option reaches below this node: what is under it is the target's defaults."""
     return node is None or not (node.children or node.wildcard or node.columns or node.unknown)
+
+
+# An option subtree as plain tuples, so a ``DefaultRef`` stays hashable and encodable:
+# (strategy, wildcard, unknown, columns, children as (name, node) pairs).
+FrozenNode = tuple[object, ...]
+
+
+def freeze(node: _Node) -> FrozenNode:
+    return (node.strategy, node.wildcard, node.unknown, tuple(tuple(c) for c in node.columns),
+            tuple((name, freeze(child)) for name, child in node.children.items()))
+
+
+def thaw(frozen: FrozenNode | None) -> _Node | None:
+    if frozen is None:
+        return None
+    strategy, wildcard, unknown, columns, children = frozen
+    return _Node(strategy=strategy, wildcard=wildcard, unknown=bool(unknown),  # type: ignore[arg-type]
+                 columns=[(c[0], c[1]) for c in columns],  # type: ignore[attr-defined]
+                 children={name: thaw(child) for name, child in children})  # type: ignore[attr-defined,misc]
 
 
 def root_ref(model: Model) -> DefaultRef:
@@ -352,7 +368,7 @@ def expand(schema: Schema, ref: DefaultRef) -> State | None:
     model = schema.model(ref.target)
     if model is None:
         return None
-    state = _build(schema, model, None, _ref_path(schema, ref), ref.depth)
+    state = _build(schema, model, thaw(ref.node), _ref_path(schema, ref), ref.depth)
     if ref.joined_collection:
         state = replace(state, joined_collection=True)
     if ref.sync:
@@ -368,7 +384,7 @@ def _ref_path(schema: Schema, ref: DefaultRef) -> _Path:
         owner = schema.model(ref.via[0])
         rel = owner.relationship(ref.via[1]) if owner is not None else None
         via = (owner, rel) if owner is not None and rel is not None else None
-    return _Path(ref.full, ref.select, via, via_immediate=ref.via_immediate)
+    return _Path(ref.full, ref.select, via, ref.wildcard, ref.column_wildcards, ref.via_immediate)
 
 
 def resolve(schema: Schema, slot: Loaded) -> State | None:
@@ -652,18 +668,31 @@ def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:
 
 def joined_path_below(schema: Schema, ref: DefaultRef) -> list[tuple[str, str]] | None:
     """``joined_collection_path(schema, expand(schema, ref))``, building only the slots that
-    can answer. Below a defaults-only subtree only a ``lazy="joined"`` default stays in the
-    statement's SELECT (the other strategies load by a query of their own, or not at all),
-    and a sync view or a label changes no such slot."""
+    can answer: those whose strategy (an option's, a wildcard's, else the declared one)
+    keeps the statement's SELECT. The others load by a query of their own, or not at all,
+    and a sync view or a label changes none of them."""
     model = schema.model(ref.target)
     if model is None:
         return None
-    rels = [rel for rel in model.relationships if rel.lazy in opt.SAME_SELECT]
+    node = thaw(ref.node)
+    rels = [rel for rel in model.relationships if _strategy(rel, node, ref.wildcard) in opt.SAME_SELECT]
     if not rels:
         return None
-    path, columns = _ref_path(schema, ref), default_columns(model)  # no options at this level
+    path = _ref_path(schema, ref)
+    inherited = list(path.column_wildcards) if len(path.full) > 1 else []
+    columns = apply_column_ops(model, default_columns(model), inherited + (node.columns if node else []))
     return joined_collection_path(schema, State(model.fullname, tuple(
-        (rel.name, _slot_for(schema, model, rel, None, path, ref.depth, columns)) for rel in rels)))
+        (rel.name, _slot_for(schema, model, rel, node, path, ref.depth, columns)) for rel in rels)))
+
+
+def _strategy(rel: Relationship, node: _Node | None, wildcard: str | None) -> str:
+    """The strategy ``_slot_for`` starts from (before cycles and back-references)."""
+    child = node.children.get(rel.name) if node is not None else None
+    if child is not None and child.strategy is not None:
+        return child.strategy
+    if node is not None and node.wildcard is not None:
+        return node.wildcard
+    return wildcard if wildcard is not None else rel.lazy
 
 
 def joined_collection_path(schema: Schema, state: State) -> list[tuple[str, str]] | None:

@@ -7,8 +7,9 @@ For every mapped class ``User`` this adds, in the class's own module, a generic 
 with one covariant type parameter holding the object's whole load state, encoded as
 ``Literal["<state>"]`` (``hooks.types``). One parameter, not one per relationship: mypy's
 work on a type grows with its size. Two states join to the union of their literals, read
-as the intersection of the two. ``Default@Post[Literal["<ref>"]]`` stands for a target
-below which only its defaults apply, expanded when read (``core.loadstate.DefaultRef``).
+as the intersection of the two. ``Default@Post[Literal["<ref>"]]`` stands for a loaded
+target whose state is not built yet: the inputs to build it, expanded one level when read
+(``core.loadstate.DefaultRef``).
 Creating it here, in the model's module during semantic analysis, is what makes it survive
 warm caches, parallel workers and dmypy (see DESIGN-NOTES.md, section 2).
 """
@@ -197,8 +198,8 @@ def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo) -> str:
 
 
 def _add_default_class(ctx: ClassDefContext, model: TypeInfo) -> str:
-    """``Default@Model[Literal["<ref>"]]``: loaded, with nothing but the model's defaults below,
-    as a ``DefaultRef`` (encoded in the one parameter) describes; see ``core.loadstate``."""
+    """``Default@Model[Literal["<ref>"]]``: loaded, with what is below it not built yet, as a
+    ``DefaultRef`` (encoded in the one parameter) describes; see ``core.loadstate``."""
     return _add_generic_subclass(ctx, model, DEFAULT_PREFIX, "default", [REF_PARAM])
 
 

@@ -213,7 +213,7 @@ def sync_result_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCont
 
         def entity(inst: Instance) -> Type:
             ref = type_to_ref(inst)
-            if ref is not None:  # defaults only: the sync view stays lazy too
+            if ref is not None:  # not built yet: the sync view stays lazy too
                 return default_to_type(ctx.api, schema, replace(ref, sync=True), shared=False) or inst
             state = type_to_state(inst)
             if state is None:

@@ -92,7 +92,7 @@ def _needs_unique(typ: Type | None, schema: CheckerSchema, depth: int = 0
 
 
 def _joined_in(entity: Instance, schema: CheckerSchema) -> list[tuple[str, str]] | None:
-    """``loadstate.joined_collection_path`` of the entity's state; a defaults-only subtree
+    """``loadstate.joined_collection_path`` of the entity's state; a subtree not built yet
     answers from its ref where it can, without being expanded."""
     ref = type_to_ref(entity)
     if ref is not None:
