@@ -7,6 +7,7 @@ suite (``ternary_objects``, ``list_literal_join``); here, their own rules.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.loadstate import (
@@ -17,9 +18,11 @@ from mypy_eagerload.core.loadstate import (
     State,
     default_state,
     expand,
+    expand_slot,
     intersect,
     joined_collection_path,
     joined_path_below,
+    ref_columns,
     state_with_options,
 )
 from mypy_eagerload.core.schema import Model, Relationship
@@ -170,3 +173,22 @@ def test_joined_path_below_builds_only_joined_slots_and_answers_like_the_full_le
                 compared += 1
                 paths += expected is not None
     assert compared > 500 and paths > 20  # enough subtrees, and enough that need unique()
+
+
+def test_one_slot_or_the_columns_of_a_ref_match_its_full_expansion() -> None:
+    compared = 0
+    for seed in range(40):
+        schema = _mapping(seed)
+        rng = random.Random(seed)
+        for model in schema.models.values():
+            with_options = state_with_options(schema, model, _chains(rng, schema, model))
+            refs = _refs(schema, default_state(schema, model)) + _refs(schema, with_options)
+            variants = [replace(r, sync=True) for r in refs] + [replace(r, label="strict:") for r in refs]
+            for ref in refs + variants:
+                full = expand(schema, ref)
+                assert full is not None
+                assert ref_columns(schema, ref) == full.columns
+                for name, slot in full.slots:
+                    assert expand_slot(schema, ref, name) == slot, (seed, ref, name)
+                    compared += 1
+    assert compared > 5000

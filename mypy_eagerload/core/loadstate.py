@@ -241,6 +241,8 @@ class _Path:
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
+    if target in entities:
+        return True  # without reading any mapping
     for name in entities:
         model = schema.model(name)
         if name == target or (model is not None and model.isa(target)):
@@ -378,6 +380,34 @@ def expand(schema: Schema, ref: DefaultRef) -> State | None:
     return state
 
 
+def expand_slot(schema: Schema, ref: DefaultRef, name: str) -> Slot:
+    """``expand(schema, ref).slot(name)``, building only that slot (a read needs no more)."""
+    model = schema.model(ref.target)
+    rel = model.relationship(name) if model is not None else None
+    if model is None or rel is None:
+        return UNKNOWN
+    node, path = thaw(ref.node), _ref_path(schema, ref)
+    columns = _level_columns(model, node, path)
+    shared = _root_slots(schema, model, node, path, ref.depth, columns) \
+        if node is None or name not in node.children else None
+    slot = shared[name] if shared is not None \
+        else _slot_for(schema, model, rel, node, path, ref.depth, columns)
+    if ref.sync:
+        slot = _sync_slot(schema, rel, slot)
+    return _relabel_slot(slot, ref.label) if ref.label else slot
+
+
+def ref_columns(schema: Schema, ref: DefaultRef) -> Columns:
+    """``expand(schema, ref).columns``, without building the slots."""
+    model = schema.model(ref.target)
+    if model is None:
+        return None
+    columns = _level_columns(model, thaw(ref.node), _ref_path(schema, ref))
+    if ref.sync and columns is not None:
+        columns = tuple((name, reason) for name, reason in columns if "raise" in reason)
+    return columns
+
+
 def _ref_path(schema: Schema, ref: DefaultRef) -> _Path:
     via = None
     if ref.via is not None:
@@ -398,24 +428,29 @@ def resolve(schema: Schema, slot: Loaded) -> State | None:
 
 def relabel(state: State, prefix: str) -> State:
     """The same state with ``prefix`` before every reason (strict mode says why)."""
-    def slot(value: Slot) -> Slot:
-        if isinstance(value, NotLoaded):
-            return NotLoaded(prefix + value.reason)
-        if isinstance(value, Loaded) and value.default is not None:
-            return Loaded(None, replace(value.default, label=prefix + value.default.label))
-        if isinstance(value, Loaded) and value.state is not None:
-            return Loaded(relabel(value.state, prefix))
-        return value
-
-    return State(state.model, tuple((n, slot(v)) for n, v in state.slots), state.columns,
+    return State(state.model, tuple((n, _relabel_slot(v, prefix)) for n, v in state.slots), state.columns,
                  state.joined_collection)
 
 
-def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
+def _relabel_slot(value: Slot, prefix: str) -> Slot:
+    if isinstance(value, NotLoaded):
+        return NotLoaded(prefix + value.reason)
+    if isinstance(value, Loaded) and value.default is not None:
+        return Loaded(None, replace(value.default, label=prefix + value.default.label))
+    if isinstance(value, Loaded) and value.state is not None:
+        return Loaded(relabel(value.state, prefix))
+    return value
+
+
+def _level_columns(model: Model, node: _Node | None, path: _Path) -> Columns:
     # The statement-level column wildcards reach this level unless it has options of its own
     # at the root (where they are among the node's own options already).
     inherited = list(path.column_wildcards) if len(path.full) > 1 else []
-    columns = apply_column_ops(model, default_columns(model), inherited + (node.columns if node else []))
+    return apply_column_ops(model, default_columns(model), inherited + (node.columns if node else []))
+
+
+def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int) -> State:
+    columns = _level_columns(model, node, path)
     shared = _root_slots(schema, model, node, path, depth, columns)
     return State(model.fullname, tuple(
         (rel.name, shared[rel.name] if shared is not None and (node is None or rel.name not in node.children)
@@ -612,22 +647,24 @@ def sync_view(schema: Schema, state: State) -> State:
     """The state as a sync ``Session`` sees it: a lazy load there emits SQL and succeeds (the
     N+1 pattern), so only ``raise`` strategies still fail."""
     model = schema.model(state.model)
-    slots: list[tuple[str, Slot]] = []
-    for name, slot in state.slots:
-        rel = model.relationship(name) if model is not None else None
-        if isinstance(slot, NotLoaded) and "raise" not in slot.reason:
-            # "" is a join of several reasons, perhaps of a raise: unknown, not reported.
-            slot = (UNKNOWN if slot.reason == "" or slot.reason.endswith(WITH_SUBOPTIONS) or rel is None
-                    else _lazy_loaded(schema, rel, 1))
-        elif isinstance(slot, Loaded) and slot.default is not None:
-            slot = Loaded(None, replace(slot.default, sync=True))
-        elif isinstance(slot, Loaded) and slot.state is not None:
-            slot = Loaded(sync_view(schema, slot.state))
-        slots.append((name, slot))
+    slots = [(name, _sync_slot(schema, model.relationship(name) if model is not None else None, slot))
+             for name, slot in state.slots]
     # A deferred column is loaded on access too; only the raiseload forms fail.
     columns = None if state.columns is None else tuple(
         (name, reason) for name, reason in state.columns if "raise" in reason)
     return State(state.model, tuple(slots), columns, state.joined_collection)
+
+
+def _sync_slot(schema: Schema, rel: Relationship | None, slot: Slot) -> Slot:
+    if isinstance(slot, NotLoaded) and "raise" not in slot.reason:
+        # "" is a join of several reasons, perhaps of a raise: unknown, not reported.
+        return (UNKNOWN if slot.reason == "" or slot.reason.endswith(WITH_SUBOPTIONS) or rel is None
+                else _lazy_loaded(schema, rel, 1))
+    if isinstance(slot, Loaded) and slot.default is not None:
+        return Loaded(None, replace(slot.default, sync=True))
+    if isinstance(slot, Loaded) and slot.state is not None:
+        return Loaded(sync_view(schema, slot.state))
+    return slot
 
 
 def _lazy_loaded(schema: Schema, via: Relationship, hops: int) -> Slot:

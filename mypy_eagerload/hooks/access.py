@@ -12,7 +12,15 @@ from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_prop
 from mypy_eagerload import names
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.loadstate import Columns, Loaded, NotLoaded, Slot, State, default_columns
+from mypy_eagerload.core.loadstate import (
+    Columns,
+    Loaded,
+    NotLoaded,
+    Slot,
+    State,
+    default_columns,
+    ref_columns,
+)
 from mypy_eagerload.core.requirements import STRICT_PREFIX
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report, type_context
 from mypy_eagerload.hooks.context import fit_object
@@ -27,6 +35,7 @@ from mypy_eagerload.hooks.types import (
     default_to_type,
     merge_states,
     state_to_type,
+    type_to_ref,
     type_to_state,
 )
 
@@ -87,9 +96,12 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
     slots = (metadata(model) or {}).get("slots", []) if model is not None else []
     if model is None or attr not in slots:
         return None
-    if data.get("kind") in ("loaded", "default"):
-        # A Default@ type expands one level (memoized) to give the slot.
-        state: State | None = type_to_state(receiver, schema)
+    if data.get("kind") == "default":
+        # Not built yet: build the one slot read (memoized).
+        ref = type_to_ref(receiver)
+        return None if ref is None else _typed(ctx, schema, model, schema.expand_slot(ref, attr))
+    if data.get("kind") == "loaded":
+        state: State | None = type_to_state(receiver)
     else:
         # A plain model type: a Loaded[...] annotation, or strict mode's defaults (but not
         # on ``self``: a member's reads are its callers' business).
@@ -99,9 +111,12 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
         state, known = state_of(schema, settings, receiver)
         if not known:
             return None
-    if state is None:
-        return None
-    slot = state.slot(attr)
+    return None if state is None else _typed(ctx, schema, model, state.slot(attr))
+
+
+def _typed(ctx: AttributeContext, schema: CheckerSchema, model: TypeInfo,
+           slot: Slot) -> tuple[TypeInfo, Slot, Type | None]:
+    """The slot with the type of what it holds when loaded (None: the declared type)."""
     if isinstance(slot, Loaded):
         if slot.default is not None:
             return model, slot, default_to_type(ctx.api, schema, slot.default)
@@ -222,8 +237,11 @@ def _columns_of(lookup: Lookup, settings: Settings, item: Instance) -> Columns:
     """The unloaded columns of a loaded type; strict mode gives a plain model type (not a
     ``Loaded[...]`` one, whose columns are not tracked) its declared deferred columns."""
     kind = (metadata(item.type) or {}).get("kind")
-    if kind in ("loaded", "default"):
-        state = type_to_state(item, CheckerSchema(lookup))
+    if kind == "default":
+        ref = type_to_ref(item)
+        return None if ref is None else ref_columns(CheckerSchema(lookup), ref)
+    if kind == "loaded":
+        state = type_to_state(item)
         return state.columns if state is not None else None
     if kind == "model" and settings.strict and requirement_of(item) is None \
             and not is_new_object(item):

@@ -27,7 +27,7 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.conflicts import find_conflicts
-from mypy_eagerload.hooks.compat import depend_on_mappings, report, type_context
+from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report, type_context
 from mypy_eagerload.hooks.context import fit
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
@@ -286,7 +286,10 @@ def chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...
     expr = ctx.args[index][0]
     if isinstance(expr, (ListExpr, TupleExpr)):
         # Item by item: the list's own element type is a join that forgets the paths.
-        return _chains_of([ctx.api.get_expression_type(item) for item in expr.items])
+        # Already checked as part of the argument: read the type map (checking them again
+        # would run the option hooks again).
+        return _chains_of([expression_type(ctx.api, item) or ctx.api.get_expression_type(item)
+                           for item in expr.items])
     items = _spread(ctx.arg_types[index][0])
     return None if items is None else _chains_of(items)
 

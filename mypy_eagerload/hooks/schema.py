@@ -26,7 +26,7 @@ from mypy.types import (
 
 from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
-from mypy_eagerload.core.loadstate import DefaultRef, State
+from mypy_eagerload.core.loadstate import DefaultRef, Slot, State
 from mypy_eagerload.core.options import Chain
 from mypy_eagerload.core.schema import (
     MANY_TO_MANY,
@@ -169,6 +169,11 @@ class CheckerSchema:
         """``loadstate.expand``, memoized (see ``_Memo``)."""
         return _EXPANDED.get(self, ref, [], lambda schema: loadstate.expand(schema, ref))
 
+    def expand_slot(self, ref: DefaultRef, name: str) -> Slot:
+        """``loadstate.expand_slot``, memoized (see ``_Memo``): a read builds one slot."""
+        return _SLOTS.get(self, (ref, name), [ref.target],
+                          lambda schema: loadstate.expand_slot(schema, ref, name))
+
     def with_options(self, model: Model, chains: tuple[Chain, ...]) -> State:
         """``loadstate.state_with_options``, memoized (see ``_Memo``): the same options recur
         across a code base (repository calls, shared option constants)."""
@@ -209,10 +214,12 @@ _MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, 
 
 
 class _Recorder:
-    """A schema that remembers which models a computation read."""
+    """A schema that remembers which models a computation read. Nested computations (a
+    memo used inside another's) read through the hook's own schema directly; ``_Memo.get``
+    hands what an inner one read to the outer recorder when it is done."""
 
     def __init__(self, schema: CheckerSchema | _Recorder) -> None:
-        self.schema = schema
+        self.schema: CheckerSchema = schema.schema if isinstance(schema, _Recorder) else schema
         self.seen: dict[str, Model | None] = {}
 
     def model(self, fullname: str) -> Model | None:
@@ -265,6 +272,8 @@ class _Memo(Generic[K, V]):
             recorder.model(name)
         value = compute(recorder)
         self._table[key] = (recorder.seen, value, GENERATION[0])
+        if isinstance(schema, _Recorder):
+            schema.seen.update(recorder.seen)  # the enclosing computation read them too
         return value
 
 
@@ -273,6 +282,7 @@ _EXPANDED: _Memo[DefaultRef, State | None] = _Memo()
 _WITH_OPTIONS: _Memo[tuple[str, tuple[Chain, ...]], State] = _Memo()
 _ROOT_SLOTS: _Memo[tuple[str, Hashable], object] = _Memo()
 _JOINED: _Memo[DefaultRef, list[tuple[str, str]] | None] = _Memo()
+_SLOTS: _Memo[tuple[DefaultRef, str], Slot] = _Memo()
 
 
 def _memoized_build(info: TypeInfo) -> Model | None:
