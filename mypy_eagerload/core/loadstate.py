@@ -46,7 +46,7 @@ class DefaultRef:
     joined_collection: bool  # a joined-eager collection in the root's SELECT (unique())
     sync: bool = False  # seen by a sync session (``sync_view``)
     label: str = ""  # prefix for the reasons inside (strict mode)
-    node: FrozenNode | None = None  # the options below it (``freeze``); None: defaults only
+    node: FrozenNode | None = None  # the options below it (``freeze``); None: no option
     wildcard: str | None = None  # the statement-level wildcard in force below it
     column_wildcards: tuple[tuple[str, str], ...] = ()
 
@@ -138,7 +138,7 @@ def _intersect_slot(found: list[Slot]) -> Slot:
     reasons = {slot.reason if isinstance(slot, NotLoaded) else None for slot in found}
     if reasons != {None}:
         # One reason when every state gives it; "" (some query does not load it) otherwise.
-        return NotLoaded(reasons.pop() or "" if len(reasons) == 1 else "")
+        return NotLoaded((reasons.pop() or "") if len(reasons) == 1 else "")
     below = [slot.state for slot in found if isinstance(slot, Loaded) and slot.default is None]
     if len(below) == len(found) and all(state is not None for state in below):
         return Loaded(intersect([state for state in below if state is not None]))
@@ -343,11 +343,14 @@ def _empty_below(node: _Node | None) -> bool:
 
 # An option subtree as plain tuples, so a ``DefaultRef`` stays hashable and encodable:
 # (strategy, wildcard, unknown, columns, children as (name, node) pairs).
-FrozenNode = tuple[object, ...]
+FrozenNode = tuple[
+    Union[str, None], Union[str, None], bool, tuple[tuple[str, str], ...],  # noqa: UP007 (runtime alias)
+    tuple[tuple[str, "FrozenNode"], ...],
+]
 
 
 def freeze(node: _Node) -> FrozenNode:
-    return (node.strategy, node.wildcard, node.unknown, tuple(tuple(c) for c in node.columns),
+    return (node.strategy, node.wildcard, node.unknown, tuple(node.columns),
             tuple((name, freeze(child)) for name, child in node.children.items()))
 
 
@@ -355,9 +358,14 @@ def thaw(frozen: FrozenNode | None) -> _Node | None:
     if frozen is None:
         return None
     strategy, wildcard, unknown, columns, children = frozen
-    return _Node(strategy=strategy, wildcard=wildcard, unknown=bool(unknown),  # type: ignore[arg-type]
-                 columns=[(c[0], c[1]) for c in columns],  # type: ignore[attr-defined]
-                 children={name: thaw(child) for name, child in children})  # type: ignore[attr-defined,misc]
+    return _Node(strategy=strategy, wildcard=wildcard, unknown=unknown, columns=list(columns),
+                 children={name: _thawed(child) for name, child in children})
+
+
+def _thawed(frozen: FrozenNode) -> _Node:
+    node = thaw(frozen)
+    assert node is not None
+    return node
 
 
 def root_ref(model: Model) -> DefaultRef:

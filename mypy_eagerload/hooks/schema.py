@@ -116,7 +116,27 @@ def unwrap_relationship(typ: Type | None) -> tuple[Instance | None, bool]:
     return None, uselist
 
 
-class CheckerSchema:
+class _Memoized:
+    """Memoized computations a schema offers ``core.loadstate``, through ``_Memo`` with the
+    schema itself (a hook's, or a computation's recorder) so that what they read is
+    recorded where they are used."""
+
+    def model(self, fullname: str) -> Model | None:
+        raise NotImplementedError
+
+    def direction(self, model: Model, rel: Relationship) -> str:
+        raise NotImplementedError
+
+    def root_slots(self, model: Model, key: Hashable, compute: Callable[[_Recorder], object]) -> object:
+        """``loadstate._root_slots``."""
+        return _ROOT_SLOTS.get(self, (model.fullname, key), [model.fullname], compute)
+
+    def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
+        """``loadstate.joined_path_below``."""
+        return _JOINED.get(self, ref, [ref.target], lambda schema: loadstate.joined_path_below(schema, ref))
+
+
+class CheckerSchema(_Memoized):
     """Builds core ``Model``s on demand for one hook call (no state kept across calls)."""
 
     def __init__(self, lookup: Lookup) -> None:
@@ -180,14 +200,6 @@ class CheckerSchema:
         return _WITH_OPTIONS.get(self, (model.fullname, chains), [model.fullname],
                                  lambda schema: loadstate.state_with_options(schema, model, chains))
 
-    def root_slots(self, model: Model, key: Hashable, compute: Callable[[_Recorder], object]) -> object:
-        """``loadstate._root_slots``, memoized (see ``_Memo``)."""
-        return _ROOT_SLOTS.get(self, (model.fullname, key), [model.fullname], compute)
-
-    def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
-        """``loadstate.joined_path_below``, memoized (see ``_Memo``)."""
-        return _JOINED.get(self, ref, [ref.target], lambda schema: loadstate.joined_path_below(schema, ref))
-
     def consulted(self) -> list[str]:
         """The models whose mapping this schema has read (for dependencies)."""
         return [name for name, model in self._bare_models.items() if model is not None]
@@ -213,13 +225,13 @@ class CheckerSchema:
 _MEMO: dict[int, tuple[TypeInfo, object, tuple[Type | None, ...], Model | None, int]] = {}
 
 
-class _Recorder:
+class _Recorder(_Memoized):
     """A schema that remembers which models a computation read. Nested computations (a
     memo used inside another's) read through the hook's own schema directly; ``_Memo.get``
     hands what an inner one read to the outer recorder when it is done."""
 
-    def __init__(self, schema: CheckerSchema | _Recorder) -> None:
-        self.schema: CheckerSchema = schema.schema if isinstance(schema, _Recorder) else schema
+    def __init__(self, schema: _Memoized) -> None:
+        self.schema: _Memoized = schema.schema if isinstance(schema, _Recorder) else schema
         self.seen: dict[str, Model | None] = {}
 
     def model(self, fullname: str) -> Model | None:
@@ -231,14 +243,6 @@ class _Recorder:
         if rel.target:
             self.model(rel.target)  # the answer depends on the target's mapping
         return self.schema.direction(model, rel)
-
-    def root_slots(self, model: Model, key: Hashable, compute: Callable[[_Recorder], object]) -> object:
-        # Through the memo with this recorder as the schema, so a hit still records what
-        # the slots read.
-        return _ROOT_SLOTS.get(self, (model.fullname, key), [model.fullname], compute)
-
-    def joined_path(self, ref: DefaultRef) -> list[tuple[str, str]] | None:
-        return _JOINED.get(self, ref, [ref.target], lambda schema: loadstate.joined_path_below(schema, ref))
 
 
 K = TypeVar("K")
@@ -257,7 +261,7 @@ class _Memo(Generic[K, V]):
     def __init__(self) -> None:
         self._table: dict[K, tuple[dict[str, Model | None], V, int]] = {}
 
-    def get(self, schema: CheckerSchema | _Recorder, key: K, seed: list[str],
+    def get(self, schema: _Memoized, key: K, seed: list[str],
             compute: Callable[[_Recorder], V]) -> V:
         hit = self._table.get(key)
         if hit is not None and all(hit[0].get(n) is schema.model(n) for n in seed) and (
