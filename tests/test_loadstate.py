@@ -16,6 +16,7 @@ from mypy_eagerload.core.loadstate import (
     Loaded,
     NotLoaded,
     State,
+    agreement,
     default_state,
     expand,
     expand_slot,
@@ -76,6 +77,20 @@ def test_intersect_columns_and_joined_marker() -> None:
     assert intersect([a, b]).columns == (("bio", "deferred"), ("notes", "defer()"))
     assert intersect([a, b]).joined_collection
     assert intersect([a, c]).columns is None  # one state cannot tell: neither can the join
+
+
+def test_agreement_keeps_what_both_say_and_makes_the_rest_unknown() -> None:
+    other_inner = State("m.Post", (("comments", Loaded(None)), ("author", Loaded(None))), ())
+    a = _state(posts=Loaded(INNER), team=NotLoaded("lazy=raise"), tags=Loaded(None, REF))
+    b = _state(posts=Loaded(other_inner), team=NotLoaded("lazy=raise"), tags=NotLoaded("raiseload()"))
+    assert agreement(a, a) is a
+    slots = agreement(a, b).slot_map
+    assert slots["team"] == NotLoaded("lazy=raise")
+    assert slots["tags"] == UNKNOWN  # not "not loaded": a statement variable holds one of them
+    posts = slots["posts"]
+    assert isinstance(posts, Loaded) and posts.state is not None
+    assert posts.state.slot_map == {"comments": UNKNOWN, "author": Loaded(None)}
+    assert agreement(a, State("m.User", a.slots, None)).columns is None
 
 
 def test_encoding_round_trips_every_kind_of_slot() -> None:

@@ -145,6 +145,28 @@ def _intersect_slot(found: list[Slot]) -> Slot:
     return Loaded(None)  # loaded everywhere, described differently below: unknown below
 
 
+def agreement(ours: State, expected: State) -> State:
+    """What two states agree on; a relationship they disagree on becomes unknown. (A
+    statement variable assigned twice: unlike ``intersect``, which is for an object that
+    comes from either, nothing is claimed where they differ.)"""
+    if ours == expected:
+        return ours
+    theirs = expected.slot_map
+    slots = tuple((name, _agreed_slot(slot, theirs.get(name, UNKNOWN))) for name, slot in ours.slots)
+    same_columns = (ours.columns, ours.joined_collection) == (expected.columns, expected.joined_collection)
+    return State(ours.model, slots, ours.columns if same_columns else None,
+                 ours.joined_collection if same_columns else False)
+
+
+def _agreed_slot(ours: Slot, expected: Slot) -> Slot:
+    if ours == expected:
+        return ours
+    if isinstance(ours, Loaded) and isinstance(expected, Loaded) and ours.default is None \
+            and expected.default is None and ours.state is not None and expected.state is not None:
+        return Loaded(agreement(ours.state, expected.state))
+    return UNKNOWN
+
+
 # Reasons, as shown in messages and carried in types.
 def default_reason(lazy: str) -> str:
     return f"lazy={lazy}"
@@ -164,10 +186,6 @@ OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()",
 class _Node:
     strategy: str | None = None
     wildcard: str | None = None
-    column_wildcards: tuple[tuple[str, str], ...] = ()  # likewise for defer("*") and friends
-    # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
-    # lazyload itself (a wildcard does not touch it; another option on it conflicts).
-    via_immediate: bool = False
     children: dict[str, _Node] = field(default_factory=dict)
     unknown: bool = False  # the option addressing this node could not be understood
     columns: list[tuple[str, str]] = field(default_factory=list)  # (column op, attr), in order
@@ -396,10 +414,8 @@ def expand_slot(schema: Schema, ref: DefaultRef, name: str) -> Slot:
         return UNKNOWN
     node, path = thaw(ref.node), _ref_path(schema, ref)
     columns = _level_columns(model, node, path)
-    shared = _root_slots(schema, model, node, path, ref.depth, columns) \
-        if node is None or name not in node.children else None
-    slot = shared[name] if shared is not None \
-        else _slot_for(schema, model, rel, node, path, ref.depth, columns)
+    shared = _root_slots(schema, model, node, path, ref.depth, columns)
+    slot = _level_slot(schema, model, rel, node, path, ref.depth, columns, shared)
     if ref.sync:
         slot = _sync_slot(schema, rel, slot)
     return _relabel_slot(slot, ref.label) if ref.label else slot
@@ -411,9 +427,7 @@ def ref_columns(schema: Schema, ref: DefaultRef) -> Columns:
     if model is None:
         return None
     columns = _level_columns(model, thaw(ref.node), _ref_path(schema, ref))
-    if ref.sync and columns is not None:
-        columns = tuple((name, reason) for name, reason in columns if "raise" in reason)
-    return columns
+    return _sync_columns(columns) if ref.sync else columns
 
 
 def _ref_path(schema: Schema, ref: DefaultRef) -> _Path:
@@ -461,9 +475,16 @@ def _build(schema: Schema, model: Model, node: _Node | None, path: _Path, depth:
     columns = _level_columns(model, node, path)
     shared = _root_slots(schema, model, node, path, depth, columns)
     return State(model.fullname, tuple(
-        (rel.name, shared[rel.name] if shared is not None and (node is None or rel.name not in node.children)
-         else _slot_for(schema, model, rel, node, path, depth, columns))
+        (rel.name, _level_slot(schema, model, rel, node, path, depth, columns, shared))
         for rel in model.relationships), columns)
+
+
+def _level_slot(schema: Schema, model: Model, rel: Relationship, node: _Node | None, path: _Path,
+                depth: int, columns: Columns, shared: dict[str, Slot] | None) -> Slot:
+    """One slot of a level: from the shared root slots when no option names it."""
+    if shared is not None and (node is None or rel.name not in node.children):
+        return shared[rel.name]
+    return _slot_for(schema, model, rel, node, path, depth, columns)
 
 
 def _root_slots(schema: Schema, model: Model, node: _Node | None, path: _Path, depth: int,
@@ -657,10 +678,12 @@ def sync_view(schema: Schema, state: State) -> State:
     model = schema.model(state.model)
     slots = [(name, _sync_slot(schema, model.relationship(name) if model is not None else None, slot))
              for name, slot in state.slots]
+    return State(state.model, tuple(slots), _sync_columns(state.columns), state.joined_collection)
+
+
+def _sync_columns(columns: Columns) -> Columns:
     # A deferred column is loaded on access too; only the raiseload forms fail.
-    columns = None if state.columns is None else tuple(
-        (name, reason) for name, reason in state.columns if "raise" in reason)
-    return State(state.model, tuple(slots), columns, state.joined_collection)
+    return None if columns is None else tuple((name, reason) for name, reason in columns if "raise" in reason)
 
 
 def _sync_slot(schema: Schema, rel: Relationship | None, slot: Slot) -> Slot:
@@ -724,8 +747,7 @@ def joined_path_below(schema: Schema, ref: DefaultRef) -> list[tuple[str, str]] 
     if not rels:
         return None
     path = _ref_path(schema, ref)
-    inherited = list(path.column_wildcards) if len(path.full) > 1 else []
-    columns = apply_column_ops(model, default_columns(model), inherited + (node.columns if node else []))
+    columns = _level_columns(model, node, path)
     return joined_collection_path(schema, State(model.fullname, tuple(
         (rel.name, _slot_for(schema, model, rel, node, path, ref.depth, columns)) for rel in rels)))
 

@@ -26,7 +26,7 @@ from mypy.types import (
     get_proper_type,
 )
 
-from mypy_eagerload.core.loadstate import UNKNOWN, Loaded, Slot, State
+from mypy_eagerload.core import loadstate
 from mypy_eagerload.hooks.schema import default_info, loaded_info, model_info
 from mypy_eagerload.hooks.types import encode_state, plain_type, type_to_state
 
@@ -68,7 +68,7 @@ def _fit_entity(ours: Instance, expected: Instance) -> Type:
         # lost: nothing to compare slot by slot, so the whole state becomes unknown.
         args: list[Type] = [AnyType(TypeOfAny.special_form)] * len(expected.args)
     else:
-        fitted = _fit_state(ours_state, expected_state)
+        fitted = loadstate.agreement(ours_state, expected_state)
         args = [LiteralType(encode_state(fitted), literal.fallback)]
     _widen(expected, args)
     return expected.copy_modified(args=args)
@@ -83,26 +83,6 @@ def _widen(expected: Instance, args: list[Type]) -> None:
     if args != list(expected.args):
         expected.args = tuple(args)
         expected._hash = -1
-
-
-def _fit_state(ours: State, expected: State) -> State:
-    """What both states agree on; a relationship they disagree on becomes unknown."""
-    if ours == expected:
-        return ours
-    theirs = expected.slot_map
-    slots = tuple((name, _fit_slot(slot, theirs.get(name, UNKNOWN))) for name, slot in ours.slots)
-    same_columns = (ours.columns, ours.joined_collection) == (expected.columns, expected.joined_collection)
-    return State(ours.model, slots, ours.columns if same_columns else None,
-                 ours.joined_collection if same_columns else False)
-
-
-def _fit_slot(ours: Slot, expected: Slot) -> Slot:
-    if ours == expected:
-        return ours
-    if isinstance(ours, Loaded) and isinstance(expected, Loaded) and ours.default is None \
-            and expected.default is None and ours.state is not None and expected.state is not None:
-        return Loaded(_fit_state(ours.state, expected.state))
-    return UNKNOWN
 
 
 def fit_object(ours: Type, expected: Type | None, depth: int = 0) -> Type:
