@@ -45,6 +45,8 @@ _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTIO
 _CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
 # Modules never worth a dependency edge to the plugin's own types.
 _NO_DEPS_PREFIXES = ("sqlalchemy", "mypy_eagerload", "builtins", "typing", "_typeshed", "abc")
+# Methods of these modules' classes never get a hook (most method calls in any program).
+_NEVER_HOOKED = ("builtins.", "typing.", "_typeshed.", "collections.", "_collections_abc.")
 
 
 class EagerLoadPlugin(Plugin):
@@ -111,6 +113,8 @@ class EagerLoadPlugin(Plugin):
                                    fullname.rsplit(".", 1)[-1])
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
+        if fullname.startswith(_NEVER_HOOKED):  # str.join, dict.get, list.append, ...
+            return None
         if fullname == names.SELECT_OPTIONS:
             return queries.options_hook(self.lookup_fully_qualified, conflicts=self._conflicts)
         if fullname.startswith(names.QUERY_CLASS + "."):
@@ -167,7 +171,9 @@ class EagerLoadPlugin(Plugin):
             return explicit_loads.awaitable_attr_hook(attr)
         if cls in names.ROW_GETATTR_CLASSES:
             return queries.row_attribute_hook(attr)
-        sym = self.lookup_fully_qualified(cls) if cls else None
+        if not cls or cls.startswith(_NO_DEPS_PREFIXES):  # no mapped class lives there
+            return None
+        sym = self.lookup_fully_qualified(cls)
         if sym is None or not isinstance(sym.node, TypeInfo):
             return None
         data = models.metadata(sym.node)
@@ -231,8 +237,10 @@ class EagerLoadPlugin(Plugin):
 
 
 def _record_model(ctx: ClassDefContext) -> None:
+    previous = models.metadata(ctx.cls.info)
     models.record_model(ctx)
     members.record_members(ctx)
+    models.refresh_digest(ctx, previous)
     models.depend_on_bases(ctx)
 
 

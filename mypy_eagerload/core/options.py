@@ -82,20 +82,27 @@ Option = tuple[Chain, ...]
 
 @functools.cache
 def encode(option: Option) -> str:
-    return json.dumps([[[s.strategy, s.entity, s.attr] for s in chain] for chain in option],
+    text = json.dumps([[[s.strategy, s.entity, s.attr] for s in chain] for chain in option],
                       separators=(",", ":"))
+    _OPTIONS.setdefault(text, option)
+    return text
 
 
-@functools.cache
 def decode(text: str) -> Option | None:
-    """Decode an encoded option; None when the text is not one of ours. (Memoized: the
-    same option type is read at every use of the variable that holds it.)"""
-    try:
-        data = json.loads(text)
-        return tuple(tuple(Step(str(s), e if e is None else str(e), str(a)) for s, e, a in chain)
-                     for chain in data)
-    except (ValueError, TypeError):
-        return None
+    """Decode an encoded option; None when the text is not one of ours. (Memoized, and
+    a text encoded in this process reads back without parsing: the same option type is
+    read at every use of the variable that holds it.)"""
+    if text not in _OPTIONS:
+        try:
+            data = json.loads(text)
+            _OPTIONS[text] = tuple(tuple(Step(str(s), e if e is None else str(e), str(a))
+                                         for s, e, a in chain) for chain in data)
+        except (ValueError, TypeError):
+            _OPTIONS[text] = None
+    return _OPTIONS[text]
+
+
+_OPTIONS: dict[str, Option | None] = {}
 
 
 def extend(option: Option, steps: Iterable[Step]) -> Option:

@@ -136,7 +136,7 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, settings: Settings, attr:
     if found is None:
         return None
     model, slot, slot_type = found
-    rel = schema.model(model.fullname)
+    rel = schema.model_of(model)
     depend_on_mappings(ctx.api, schema.consulted())
     relationship = rel.relationship(attr) if rel is not None else None
     uselist = relationship.uselist if relationship is not None else False

@@ -10,6 +10,8 @@ from mypy.nodes import Context, Expression, FuncItem, MypyFile
 from mypy.plugin import AnalyzeTypeContext, CheckerPluginInterface
 from mypy.types import AnyType, Type, TypeOfAny
 
+from mypy_eagerload.names import MAPPING_DIGEST
+
 
 @contextmanager
 def unwatched(api: CheckerPluginInterface) -> Iterator[bool]:
@@ -63,8 +65,6 @@ def depend_on_mappings(api: CheckerPluginInterface, models: Iterable[str]) -> No
     The checker has no API for this; semantic analysis has ``add_plugin_dependency``, which
     writes the same ``MypyFile.plugin_deps`` that the dependency pass reads after checking.
     """
-    from mypy_eagerload.names import MAPPING_DIGEST
-
     tree = getattr(api, "tree", None)
     scope = getattr(api, "tscope", None)
     deps = getattr(tree, "plugin_deps", None)

@@ -65,8 +65,9 @@ _SUPER = "super()."  # a chain's first name read through super(): replaced by th
 
 
 def record_members(ctx: ClassDefContext) -> None:
-    """Add the members' chains (inherited ones first) to a model's record, and refresh the
-    digest that dmypy watches (a member's body is part of what use sites depend on)."""
+    """Add the members' chains (inherited ones first) to a model's record. The digest that
+    dmypy watches covers them (``models.refresh_digest``, run after this): a member's body
+    is part of what use sites depend on."""
     info = ctx.cls.info
     record = metadata(info)
     if record is None or record.get("kind") != "model":
@@ -78,7 +79,6 @@ def record_members(ctx: ClassDefContext) -> None:
     merged.update(own)
     record["own_members"] = own
     record["members"] = merged
-    expose_digest(ctx, info, record)
 
 
 def record_mixin_members(ctx: ClassDefContext) -> None:

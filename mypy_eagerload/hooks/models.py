@@ -141,7 +141,6 @@ def record_model(ctx: ClassDefContext) -> None:
         "default": default,
     }
     info.metadata[names.PLUGIN_KEY] = record
-    expose_digest(ctx, info, record)
     GENERATION[0] += 1
 
 
@@ -151,6 +150,19 @@ def _own(data: Json, key: str) -> list[Any]:
     if value is None:
         value = data.get(key)
     return list(value) if isinstance(value, list) else []
+
+
+def refresh_digest(ctx: ClassDefContext, previous: Json | None) -> None:
+    """``expose_digest`` for a model once its record is complete (mapping and members),
+    skipped when the record equals the one the class had before this analysis pass: mypy
+    analyses most models twice (forward references defer them), and the digest is the
+    hook's costliest step. The digest symbol must still be there (fine-grained mode strips
+    plugin-generated symbols before analysing a class again)."""
+    info = ctx.cls.info
+    record = metadata(info)
+    if record is None or (record == previous and names.MAPPING_DIGEST in info.names):
+        return
+    expose_digest(ctx, info, record)
 
 
 def expose_digest(ctx: ClassDefContext, info: TypeInfo, data: Json) -> None:

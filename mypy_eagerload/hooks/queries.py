@@ -74,7 +74,7 @@ def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> Entit
 
     def narrow(entity: Instance) -> Type:
         info = model_info(entity)
-        model = schema.model(info.fullname) if info is not None else None
+        model = schema.model_of(info) if info is not None else None
         if model is None or entity.type is not info:
             return entity  # already loaded (select() of a loaded type) or not a model
         typ = default_to_type(api, schema, loadstate.root_ref(model), shared=False)
@@ -167,7 +167,7 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
             return plain_type(info)  # an option we cannot read: the state becomes unknown
         if loaded_info(entity) is None and default_info(entity) is None:
             return entity  # a plain model: unknown origin
-        model = schema.model(info.fullname)
+        model = schema.model_of(info)
         if model is None:
             return plain_type(info)
         if pristine:  # no earlier options: nothing to merge with, nor to read back
@@ -252,7 +252,7 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable
 
         def entity(inst: Instance) -> Type:
             info = model_info(inst)
-            model = schema.model(info.fullname) if info is not None else None
+            model = schema.model_of(info) if info is not None else None
             if info is None or model is None or chains is None:
                 return inst  # plain: unknown state
             state = schema.with_options(model, chains)

@@ -260,7 +260,7 @@ def call_hook(lookup: Lookup, settings: Settings, owner: str, record: Json
 
         def entity(inst: Instance) -> Type:
             info = model_info(inst)
-            model = schema.model(info.fullname) if info is not None else None
+            model = schema.model_of(info) if info is not None else None
             if model is None or chains is None or inst.type is not info:
                 return inst
             state = schema.with_options(model, chains)

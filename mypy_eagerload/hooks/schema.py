@@ -127,6 +127,11 @@ class _Memoized:
     def direction(self, model: Model, rel: Relationship) -> str:
         raise NotImplementedError
 
+    def consult(self, seen: dict[str, Model | None]) -> None:
+        """Count models a memoized computation read as read here too (for dependencies),
+        without looking them up again: ``_Memo.get`` has just found them current."""
+        raise NotImplementedError
+
     def root_slots(self, model: Model, key: Hashable, compute: Callable[[_Recorder], object]) -> object:
         """``loadstate._root_slots``."""
         return _ROOT_SLOTS.get(self, (model.fullname, key), [model.fullname], compute)
@@ -163,6 +168,16 @@ class CheckerSchema(_Memoized):
         """The model; relationship directions are worked out on demand (``direction``),
         since they need each target's mapping and most checks never ask."""
         return self._bare(fullname)
+
+    def model_of(self, info: TypeInfo) -> Model | None:
+        """``model(info.fullname)`` for a class already in hand (no lookup)."""
+        if info.fullname not in self._bare_models:
+            self._bare_models[info.fullname] = _memoized_build(info)
+        return self._bare_models[info.fullname]
+
+    def consult(self, seen: dict[str, Model | None]) -> None:
+        for name, model in seen.items():
+            self._bare_models.setdefault(name, model)
 
     def direction(self, model: Model, rel: Relationship) -> str:
         key = (model.fullname, rel.name)
@@ -244,6 +259,10 @@ class _Recorder(_Memoized):
             self.model(rel.target)  # the answer depends on the target's mapping
         return self.schema.direction(model, rel)
 
+    def consult(self, seen: dict[str, Model | None]) -> None:
+        self.seen.update(seen)
+        self.schema.consult(seen)
+
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -264,13 +283,13 @@ class _Memo(Generic[K, V]):
     def get(self, schema: _Memoized, key: K, seed: list[str],
             compute: Callable[[_Recorder], V]) -> V:
         hit = self._table.get(key)
-        if hit is not None and all(hit[0].get(n) is schema.model(n) for n in seed) and (
-                hit[2] == GENERATION[0] or all(schema.model(n) is m for n, m in hit[0].items())):
-            if hit[2] != GENERATION[0]:
+        if hit is not None and all(hit[0].get(n) is schema.model(n) for n in seed):
+            if hit[2] == GENERATION[0]:
+                schema.consult(hit[0])  # for dependencies
+                return hit[1]
+            if all(schema.model(n) is m for n, m in hit[0].items()):  # consulted as well
                 self._table[key] = (hit[0], hit[1], GENERATION[0])
-            for name in hit[0]:
-                schema.model(name)  # consulted, for dependencies
-            return hit[1]
+                return hit[1]
         recorder = _Recorder(schema)
         for name in seed:
             recorder.model(name)

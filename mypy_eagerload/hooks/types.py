@@ -16,7 +16,6 @@ anything else in the argument (``str``, the enum itself) reads as unknown, never
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -164,17 +163,26 @@ def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: Def
 _DEFAULT_TYPES: dict[DefaultRef, Instance] = {}
 
 
-@functools.cache
+# Like states: a text encoded here decodes to the ref it came from without parsing it.
+_REF_TEXT: dict[DefaultRef, str] = {}
+_TEXT_REF: dict[str, DefaultRef | None] = {}
+
+
 def encode_ref(ref: DefaultRef) -> str:
-    return json.dumps(_ref_json(ref), separators=(",", ":"))
+    text = _REF_TEXT.get(ref)
+    if text is None:
+        text = _REF_TEXT[ref] = json.dumps(_ref_json(ref), separators=(",", ":"))
+        _TEXT_REF.setdefault(text, ref)
+    return text
 
 
-@functools.cache
 def decode_ref(text: str) -> DefaultRef | None:
-    try:
-        return _ref_from_json(json.loads(text))
-    except (ValueError, TypeError):
-        return None
+    if text not in _TEXT_REF:
+        try:
+            _TEXT_REF[text] = _ref_from_json(json.loads(text))
+        except (ValueError, TypeError):
+            _TEXT_REF[text] = None
+    return _TEXT_REF[text]
 
 
 def _ref_json(ref: DefaultRef) -> list[object]:
