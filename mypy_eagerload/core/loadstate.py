@@ -29,7 +29,7 @@ MAX_DEPTH = 16
 SYNC_EXPANSION = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DefaultRef:
     """A loaded subtree not built yet: the inputs of SQLAlchemy's path-dependent rules
     (cycles, back-references) and of the options that reach below it (``node``, the
@@ -55,7 +55,7 @@ class DefaultRef:
         return self.select == self.full
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Loaded:
     """The relationship is loaded; ``state`` is the target's own state, None if unknown or
     if ``default`` (a lazily expanded subtree) says what it is."""
@@ -64,14 +64,14 @@ class Loaded:
     default: DefaultRef | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotLoaded:
     """Reading the relationship would emit SQL or raise. ``reason`` is for messages."""
 
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unknown:
     """The plugin cannot tell: never reported."""
 
@@ -84,7 +84,7 @@ Slot = Union[Loaded, NotLoaded, Unknown]  # noqa: UP007 (a runtime alias on Pyth
 Columns = Union[tuple[tuple[str, str], ...], None]  # noqa: UP007
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class State:
     model: str
     slots: tuple[tuple[str, Slot], ...]
@@ -182,7 +182,7 @@ OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()",
 # Option tries
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     strategy: str | None = None
     wildcard: str | None = None
@@ -243,7 +243,7 @@ def _is_unbound_column_wildcard(chain: opt.Chain) -> bool:
 # Building states
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Path:
     full: tuple[str, ...]  # every entity from the statement's root
     select: tuple[str, ...]  # entities of the current SELECT (joined loading)

@@ -69,7 +69,7 @@ OPTION_STRATEGIES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     strategy: str
     entity: str | None  # fullname of the class the attribute was taken from

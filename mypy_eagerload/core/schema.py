@@ -20,7 +20,7 @@ MANY_TO_MANY = "manytomany"
 UNKNOWN_DIRECTION = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Relationship:
     name: str
     owner: str  # fullname of the class that declares it
@@ -36,7 +36,7 @@ class Relationship:
         return self.lazy not in UNTRACKED_STRATEGIES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Column:
     """A mapped column the plugin tracks (primary keys are always loaded: not tracked)."""
 
@@ -47,7 +47,7 @@ class Column:
     fk_tables: tuple[str, ...] = ()  # tables its ForeignKey points at
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Model:
     fullname: str
     # Tracked relationships in slot order (declaration order, bases first).
