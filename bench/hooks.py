@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
+from run import compile_plugin
 
 from mypy_eagerload.plugin import EagerLoadPlugin
 
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
+    compile_plugin()
     base = Path(tempfile.mkdtemp(prefix="eagerload-hooks-"))
     project = base / "project"
     generate(args.models, project)

@@ -42,6 +42,13 @@ STATEMENT_REFINERS = frozenset({"where", "filter", "filter_by", "join", "outerjo
 STRATEGY_OPTIONS_MODULE = "sqlalchemy.orm.strategy_options"
 ABSTRACT_LOAD = f"{STRATEGY_OPTIONS_MODULE}._AbstractLoad"
 LOAD_CLASS = f"{STRATEGY_OPTIONS_MODULE}.Load"
+# The loader option functions (and ``Load``/option methods) the plugin reads; their
+# strategies are in ``core.options.OPTION_STRATEGIES``.
+LOADER_OPTION_FUNCTIONS = (
+    "selectinload", "joinedload", "subqueryload", "immediateload", "contains_eager", "lazyload",
+    "raiseload", "noload", "defaultload", "load_only", "defer", "undefer", "undefer_group",
+    "with_expression",
+)
 ALIASED_CLASS = "sqlalchemy.orm.util.AliasedClass"
 
 # Sessions. Sync sessions load lazily without failing, so their results get a wider view.

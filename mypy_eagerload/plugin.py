@@ -2,12 +2,18 @@
 
 Every ``get_*_hook`` here is asked for every name in the program, so each one rejects
 irrelevant names with a dict or prefix test before doing any lookup.
+
+The hook modules are imported when a hook first needs one: a warm run that re-checks
+nothing calls no hook, and importing them (the load-state logic is dataclass-heavy) was
+most of what the plugin cost there.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from mypy.nodes import MypyFile, TypeInfo
 from mypy.options import Options
@@ -23,26 +29,52 @@ from mypy.plugin import (
 from mypy.types import Instance, Type, get_proper_type
 
 from mypy_eagerload import __version__, config, names
-from mypy_eagerload.core.options import OPTION_STRATEGIES
-from mypy_eagerload.hooks import (
-    access,
-    compat,
-    contracts,
-    explicit_loads,
-    loaded_annotation,
-    loader_options,
-    members,
-    models,
-    queries,
-    repositories,
-    results,
-    routes,
-    serializers,
-)
-from mypy_eagerload.hooks.schema import mapped_class
 
-_OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in OPTION_STRATEGIES}
-_CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*OPTION_STRATEGIES, "options")}
+# Imported now, not deferred: defining the error codes registers them with mypy, which
+# checks ``disable_error_code = unloaded-relationship`` against its registry on start.
+from mypy_eagerload.hooks import errorcodes  # noqa: F401  # isort: skip
+
+
+class _Deferred:
+    """A module imported on first attribute access; then its names are copied here, so
+    later reads are plain attribute lookups (hooks are looked up for every expression)."""
+
+    def __init__(self, name: str) -> None:
+        self._module_name = name
+
+    def __getattr__(self, attr: str) -> object:
+        module = importlib.import_module(self._module_name)
+        self.__dict__.update(vars(module))
+        return getattr(module, attr)
+
+
+if TYPE_CHECKING:
+    from mypy_eagerload.hooks import (
+        access,
+        compat,
+        contracts,
+        explicit_loads,
+        loaded_annotation,
+        loader_options,
+        members,
+        models,
+        queries,
+        repositories,
+        results,
+        routes,
+        schema,
+        serializers,
+    )
+else:
+    access, compat, contracts, explicit_loads, loaded_annotation, loader_options, members, models, \
+        queries, repositories, results, routes, schema, serializers = (
+            _Deferred(f"mypy_eagerload.hooks.{name}") for name in (
+                "access", "compat", "contracts", "explicit_loads", "loaded_annotation",
+                "loader_options", "members", "models", "queries", "repositories", "results",
+                "routes", "schema", "serializers"))
+
+_OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
+_CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*names.LOADER_OPTION_FUNCTIONS, "options")}
 # Modules never worth a dependency edge to the plugin's own types.
 _NO_DEPS_PREFIXES = ("sqlalchemy", "mypy_eagerload", "builtins", "typing", "_typeshed", "abc")
 # Methods of these modules' classes never get a hook (most method calls in any program).
@@ -158,7 +190,7 @@ class EagerLoadPlugin(Plugin):
         signature = contracts.callee_with_requirements(sym, self._module, method)
         hook = None if signature is None else contracts.call_hook(
             self.lookup_fully_qualified, self.settings, signature, f"{cls.rsplit('.', 1)[-1]}.{method}")
-        model = mapped_class(sym.node) if sym is not None and isinstance(sym.node, TypeInfo) else None
+        model = schema.mapped_class(sym.node) if sym is not None and isinstance(sym.node, TypeInfo) else None
         data = models.metadata(model) if model is not None else None
         member = members.member_record(data, method) if data is not None else None
         if member is not None and member.get("kind") == "method":
@@ -186,7 +218,7 @@ class EagerLoadPlugin(Plugin):
             return access.relationship_hook(attr, self.lookup_fully_qualified, self.settings)
         if attr in columns and self.settings.enabled("unloaded-column"):
             return access.column_hook(attr, self.lookup_fully_qualified, self.settings)
-        model = mapped_class(sym.node)
+        model = schema.mapped_class(sym.node)
         record = members.member_record(models.metadata(model) or {}, attr) if model is not None else None
         if record is not None and record.get("kind") == "property" and self._contracts:
             return members.property_hook(attr, self.lookup_fully_qualified, self.settings)

@@ -101,3 +101,28 @@ def test_report_config_data_carries_every_setting() -> None:
     data = plugin.report_config_data(None)  # type: ignore[arg-type]
     assert data == {"mypy_eagerload": __version__, "strict": False, "allow_lazy_loads": "sync",
                     "disabled_checks": []}
+
+
+def test_a_warm_run_imports_no_hook_module(tmp_path: Path) -> None:
+    """A warm run that re-checks nothing calls no hook; the plugin then costs little more
+    than its entry module (the hook modules' import was most of its warm-run cost). The
+    error codes are imported up front: mypy checks ``disable_error_code`` against them."""
+    (tmp_path / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
+    (tmp_path / "mod.py").write_text(MODULE)
+    script = ("import sys\nfrom mypy import api\n"
+              "out = api.run(['--config-file', 'mypy.ini', '--cache-dir', '.cache', 'mod.py'])[0]\n"
+              "print(sorted(m for m in sys.modules if m.startswith(('mypy_eagerload.hooks.',\n"
+              "      'mypy_eagerload.core.')) and m != 'mypy_eagerload.hooks.errorcodes'))\n"
+              "print(out)\n")
+
+    def run() -> tuple[str, str]:
+        proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                              text=True, check=True)
+        modules, _, output = proc.stdout.partition("\n")
+        return modules, output
+
+    cold_modules, cold = run()
+    warm_modules, warm = run()
+    assert "mypy_eagerload.hooks.access" in cold_modules and "mypy_eagerload.core.loadstate" in cold_modules
+    assert warm_modules == "[]"  # the error codes only (mypy checks configured codes)
+    assert warm == cold and '"User.posts" is not loaded' in warm

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+from mypy_eagerload import names
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.loadstate import (
     UNKNOWN,
@@ -207,3 +208,9 @@ def test_one_slot_or_the_columns_of_a_ref_match_its_full_expansion() -> None:
                     assert expand_slot(schema, ref, name) == slot, (seed, ref, name)
                     compared += 1
     assert compared > 5000
+
+
+def test_the_option_names_the_plugin_dispatches_are_the_ones_core_reads() -> None:
+    """``plugin.py`` keeps its own copy of the names (not to import ``core`` before a hook
+    needs it): the two must not drift apart."""
+    assert set(names.LOADER_OPTION_FUNCTIONS) == set(opt.OPTION_STRATEGIES)
