@@ -6,5 +6,5 @@ mypy analyses it whenever the plugin adds ``mypy_eagerload._types`` to a build.
 
 from mypy_eagerload.loaded import Loaded as Loaded
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 __all__ = ["Loaded"]

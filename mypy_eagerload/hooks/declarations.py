@@ -71,14 +71,19 @@ def _relationship_record(name: str, call: CallExpr, annotation_kind: str | None)
     if isinstance(uselist_expr, NameExpr) and uselist_expr.name in ("True", "False"):
         uselist = uselist_expr.name == "True"
     join_depth = _kwarg(call, "join_depth")
-    return {
+    return _compact({
         "name": name,
         "lazy": lazy,
         "back_populates": _str_kwarg(call, "back_populates") or _str_kwarg(call, "backref"),
         "uselist": uselist,
         "join_depth": join_depth.value if isinstance(join_depth, IntExpr) else None,
-        "custom_join": _kwarg(call, "primaryjoin") is not None,
-    }
+    }, keep=("lazy",))
+
+
+def _compact(record: Json, keep: tuple[str, ...] = ()) -> Json:
+    """Leave out empty fields (readers use ``.get``): records are in every model's cache
+    data, which an incremental run deserializes for every model it depends on."""
+    return {k: v for k, v in record.items() if k in keep or v not in (None, False, [])}
 
 
 def _annotation_kind(stmt: AssignmentStmt) -> str | None:
@@ -139,9 +144,9 @@ def _column_record(name: str, call: CallExpr) -> Json | None:
         return None
     # deferred(), a group and deferred_raiseload each imply a deferred column.
     deferred = deferred or kind == "deferred" or group is not None or raiseload
-    return {"name": name, "deferred": deferred, "raiseload": raiseload,
-            "group": group.value if isinstance(group, StrExpr) else None,
-            "fks": _foreign_key_tables(inner)}
+    return _compact({"name": name, "deferred": deferred, "raiseload": raiseload,
+                     "group": group.value if isinstance(group, StrExpr) else None,
+                     "fks": _foreign_key_tables(inner)})
 
 
 COLUMN_CALLS = frozenset({"mapped_column", "Column", "deferred", "column_property"})
@@ -175,8 +180,7 @@ def scan_class(defn: ClassDef) -> Json:
                 if column is not None:
                     columns.append(column)
             elif isinstance(stmt.rvalue, TempNode) and _is_mapped_annotation(stmt):
-                columns.append({"name": lvalue.name, "deferred": False, "raiseload": False,
-                                "group": None, "fks": []})
+                columns.append({"name": lvalue.name})
             elif lvalue.name == "__tablename__" and isinstance(stmt.rvalue, StrExpr):
                 table = stmt.rvalue.value
         elif isinstance(stmt, Decorator):

@@ -108,11 +108,11 @@ def record_model(ctx: ClassDefContext) -> None:
             continue
         if data.get("kind") == "model":
             bases.append(cls.fullname)
-        for rel in _own(data, "rels"):
+        for rel in _own(cls, data, "rels"):
             rels[rel["name"]] = rel
-        for col in _own(data, "columns"):
+        for col in _own(cls, data, "columns"):
             columns[col["name"]] = col
-        fks.extend(_own(data, "fks"))
+        fks.extend(_own(cls, data, "fks"))
     for rel in own["rels"]:
         rels[rel["name"]] = {**rel, "owner": info.fullname}
     for col in own["columns"]:
@@ -129,9 +129,8 @@ def record_model(ctx: ClassDefContext) -> None:
     default = _add_default_class(ctx, info) if module_level else None
     record: Json = {
         "kind": "model",
-        "own_rels": [{**rel, "owner": info.fullname} for rel in own["rels"]],
         "own_fks": own["fks"] + fks,
-        "own_columns": own["columns"],
+        "own_columns": [col["name"] for col in own["columns"]],
         "columns": [col for name, col in columns.items() if name not in rels],
         "rels": list(rels.values()),
         "slots": slots,
@@ -144,12 +143,20 @@ def record_model(ctx: ClassDefContext) -> None:
     GENERATION[0] += 1
 
 
-def _own(data: Json, key: str) -> list[Any]:
-    """What a base declares itself (models record ``own_*``; mixins only have ``*``)."""
-    value = data.get(f"own_{key}")
-    if value is None:
+def _own(cls: TypeInfo, data: Json, key: str) -> list[Any]:
+    """What a base declares itself. A mixin's record holds only that. A model's record keeps
+    one merged list per kind (each entry is in an incremental run's cache data once): its
+    own relationships are the ones it owns, its own columns the ones ``own_columns`` names;
+    ``own_fks`` already merges its bases' (what subclasses extend)."""
+    if data.get("kind") != "model":
         value = data.get(key)
-    return list(value) if isinstance(value, list) else []
+        return list(value) if isinstance(value, list) else []
+    if key == "rels":
+        return [rel for rel in data.get("rels", ()) if rel.get("owner") == cls.fullname]
+    if key == "columns":
+        own = set(data.get("own_columns", ()))
+        return [col for col in data.get("columns", ()) if col["name"] in own]
+    return list(data.get(f"own_{key}", ()))
 
 
 def refresh_digest(ctx: ClassDefContext, previous: Json | None) -> None:

@@ -344,8 +344,9 @@ def _build(info: TypeInfo) -> Model | None:
             join_depth=rec.get("join_depth"),
             direction=UNKNOWN_DIRECTION,
         ))
-    columns = tuple(Column(name=c["name"], deferred=bool(c["deferred"]), raiseload=bool(c["raiseload"]),
-                           group=c.get("group"), fk_tables=tuple(c.get("fks", ())))
+    columns = tuple(Column(name=c["name"], deferred=bool(c.get("deferred")),
+                           raiseload=bool(c.get("raiseload")), group=c.get("group"),
+                           fk_tables=tuple(c.get("fks", ())))
                     for c in data.get("columns", ()))
     return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())), columns, data.get("table"))
 
