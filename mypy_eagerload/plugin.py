@@ -28,11 +28,10 @@ from mypy.plugin import (
 )
 from mypy.types import Instance, Type, get_proper_type
 
+# The error codes are imported now, not deferred: defining them registers them with mypy,
+# which checks ``disable_error_code = unloaded-relationship`` against its registry on start.
 from mypy_eagerload import __version__, config, names
-
-# Imported now, not deferred: defining the error codes registers them with mypy, which
-# checks ``disable_error_code = unloaded-relationship`` against its registry on start.
-from mypy_eagerload.hooks import errorcodes  # noqa: F401  # isort: skip
+from mypy_eagerload.hooks import errorcodes  # noqa: F401
 
 
 class _Deferred:
@@ -65,13 +64,11 @@ if TYPE_CHECKING:
         schema,
         serializers,
     )
-else:
-    access, compat, contracts, explicit_loads, loaded_annotation, loader_options, members, models, \
-        queries, repositories, results, routes, schema, serializers = (
-            _Deferred(f"mypy_eagerload.hooks.{name}") for name in (
-                "access", "compat", "contracts", "explicit_loads", "loaded_annotation",
-                "loader_options", "members", "models", "queries", "repositories", "results",
-                "routes", "schema", "serializers"))
+else:  # the same names, each a _Deferred module
+    globals().update({name: _Deferred(f"mypy_eagerload.hooks.{name}") for name in (
+        "access", "compat", "contracts", "explicit_loads", "loaded_annotation", "loader_options",
+        "members", "models", "queries", "repositories", "results", "routes", "schema",
+        "serializers")})
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
 _CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*names.LOADER_OPTION_FUNCTIONS, "options")}

@@ -77,13 +77,19 @@ def _relationship_record(name: str, call: CallExpr, annotation_kind: str | None)
         "back_populates": _str_kwarg(call, "back_populates") or _str_kwarg(call, "backref"),
         "uselist": uselist,
         "join_depth": join_depth.value if isinstance(join_depth, IntExpr) else None,
-    }, keep=("lazy",))
+    }, _RELATIONSHIP_DEFAULTS)
 
 
-def _compact(record: Json, keep: tuple[str, ...] = ()) -> Json:
-    """Leave out empty fields (readers use ``.get``): records are in every model's cache
+# Fields left out of a record when they hold these values, which the readers' ``.get``
+# defaults give back. (``lazy`` is always kept: None there means "not tracked".)
+_RELATIONSHIP_DEFAULTS: Json = {"back_populates": None, "uselist": None, "join_depth": None}
+_COLUMN_DEFAULTS: Json = {"deferred": False, "raiseload": False, "group": None, "fks": []}
+
+
+def _compact(record: Json, defaults: Json) -> Json:
+    """The record without its default-valued fields: records are in every model's cache
     data, which an incremental run deserializes for every model it depends on."""
-    return {k: v for k, v in record.items() if k in keep or v not in (None, False, [])}
+    return {k: v for k, v in record.items() if k not in defaults or v != defaults[k]}
 
 
 def _annotation_kind(stmt: AssignmentStmt) -> str | None:
@@ -146,7 +152,7 @@ def _column_record(name: str, call: CallExpr) -> Json | None:
     deferred = deferred or kind == "deferred" or group is not None or raiseload
     return _compact({"name": name, "deferred": deferred, "raiseload": raiseload,
                      "group": group.value if isinstance(group, StrExpr) else None,
-                     "fks": _foreign_key_tables(inner)})
+                     "fks": _foreign_key_tables(inner)}, _COLUMN_DEFAULTS)
 
 
 COLUMN_CALLS = frozenset({"mapped_column", "Column", "deferred", "column_property"})
