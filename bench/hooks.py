@@ -38,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
-from run import compile_plugin
+from run import compile_plugin, prepare
 
 from mypy_eagerload.plugin import EagerLoadPlugin
 
@@ -135,18 +135,13 @@ def main() -> None:
     configs = {"none": project / "none.ini", "plugin": project / "plugin.ini"}
     configs["none"].write_text("[mypy]\n")
     configs["plugin"].write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
-    (project / "probe.py").write_text("import sqlalchemy.orm, sqlalchemy.ext.asyncio\n")
-    for name, config in configs.items():  # third-party modules only
-        subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir",
-                        str(base / f"third_{name}"), "probe.py"],
-                       cwd=project, capture_output=True, check=False)
-    (project / "probe.py").unlink()
+    third = prepare(project, base, list(configs))  # third-party modules only
 
     samples: dict[str, list[dict[str, Any]]] = {"none": [], "plugin": []}
     for run in range(args.runs):
         for name in (["none", "plugin"] if run % 2 == 0 else ["plugin", "none"]):
-            samples[name].append(run_child(project, configs[name], base / "cache",
-                                           base / f"third_{name}", name == "plugin"))
+            samples[name].append(run_child(project, configs[name], base / "cache", third[name],
+                                           name == "plugin"))
     shutil.rmtree(base, ignore_errors=True)
 
     def median(name: str, key: str) -> float:

@@ -307,21 +307,13 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         return UNKNOWN
     if path.via_immediate and _is_backref_to_parent(schema, model, rel, path):
         return Loaded(None)  # measured: readable, whatever a wildcard says
-    if child is not None and child.strategy is not None:
-        strategy, reason = child.strategy, OPTION_REASONS.get(child.strategy, "")
-    elif (node is not None and node.wildcard is not None) or path.wildcard is not None:
-        wildcard = node.wildcard if node is not None and node.wildcard is not None else path.wildcard
-        assert wildcard is not None
-        strategy = wildcard
-        reason = OPTION_REASONS.get(strategy, "").replace("()", "('*')")
-    else:
-        strategy, reason = rel.lazy, default_reason(rel.lazy)
-        if strategy in EAGER_STRATEGIES:  # defaultload() paths too (measured)
-            entities = path.select if strategy == opt.JOINED else path.full
-            skipped = (len(entities) > rel.join_depth if rel.join_depth
-                       else _in_path(schema, entities, rel.target))
-            if skipped:
-                return _not_loaded(schema, model, rel, opt.LAZY, CYCLE_PREFIX + reason, path, columns)
+    strategy, reason, declared = _strategy(rel, node, path.wildcard)
+    if declared and strategy in EAGER_STRATEGIES:  # defaultload() paths too (measured)
+        entities = path.select if strategy == opt.JOINED else path.full
+        skipped = (len(entities) > rel.join_depth if rel.join_depth
+                   else _in_path(schema, entities, rel.target))
+        if skipped:
+            return _not_loaded(schema, model, rel, opt.LAZY, CYCLE_PREFIX + reason, path, columns)
     if strategy == opt.NOLOAD:
         return Loaded(None)  # reads give an empty collection / None, never SQL
     if strategy not in opt.LOADING and strategy not in EAGER_STRATEGIES:
@@ -352,6 +344,20 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
                                    (model.fullname, rel.name), child_path.via_immediate, depth + 1,
                                    joined, node=below, wildcard=child_path.wildcard,
                                    column_wildcards=child_path.column_wildcards))
+
+
+def _strategy(rel: Relationship, node: _Node | None, wildcard: str | None) -> tuple[str, str, bool]:
+    """(strategy, reason, whether it is the declared one) a slot starts from, before cycles
+    and back-references: an option on the path, else a wildcard (this level's, else the
+    statement's), else the relationship's ``lazy=``."""
+    child = node.children.get(rel.name) if node is not None else None
+    if child is not None and child.strategy is not None:
+        return child.strategy, OPTION_REASONS.get(child.strategy, ""), False
+    if node is not None and node.wildcard is not None:
+        wildcard = node.wildcard
+    if wildcard is not None:
+        return wildcard, OPTION_REASONS.get(wildcard, "").replace("()", "('*')"), False
+    return rel.lazy, default_reason(rel.lazy), True
 
 
 def _empty_below(node: _Node | None) -> bool:
@@ -743,23 +749,13 @@ def joined_path_below(schema: Schema, ref: DefaultRef) -> list[tuple[str, str]] 
     if model is None:
         return None
     node = thaw(ref.node)
-    rels = [rel for rel in model.relationships if _strategy(rel, node, ref.wildcard) in opt.SAME_SELECT]
+    rels = [rel for rel in model.relationships if _strategy(rel, node, ref.wildcard)[0] in opt.SAME_SELECT]
     if not rels:
         return None
     path = _ref_path(schema, ref)
     columns = _level_columns(model, node, path)
     return joined_collection_path(schema, State(model.fullname, tuple(
         (rel.name, _slot_for(schema, model, rel, node, path, ref.depth, columns)) for rel in rels)))
-
-
-def _strategy(rel: Relationship, node: _Node | None, wildcard: str | None) -> str:
-    """The strategy ``_slot_for`` starts from (before cycles and back-references)."""
-    child = node.children.get(rel.name) if node is not None else None
-    if child is not None and child.strategy is not None:
-        return child.strategy
-    if node is not None and node.wildcard is not None:
-        return node.wildcard
-    return wildcard if wildcard is not None else rel.lazy
 
 
 def joined_collection_path(schema: Schema, state: State) -> list[tuple[str, str]] | None:

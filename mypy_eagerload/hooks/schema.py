@@ -295,8 +295,7 @@ class _Memo(Generic[K, V]):
             recorder.model(name)
         value = compute(recorder)
         self._table[key] = (recorder.seen, value, GENERATION[0])
-        if isinstance(schema, _Recorder):
-            schema.seen.update(recorder.seen)  # the enclosing computation read them too
+        schema.consult(recorder.seen)  # an enclosing computation read them too
         return value
 
 
