@@ -7,10 +7,6 @@ from __future__ import annotations
 
 PLUGIN_KEY = "mypy_eagerload"  # TypeInfo.metadata key
 MAPPING_DIGEST = "__eagerload_mapping__"  # generated class attribute (see hooks.models)
-TYPES_MODULE = "mypy_eagerload._types"
-LOADER_PATH = f"{TYPES_MODULE}.LoaderPath"
-LOADED_LIST = f"{TYPES_MODULE}.LoadedList"
-LOAD_STATE = f"{TYPES_MODULE}.LoadState"
 # The public Loaded[...] is an alias of Annotated for type checkers (see loaded.py).
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 
@@ -71,13 +67,9 @@ FETCH_METHODS = frozenset({"all", "fetchall", "fetchone", "fetchmany", "one", "o
                            "__aiter__"})
 
 # ``obj.awaitable_attrs.<name>``: attributes resolved through this class's __getattr__.
-AWAITABLE_ATTRS_GETITEM = "sqlalchemy.ext.asyncio.session.AsyncAttrs._AsyncAttrGetitem"
 
 # ``row.User``: Row attributes resolved through __getattr__ (2.1: the Cython BaseRow; 2.0:
 # the pure-Python one).
-ROW_GETATTR_CLASSES = frozenset({"sqlalchemy.engine._row_cy.BaseRow",
-                                 "sqlalchemy.engine._py_row.BaseRow",
-                                 "sqlalchemy.engine.row.Row"})
 
 # The legacy Query API (sync sessions only): session.query(User).options(...).all()
 QUERY_CLASS = "sqlalchemy.orm.query.Query"

@@ -52,7 +52,6 @@ if TYPE_CHECKING:
         access,
         compat,
         contracts,
-        explicit_loads,
         loaded_annotation,
         loader_options,
         members,
@@ -71,7 +70,8 @@ else:  # the same names, each a _Deferred module
         "serializers")})
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
-_CHAIN_METHODS = {f"{names.LOADER_PATH}.{fn}": fn for fn in (*names.LOADER_OPTION_FUNCTIONS, "options")}
+_CHAIN_METHODS = {f"{cls}.{fn}": fn for cls in (names.ABSTRACT_LOAD, names.LOAD_CLASS)
+                  for fn in (*names.LOADER_OPTION_FUNCTIONS, "options")}
 # Modules never worth a dependency edge to the plugin's own types.
 _NO_DEPS_PREFIXES = ("sqlalchemy", "mypy_eagerload", "builtins", "typing", "_typeshed", "abc")
 # Methods of these modules' classes never get a hook (most method calls in any program).
@@ -96,17 +96,6 @@ class EagerLoadPlugin(Plugin):
         if fullname in names.ANNOTATED:
             return loaded_annotation.analyze_hook(self.lookup_fully_qualified, fullname)
         return None
-
-    def get_additional_deps(self, file: MypyFile) -> list[tuple[int, str, int]]:
-        # Modules that use SQLAlchemy may receive our LoaderPath/LoadedList types.
-        if file.fullname.startswith(_NO_DEPS_PREFIXES):
-            return []
-        for imp in file.imports:
-            ids = getattr(imp, "ids", None)
-            mods = [i for i, _ in ids] if ids is not None else [getattr(imp, "id", "")]
-            if any(m == "sqlalchemy" or m.startswith("sqlalchemy.") for m in mods):
-                return [(10, names.TYPES_MODULE, -1)]
-        return []
 
     # -- semantic analysis ---------------------------------------------------------------
     def get_base_class_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
@@ -196,10 +185,6 @@ class EagerLoadPlugin(Plugin):
 
     def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         cls, _, attr = fullname.rpartition(".")
-        if cls == names.AWAITABLE_ATTRS_GETITEM:
-            return explicit_loads.awaitable_attr_hook(attr)
-        if cls in names.ROW_GETATTR_CLASSES:
-            return queries.row_attribute_hook(attr)
         if not cls or cls.startswith(_NO_DEPS_PREFIXES):  # no mapped class lives there
             return None
         sym = self.lookup_fully_qualified(cls)

@@ -9,7 +9,6 @@ from mypy.plugin import AttributeContext
 from mypy.typeops import make_simplified_union
 from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
 
-from mypy_eagerload import names
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
 from mypy_eagerload.core.loadstate import (
@@ -22,14 +21,14 @@ from mypy_eagerload.core.loadstate import (
     ref_columns,
 )
 from mypy_eagerload.core.requirements import STRICT_PREFIX
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report, type_context
-from mypy_eagerload.hooks.context import fit_object
+from mypy_eagerload.hooks import flow
+from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
-from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
+from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_self
 from mypy_eagerload.hooks.types import (
     default_to_type,
@@ -44,7 +43,11 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr):
             return ctx.default_attr_type  # the class-body declaration, not a read
-        receiver = ctx.type  # already proper (AttributeContext.type is a ProperType)
+        return flow.produced(ctx.api, ctx.context, _read(ctx))
+
+    def _read(ctx: AttributeContext) -> Type:
+        assert isinstance(ctx.context, MemberExpr)
+        receiver = get_proper_type(flow.fresh(ctx.api, CheckerSchema(lookup), ctx.context.expr, ctx.type))
         # On a union (``a if flag else b``) mypy calls the hook once per item but passes the
         # whole union as ``ctx.type``: decide for all items at once, so a relationship that
         # any branch left unloaded is reported (the intersection of the load sets).
@@ -66,7 +69,7 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
                 return ctx.default_attr_type
             narrowed.append(result)
         if not narrowed or len(items) == 1:
-            return fit_object(narrowed[0], type_context(ctx.api)) if narrowed else ctx.default_attr_type
+            return narrowed[0] if narrowed else ctx.default_attr_type
         return make_simplified_union(narrowed)
 
     return hook
@@ -89,18 +92,15 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
                    receiver: Instance) -> tuple[TypeInfo, Slot, Type | None] | None:
     """(model, slot, the slot's type if the receiver's type holds it) for ``receiver.attr``;
     None when the receiver carries no load state."""
-    data = metadata(receiver.type)
-    if data is None:
-        return None
     model = model_info(receiver)
     slots = (metadata(model) or {}).get("slots", []) if model is not None else []
     if model is None or attr not in slots:
         return None
-    if data.get("kind") == "default":
+    if default_info(receiver) is not None:
         # Not built yet: build the one slot read (memoized).
         ref = type_to_ref(receiver)
         return None if ref is None else _typed(ctx, schema, model, schema.expand_slot(ref, attr))
-    if data.get("kind") == "loaded":
+    if loaded_info(receiver) is not None:
         state: State | None = type_to_state(receiver)
     else:
         # A plain model type: a Loaded[...] annotation, or strict mode's defaults (but not
@@ -154,7 +154,8 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, settings: Settings, attr:
 
 
 def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type) -> Type:
-    """``list[Post]`` -> ``LoadedList[Post, <element>]``; ``Post | None`` -> ``<element> | None``."""
+    """``list[Post]`` -> ``list[<element>]``; ``Post | None`` -> ``<element> | None``, where
+    ``<element>`` is ``Post`` carrying its state (invisible to mypy)."""
     proper = get_proper_type(declared)
     if isinstance(proper, Instance) and model_info(proper) is not None:
         return element
@@ -163,10 +164,8 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
         if len(items) == 2 and any(isinstance(i, NoneType) for i in items):
             return UnionType.make_union([element if not isinstance(i, NoneType) else i for i in items])
         return declared
-    if isinstance(proper, Instance) and proper.type.fullname == "builtins.list" and proper.args:
-        sym = lookup(names.LOADED_LIST)
-        if sym is not None and sym.node is not None and hasattr(sym.node, "mro"):
-            return Instance(sym.node, [proper.args[0], element])  # type: ignore[arg-type]
+    if isinstance(proper, Instance) and proper.type.fullname == "builtins.list" and len(proper.args) == 1:
+        return proper.copy_modified(args=[element])  # the element carries the state
     return declared
 
 
@@ -211,7 +210,7 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr) or ctx.is_lvalue:
             return ctx.default_attr_type
-        receiver = ctx.type  # already proper (AttributeContext.type is a ProperType)
+        receiver = get_proper_type(flow.fresh(ctx.api, CheckerSchema(lookup), ctx.context.expr, ctx.type))
         items = merge_states(receiver.relevant_items()) if isinstance(receiver, UnionType) else [receiver]
         for item in items:
             item = get_proper_type(item)
@@ -236,14 +235,13 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
 def _columns_of(lookup: Lookup, settings: Settings, item: Instance) -> Columns:
     """The unloaded columns of a loaded type; strict mode gives a plain model type (not a
     ``Loaded[...]`` one, whose columns are not tracked) its declared deferred columns."""
-    kind = (metadata(item.type) or {}).get("kind")
-    if kind == "default":
+    if default_info(item) is not None:
         ref = type_to_ref(item)
         return None if ref is None else ref_columns(CheckerSchema(lookup), ref)
-    if kind == "loaded":
+    if loaded_info(item) is not None:
         state = type_to_state(item)
         return state.columns if state is not None else None
-    if kind == "model" and settings.strict and requirement_of(item) is None \
+    if model_info(item) is not None and settings.strict and requirement_of(item) is None \
             and not is_new_object(item):
         model = CheckerSchema(lookup).model(item.type.fullname)
         if model is None:

@@ -36,6 +36,7 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages, requirements
 from mypy_eagerload.core.loadstate import State, sync_view
 from mypy_eagerload.core.requirements import Requirement
+from mypy_eagerload.hooks import flow
 from mypy_eagerload.hooks.compat import current_function, depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.loaded_annotation import (
@@ -134,8 +135,6 @@ def objects(typ: Type, depth: int = 0) -> list[Type]:
     if isinstance(proper, UnionType):
         return [o for item in proper.items for o in objects(item, depth + 1)]
     if isinstance(proper, Instance) and model_info(proper) is None and proper.args:
-        if proper.type.fullname == "mypy_eagerload._types.LoadedList":
-            return objects(proper.args[-1], depth + 1)
         return objects(proper.args[0], depth + 1)
     return [proper]
 
@@ -182,7 +181,7 @@ def call_hook(lookup: Lookup, settings: Settings, signature: CallableType, calle
                 continue
             where = f'argument "{name}" of "{callee}"'
             for expr, actual in zip(ctx.args[i], ctx.arg_types[i]):
-                for value, value_expr in argument_values(ctx.api, expr, actual):
+                for value, value_expr in argument_values(ctx.api, schema, expr, actual):
                     if settings.strict and value_expr is expr and is_self(expr) \
                             and requirement_of(value) is None:
                         continue  # a model passing itself on: not strict mode's guess to make
@@ -196,15 +195,15 @@ def call_hook(lookup: Lookup, settings: Settings, signature: CallableType, calle
 # Returned values: checked where the plugin produces them (fetches, session.get)
 
 
-def argument_values(api: CheckerPluginInterface, expr: Expression, actual: Type
+def argument_values(api: CheckerPluginInterface, schema: CheckerSchema, expr: Expression, actual: Type
                     ) -> list[tuple[Type, Expression]]:
     """What an argument passes, with the expression to report at. A list, tuple or set
     display's type is inferred from the parameter's (``list[Any]`` for an ``Any``
     parameter), so its items' own types are read instead."""
     if isinstance(expr, (ListExpr, TupleExpr, SetExpr)):
         found = [(expression_type(api, item), item) for item in expr.items]
-        return [(t, item) for t, item in found if t is not None]
-    return [(actual, expr)]
+        return [(flow.fresh(api, schema, item, t), item) for t, item in found if t is not None]
+    return [(flow.fresh(api, schema, expr, actual), expr)]
 
 
 def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settings,

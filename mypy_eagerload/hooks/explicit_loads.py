@@ -9,16 +9,12 @@ on an earlier line (flow-insensitive beyond that: a refresh in an earlier branch
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TypeGuard
 
 from mypy.nodes import CallExpr, ListExpr, MemberExpr, NameExpr, StrExpr, TupleExpr
-from mypy.plugin import AttributeContext, CheckerPluginInterface
-from mypy.types import Instance, Type, get_proper_type
+from mypy.plugin import CheckerPluginInterface
 
-from mypy_eagerload import names
-from mypy_eagerload.hooks.compat import enclosing_functions, expression_type
-from mypy_eagerload.hooks.schema import model_info, relationship_type
+from mypy_eagerload.hooks.compat import enclosing_functions
 from mypy_eagerload.hooks.syntax import is_name, walk_nodes
 
 
@@ -56,30 +52,3 @@ def _refreshed_names(call: CallExpr) -> list[str]:
         if positional_or_named and isinstance(arg, (ListExpr, TupleExpr)):
             return [item.value for item in arg.items if isinstance(item, StrExpr)]
     return []
-
-
-def awaitable_attr_hook(attr: str) -> Callable[[AttributeContext], Type]:
-    """``user.awaitable_attrs.posts``: ``Awaitable[list[Post]]`` instead of ``Awaitable[Any]``."""
-
-    def hook(ctx: AttributeContext) -> Type:
-        context = ctx.context
-        if not isinstance(context, MemberExpr) or not isinstance(context.expr, MemberExpr):
-            return ctx.default_attr_type
-        owner = expression_type(ctx.api, context.expr.expr)
-        info = model_info(owner) if owner is not None else None
-        declared = relationship_type(info, attr) if info is not None else None
-        value = _unwrap_mapped(declared)
-        if value is None:
-            return ctx.default_attr_type
-        return ctx.api.named_generic_type("typing.Awaitable", [value])
-
-    return hook
-
-
-def _unwrap_mapped(typ: Type | None) -> Type | None:
-    """``Mapped[list[Post]]`` -> ``list[Post]``; None for anything else."""
-    proper = get_proper_type(typ) if typ is not None else None
-    if isinstance(proper, Instance) and proper.type.fullname == names.MAPPED and proper.args:
-        return proper.args[0]
-    return None
-

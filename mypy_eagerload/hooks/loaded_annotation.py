@@ -48,10 +48,9 @@ def analyze_hook(lookup: Lookup, fullname: str) -> Callable[[AnalyzeTypeContext]
         if not _written_as_loaded(ctx, lookup):
             return compat.analyze_annotated(ctx, fullname)
         args = ctx.type.args
-        if not args:
-            ctx.api.fail('Loaded[...] needs a model and relationship paths, e.g. Loaded[User, "posts"]',
-                         ctx.context, code=LOADED_PATH)
-            return AnyType(TypeOfAny.from_error)
+        if len(args) < 2:
+            # Not a valid ``Annotated`` either: mypy's own error and type, as without the plugin.
+            return compat.analyze_annotated(ctx, fullname)
         model_type = get_proper_type(ctx.api.analyze_type(args[0]))
         if not isinstance(model_type, Instance):
             return model_type  # a placeholder (deferred), Any, or an error reported already

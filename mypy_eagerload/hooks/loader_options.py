@@ -1,9 +1,9 @@
 """Give loader options a type that remembers their path.
 
 ``selectinload(User.posts)`` is typed ``_AbstractLoad`` by SQLAlchemy, which forgets the
-path. The hooks here return ``LoaderPath[Literal["<encoded chains>"]]`` instead (a subclass
-of ``Load``, so every place that accepts an option still accepts it), and extend it through
-chained calls. Anything not understood keeps SQLAlchemy's own type, which the statement
+path. The hooks here return SQLAlchemy's own type carrying the encoded chains in
+``Instance.extra_attrs`` (``OPTION_KEY``, invisible to mypy, like load states), and extend
+them through chained calls. Anything not understood carries nothing, which the statement
 hooks read as "unknown".
 """
 
@@ -13,9 +13,8 @@ from collections.abc import Callable
 
 from mypy.nodes import ARG_POS, ARG_STAR, Expression, MemberExpr, RefExpr, StrExpr, TypeInfo
 from mypy.plugin import FunctionContext, MethodContext
-from mypy.types import Instance, LiteralType, Type, get_proper_type
+from mypy.types import ExtraAttrs, Instance, LiteralType, Type, get_proper_type
 
-from mypy_eagerload import names
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.hooks.models import metadata
 
@@ -37,23 +36,34 @@ def attribute_step(expr: Expression, strategy: str) -> opt.Step | None:
     return opt.Step(strategy, owner.fullname, expr.name)
 
 
+OPTION_KEY = "<eagerload:option>"  # not an identifier: no attribute read can reach it
+
+
 def decode_option_type(typ: Type) -> opt.Option | None:
     proper = get_proper_type(typ)
-    if not isinstance(proper, Instance) or proper.type.fullname != names.LOADER_PATH:
+    if not isinstance(proper, Instance) or proper.extra_attrs is None:
         return None
-    arg = get_proper_type(proper.args[0]) if proper.args else None
+    arg = proper.extra_attrs.attrs.get(OPTION_KEY)
+    arg = get_proper_type(arg) if arg is not None else None
     if isinstance(arg, LiteralType) and isinstance(arg.value, str):
         return opt.decode(arg.value)
     return None
 
 
-def encode_option_type(lookup: LookupInfo, option: opt.Option, fallback: Type) -> Type:
-    info = lookup(names.LOADER_PATH)
+def encode_option_type(lookup: LookupInfo, option: opt.Option | None, fallback: Type) -> Type:
+    """``fallback`` (SQLAlchemy's type for the call) carrying ``option``; with None, carrying
+    nothing (a chained call's type is the receiver's, hint included, through ``Self``)."""
+    proper = get_proper_type(fallback)
     str_info = lookup("builtins.str")
-    if info is None or str_info is None:
+    if not isinstance(proper, Instance) or str_info is None:
         return fallback
-    literal = LiteralType(opt.encode(option), Instance(str_info, []))
-    return Instance(info, [literal])
+    attrs = dict(proper.extra_attrs.attrs) if proper.extra_attrs is not None else {}
+    attrs.pop(OPTION_KEY, None)
+    if option is not None:
+        attrs[OPTION_KEY] = LiteralType(opt.encode(option), Instance(str_info, []))
+    new = proper.copy_modified()
+    new.extra_attrs = ExtraAttrs(attrs, set(), None) if attrs else None
+    return new
 
 
 def _strategy_for(name: str, ctx: FunctionContext | MethodContext) -> str | None:
@@ -175,8 +185,7 @@ def chain_method_hook(name: str, lookup: LookupInfo) -> Callable[[MethodContext]
     """``<known option>.joinedload(Post.author)`` and friends."""
 
     def hook(ctx: MethodContext) -> Type:
-        unknown = lookup(names.LOAD_CLASS)
-        fallback: Type = Instance(unknown, []) if unknown is not None else ctx.default_return_type
+        fallback = encode_option_type(lookup, None, ctx.default_return_type)
         current = decode_option_type(ctx.type)
         if current is None:
             return fallback

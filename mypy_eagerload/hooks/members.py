@@ -39,6 +39,7 @@ from mypy.types import Instance, Type, UnionType, get_proper_type
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages, requirements
 from mypy_eagerload.core.schema import Model
+from mypy_eagerload.hooks import flow
 from mypy_eagerload.hooks.compat import depend_on_mappings, report
 from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.declarations import Json
@@ -263,7 +264,9 @@ def _check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Setting
 def property_hook(member: str, lookup: Lookup, settings: Settings) -> Callable[[AttributeContext], Type]:
     def hook(ctx: AttributeContext) -> Type:
         if isinstance(ctx.context, MemberExpr) and not ctx.is_lvalue and not is_self(ctx.context.expr):
-            _check(ctx.api, CheckerSchema(lookup), settings, ctx.type, member, ctx.context)
+            schema = CheckerSchema(lookup)
+            receiver = flow.fresh(ctx.api, schema, ctx.context.expr, ctx.type)
+            _check(ctx.api, schema, settings, receiver, member, ctx.context)
         return ctx.default_attr_type
 
     return hook
@@ -274,7 +277,9 @@ def method_hook(member: str, lookup: Lookup, settings: Settings,
     def hook(ctx: MethodContext) -> Type:
         callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
         if isinstance(callee, MemberExpr) and not is_self(callee.expr):
-            _check(ctx.api, CheckerSchema(lookup), settings, ctx.type, member, ctx.context)
+            schema = CheckerSchema(lookup)
+            receiver = flow.fresh(ctx.api, schema, callee.expr, ctx.type)
+            _check(ctx.api, schema, settings, receiver, member, ctx.context)
         return then(ctx) if then is not None else ctx.default_return_type
 
     return hook

@@ -1,17 +1,10 @@
-"""Semantic analysis of mapped classes: record relationships, generate the loaded type.
+"""Semantic analysis of mapped classes: record relationships, columns and members.
 
-For every mapped class ``User`` this adds, in the class's own module, a generic subclass
-
-    class Loaded@User(User, Generic[__state___co])
-
-with one covariant type parameter holding the object's whole load state, encoded as
-``Literal["<state>"]`` (``hooks.types``). One parameter, not one per relationship: mypy's
-work on a type grows with its size. Two states join to the union of their literals, read
-as the intersection of the two. ``Default@Post[Literal["<ref>"]]`` stands for a loaded
-target whose state is not built yet: the inputs to build it, expanded one level when read
-(``core.loadstate.DefaultRef``).
-Creating it here, in the model's module during semantic analysis, is what makes it survive
-warm caches, parallel workers and dmypy (see DESIGN-NOTES.md, section 2).
+The record lives in ``TypeInfo.metadata`` (serialized with the class, so warm caches,
+parallel workers and dmypy read what a cold run wrote); a digest of it is exposed as a
+class attribute so that fine-grained mode notices mapping edits (``expose_digest``). The
+plugin adds no class of its own: load states ride invisibly in the model's own type
+(``hooks.types``).
 """
 
 from __future__ import annotations
@@ -20,32 +13,21 @@ import hashlib
 import json
 from typing import Any
 
-from mypy.mro import MroError, calculate_mro
 from mypy.nodes import (
-    COVARIANT,
-    GDEF,
     MDEF,
     AssignmentStmt,
-    Block,
     ClassDef,
     NameExpr,
-    SymbolTable,
     SymbolTableNode,
     TypeInfo,
     Var,
 )
 from mypy.plugin import ClassDefContext
-from mypy.types import AnyType, Instance, LiteralType, TypeOfAny, TypeVarId, TypeVarType
+from mypy.types import LiteralType
 
 from mypy_eagerload import names
 from mypy_eagerload.core.schema import UNTRACKED_STRATEGIES
 from mypy_eagerload.hooks.declarations import Json, has_declared_attr_relationship, scan_class
-
-LOADED_PREFIX = "Loaded@"
-DEFAULT_PREFIX = "Default@"
-STATE_PARAM = "__state__"  # Loaded@Model's only parameter
-REF_PARAM = "__ref__"  # Default@Model's only parameter
-
 
 # Bumped whenever semantic analysis (re)records a mapping. The checker's memos
 # (hooks/schema.py) treat an entry made in the current generation as valid without
@@ -124,9 +106,6 @@ def record_model(ctx: ClassDefContext) -> None:
                 rels.setdefault(rel["name"], {**rel, "owner": cls.fullname})
     slots = [name for name, rel in rels.items()
              if rel["lazy"] is not None and rel["lazy"] not in UNTRACKED_STRATEGIES]
-    module_level = _is_module_level(ctx)
-    loaded = _add_loaded_class(ctx, info) if module_level else None
-    default = _add_default_class(ctx, info) if module_level else None
     record: Json = {
         "kind": "model",
         "own_fks": own["fks"] + fks,
@@ -136,8 +115,6 @@ def record_model(ctx: ClassDefContext) -> None:
         "slots": slots,
         "table": own["table"],
         "bases": bases,
-        "loaded": loaded,
-        "default": default,
     }
     info.metadata[names.PLUGIN_KEY] = record
     GENERATION[0] += 1
@@ -205,47 +182,3 @@ def _is_abstract(defn: ClassDef) -> bool:
         and stmt.rvalue.name == "True" and isinstance(stmt.lvalues[0], NameExpr)
         and stmt.lvalues[0].name == "__abstract__"
         for stmt in defn.defs.body)
-
-
-def _is_module_level(ctx: ClassDefContext) -> bool:
-    return ctx.cls.info.fullname == f"{ctx.api.cur_mod_id}.{ctx.cls.name}"
-
-
-def _add_loaded_class(ctx: ClassDefContext, model: TypeInfo) -> str:
-    """Create (or recreate, when the hook runs again after a deferral) ``Loaded@Model``."""
-    return _add_generic_subclass(ctx, model, LOADED_PREFIX, "loaded", [STATE_PARAM])
-
-
-def _add_default_class(ctx: ClassDefContext, model: TypeInfo) -> str:
-    """``Default@Model[Literal["<ref>"]]``: loaded, with what is below it not built yet, as a
-    ``DefaultRef`` (encoded in the one parameter) describes; see ``core.loadstate``."""
-    return _add_generic_subclass(ctx, model, DEFAULT_PREFIX, "default", [REF_PARAM])
-
-
-def _add_generic_subclass(ctx: ClassDefContext, model: TypeInfo, prefix: str, kind: str,
-                          params: list[str]) -> str:
-    name = prefix + model.name
-    module = ctx.api.cur_mod_id
-    fullname = f"{module}.{name}"
-    defn = ClassDef(name, Block([]))
-    defn.fullname = fullname
-    defn.line = model.line
-    info = TypeInfo(SymbolTable(), defn, module)
-    defn.info = info
-    info._fullname = fullname
-    info.bases = [Instance(model, [AnyType(TypeOfAny.from_omitted_generics)] * len(model.type_vars))]
-    obj = ctx.api.named_type("builtins.object")
-    defn.type_vars = [
-        TypeVarType(f"{param}_co", f"{fullname}.{param}_co", TypeVarId(i + 1, namespace=fullname),
-                    [], obj, AnyType(TypeOfAny.from_omitted_generics), variance=COVARIANT)
-        for i, param in enumerate(params)
-    ]
-    info.add_type_vars()
-    try:
-        calculate_mro(info)
-    except MroError:
-        return ""
-    info.metadata[names.PLUGIN_KEY] = {"kind": kind, "model": model.fullname}
-    ctx.api.modules[module].names[name] = SymbolTableNode(
-        GDEF, info, plugin_generated=True, module_public=False)
-    return name

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from mypy.nodes import ARG_STAR, CallExpr, MemberExpr, NameExpr
-from mypy.plugin import AttributeContext, CheckerPluginInterface, FunctionContext, MethodContext
+from mypy.plugin import CheckerPluginInterface, FunctionContext, MethodContext
 from mypy.types import (
     AnyType,
     Instance,
@@ -27,8 +27,8 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.conflicts import find_conflicts
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report, type_context
-from mypy_eagerload.hooks.context import fit
+from mypy_eagerload.hooks import flow
+from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.routes import check_returned
@@ -93,7 +93,7 @@ def select_hook(lookup: Lookup, legacy_query: bool = False
         schema = CheckerSchema(lookup)
         narrowed = remap(ctx.default_return_type, _narrow_default(ctx.api, schema))
         depend_on_mappings(ctx.api, schema.consulted())
-        return fit(narrowed, type_context(ctx.api))
+        return flow.produced(ctx.api, ctx.context, narrowed)
 
     return hook
 
@@ -119,6 +119,8 @@ def _select_args(typ: Type, fn: EntityMap) -> Type:
 def collect_chains(ctx: MethodContext | FunctionContext, arg_index: int) -> tuple[opt.Chain, ...] | None:
     """The chains of every option passed at ``arg_index``; None if any is not understood."""
     types: list[Type] = []
+    if not all(flow.stable(ctx.api, arg) for arg in ctx.args[arg_index]):
+        return None  # an option variable re-bound on the way: its type may be stale
     for typ, kind in zip(ctx.arg_types[arg_index], ctx.arg_kinds[arg_index]):
         items = _spread(typ) if kind == ARG_STAR else [typ]
         if items is None:
@@ -175,7 +177,7 @@ def _apply(api: CheckerPluginInterface, schema: CheckerSchema,
         else:
             state = type_to_state(entity, schema)
             if state is None:
-                return entity
+                return plain_type(info)
             default = schema.default_state(model)
             new_state = loadstate.apply_options(schema, state, chains, default)
         if new_state is None:
@@ -197,9 +199,15 @@ def options_hook(lookup: Lookup, legacy_query: bool = False, conflicts: bool = T
         chains = collect_chains(ctx, 0)
         if conflicts:
             report_conflicts(ctx, chains)
-        narrowed = remap(ctx.default_return_type, _apply(ctx.api, schema, chains, _is_pristine(ctx)))
+        # The receiver's states as they really reach this call (``stmt = stmt.options(...)``:
+        # mypy's type for ``stmt`` is its first binding's).
+        callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
+        base = ctx.default_return_type
+        if isinstance(callee, MemberExpr):
+            base = flow.fresh(ctx.api, schema, callee.expr, base)
+        narrowed = remap(base, _apply(ctx.api, schema, chains, _is_pristine(ctx)))
         depend_on_mappings(ctx.api, schema.consulted())
-        return fit(narrowed, type_context(ctx.api))
+        return flow.produced(ctx.api, ctx.context, narrowed)
 
     return hook
 
@@ -220,7 +228,8 @@ def sync_result_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCont
                 return inst
             return state_to_type(ctx.api, schema, loadstate.sync_view(schema, state)) or inst
 
-        result = map_entities(ctx.default_return_type, entity)
+        source = flow.fresh(ctx.api, schema, ctx.context, ctx.default_return_type, computing=True)
+        result = flow.produced(ctx.api, ctx.context, map_entities(source, entity))
         depend_on_mappings(ctx.api, schema.consulted())
         check_returned(ctx.api, lookup, settings, ctx.context, result)
         return result
@@ -260,11 +269,9 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable
                 state = loadstate.sync_view(schema, state)
             return state_to_type(ctx.api, schema, state) or inst
 
-        result = map_entities(ctx.default_return_type, entity)
+        result = flow.produced(ctx.api, ctx.context, map_entities(ctx.default_return_type, entity))
         depend_on_mappings(ctx.api, schema.consulted())
         check_returned(ctx.api, lookup, settings, ctx.context, result)
-        # No fit_object() here: for a generic call under ``await``, mypy infers ``_O`` from
-        # the variable's type first and reports the ``type[User]`` argument itself.
         return result
 
     return hook
@@ -284,6 +291,8 @@ def chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...
     from mypy.nodes import ListExpr, TupleExpr
 
     expr = ctx.args[index][0]
+    if not flow.stable(ctx.api, expr):
+        return None
     if isinstance(expr, (ListExpr, TupleExpr)):
         # Item by item: the list's own element type is a join that forgets the paths.
         # Already checked as part of the argument: read the type map (checking them again
@@ -292,21 +301,3 @@ def chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...
                            for item in expr.items])
     items = _spread(ctx.arg_types[index][0])
     return None if items is None else _chains_of(items)
-
-
-def row_attribute_hook(attr: str) -> Callable[[AttributeContext], Type]:
-    """``row.User`` on ``Row[User, Post]``: the entity of that name, not ``Any``."""
-
-    def hook(ctx: AttributeContext) -> Type:
-        row = ctx.type  # a ProperType already
-        entities: list[Type] = []
-        if isinstance(row, TupleType):  # 2.1: Row[User, Post] is a tuple type
-            entities = list(row.items)
-        elif isinstance(row, Instance):  # 2.0: Row[tuple[User, Post]]
-            for arg in row.args:
-                proper = get_proper_type(arg)
-                entities.extend(proper.items if isinstance(proper, TupleType) else [arg])
-        matches = [e for e in entities if (info := model_info(e)) is not None and info.name == attr]
-        return matches[0] if len(matches) == 1 else ctx.default_attr_type
-
-    return hook

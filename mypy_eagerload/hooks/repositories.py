@@ -52,8 +52,8 @@ from mypy_eagerload import names
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core import options as opt
-from mypy_eagerload.hooks.compat import depend_on_mappings, type_context
-from mypy_eagerload.hooks.context import fit_object
+from mypy_eagerload.hooks import flow
+from mypy_eagerload.hooks.compat import depend_on_mappings
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.models import expose_digest, is_declarative, metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
@@ -270,7 +270,7 @@ def call_hook(lookup: Lookup, settings: Settings, owner: str, record: Json
 
         result = _map_result(ctx.default_return_type, entity)
         depend_on_mappings(ctx.api, [owner, *schema.consulted()])
-        return fit_object(result, type_context(ctx.api))
+        return flow.produced(ctx.api, ctx.context, result)
 
     return hook
 

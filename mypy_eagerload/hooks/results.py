@@ -24,8 +24,8 @@ from mypy.types import Instance, TupleType, Type, get_proper_type
 
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate, messages
-from mypy_eagerload.hooks.compat import current_function, expression_type, report, type_context
-from mypy_eagerload.hooks.context import fit_object
+from mypy_eagerload.hooks import flow
+from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.errorcodes import MISSING_UNIQUE
 from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info
@@ -46,16 +46,16 @@ def fetch_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], 
         check_returned(ctx.api, lookup, settings, ctx.context, ctx.default_return_type)
         if unique:
             _check_unique(ctx, CheckerSchema(lookup))
-        return fit_object(ctx.default_return_type, type_context(ctx.api))
+        return ctx.default_return_type
 
     return hook
 
 
 def _check_unique(ctx: MethodContext, schema: CheckerSchema) -> None:
-    path = _needs_unique(ctx.type, schema)
     receiver = _receiver(ctx)
     if receiver is None:
         return
+    path = _needs_unique(flow.fresh(ctx.api, schema, receiver, ctx.type), schema)
     verdict = _walk(ctx, schema, receiver, path)
     if verdict is not None:
         report(ctx.api, ctx.context, messages.missing_unique(verdict), messages.missing_unique_fix(),

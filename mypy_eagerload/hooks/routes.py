@@ -39,7 +39,7 @@ from mypy.typevars import fill_typevars_with_any
 
 from mypy_eagerload import names
 from mypy_eagerload.config import Settings
-from mypy_eagerload.hooks import contracts, serializers
+from mypy_eagerload.hooks import contracts, flow, serializers
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.errorcodes import UNVERIFIED_SERIALIZER
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup
@@ -110,6 +110,8 @@ def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settin
                    call: Context, produced: Type) -> None:
     """A fetch returned from a function: its ``Loaded[...]`` return type, and, in a route,
     what the response model reads."""
+    if isinstance(call, Expression):
+        produced = flow.fresh(api, CheckerSchema(lookup), call, produced)
     contracts.check_returned(api, lookup, settings, call, produced)
     func = current_function(api)
     if not isinstance(func, FuncDef):

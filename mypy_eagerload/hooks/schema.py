@@ -50,37 +50,43 @@ COLLECTIONS = frozenset({"builtins.list", "builtins.set", "builtins.frozenset", 
 
 
 def model_info(typ: Type) -> TypeInfo | None:
-    """The mapped class of a model type, plain or loaded."""
+    """The mapped class of a model type."""
     typ = get_proper_type(typ)
     return mapped_class(typ.type) if isinstance(typ, Instance) else None
 
 
 def mapped_class(info: TypeInfo) -> TypeInfo | None:
-    """The mapped class itself for a model or its generated Loaded@/Default@ subclass."""
     data = metadata(info)
-    if data is None:
+    return info if data is not None and data.get("kind") == "model" else None
+
+
+STATE_KEY = "<eagerload:state>"  # the hint's key in extra_attrs (see hooks.types)
+
+
+def hint_of(typ: Type) -> str | None:
+    """The encoded state a model type carries (``hooks.types``), if any."""
+    proper = get_proper_type(typ)
+    if not isinstance(proper, Instance) or proper.extra_attrs is None:
         return None
-    if data.get("kind") == "model":
-        return info
-    if data.get("kind") in ("loaded", "default"):
-        for base in info.mro[1:]:
-            if (metadata(base) or {}).get("kind") == "model":
-                return base
-    return None
+    value = proper.extra_attrs.attrs.get(STATE_KEY)
+    if value is None:
+        return None
+    value = get_proper_type(value)
+    return value.value if isinstance(value, LiteralType) and isinstance(value.value, str) else None
 
 
 def loaded_info(typ: Type) -> TypeInfo | None:
-    typ = get_proper_type(typ)
-    if isinstance(typ, Instance) and (metadata(typ.type) or {}).get("kind") == "loaded":
-        return typ.type
-    return None
+    """The model of a type that carries a built state."""
+    hint = hint_of(typ)
+    proper = get_proper_type(typ)
+    return proper.type if hint is not None and hint.startswith("L") and isinstance(proper, Instance) else None
 
 
 def default_info(typ: Type) -> TypeInfo | None:
-    typ = get_proper_type(typ)
-    if isinstance(typ, Instance) and (metadata(typ.type) or {}).get("kind") == "default":
-        return typ.type
-    return None
+    """The model of a type that carries a ref (a state not built yet)."""
+    hint = hint_of(typ)
+    proper = get_proper_type(typ)
+    return proper.type if hint is not None and hint.startswith("D") and isinstance(proper, Instance) else None
 
 
 def relationship_type(owner: TypeInfo, name: str) -> Type | None:
@@ -219,15 +225,6 @@ class CheckerSchema(_Memoized):
         """The models whose mapping this schema has read (for dependencies)."""
         return [name for name, model in self._bare_models.items() if model is not None]
 
-    def loaded_class(self, model: TypeInfo) -> TypeInfo | None:
-        return self._generated(model, "loaded")
-
-    def default_class(self, model: TypeInfo) -> TypeInfo | None:
-        return self._generated(model, "default")
-
-    def _generated(self, model: TypeInfo, key: str) -> TypeInfo | None:
-        name = (metadata(model) or {}).get(key)
-        return self.info(f"{model.module_name}.{name}") if name else None
 
 
 # Building a Model reads the class's metadata and its relationships' declared types; every

@@ -448,7 +448,7 @@ def validate_hook(lookup: Lookup, settings: Settings, method: str,
         if flag is None:
             flag = bool(Shapes().config(target.type).get("from_attributes"))
         if flag:
-            for value in _values(ctx):
+            for value in _values(ctx, CheckerSchema(lookup)):
                 check(ctx.api, CheckerSchema(lookup), settings, [target], value, ctx.context,
                       f'"{shown(target)}.{method}"')
         return ctx.default_return_type
@@ -483,7 +483,7 @@ def type_adapter_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCon
             configs = [Shapes().config(t.type) for t in targets]
             flag = bool(configs) and all(c.get("from_attributes") for c in configs)
         if targets and flag:
-            for value in _values(ctx):
+            for value in _values(ctx, CheckerSchema(lookup)):
                 check(ctx.api, CheckerSchema(lookup), settings, targets, value, ctx.context,
                       '"TypeAdapter.validate_python"')
         return ctx.default_return_type
@@ -491,11 +491,11 @@ def type_adapter_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCon
     return hook
 
 
-def _values(ctx: MethodContext) -> list[Type]:
+def _values(ctx: MethodContext, schema: CheckerSchema) -> list[Type]:
     """The validated value's type (the parameter is ``Any``: see ``argument_values``)."""
     if not ctx.args or not ctx.args[0]:
         return []
-    return [t for t, _ in argument_values(ctx.api, ctx.args[0][0], ctx.arg_types[0][0])]
+    return [t for t, _ in argument_values(ctx.api, schema, ctx.args[0][0], ctx.arg_types[0][0])]
 
 
 def _from_attributes_argument(ctx: MethodContext) -> bool | None:

@@ -1,17 +1,17 @@
-"""Load states to mypy types and back.
+"""Load states to mypy types and back, invisibly.
 
-``Loaded@User[Literal["<state>"]]``: one argument, the whole ``State`` encoded as a string
-(see ``encode_state``). Types stay as small as a plain model type, whatever the number of
-relationships: mypy's own work (subtype checks, expansion, its type visitors) grows with the
-size of the types it is handed (on the benchmark, one argument per relationship made mypy
-run 9% more of its own functions; one argument, under 3%). Inside the state a slot is
-  * loaded, with the target's own state (unknown, explicit, or a ref to build it from);
-  * not loaded, with the reason;
-  * unknown, never reported.
-The literal's fallback is an enum (``_types.LoadState``), so mypy joins two states into
-``Loaded@User[Literal[<a>, <b>]]``, which reads as their intersection (``loadstate.intersect``);
-anything else in the argument (``str``, the enum itself) reads as unknown, never a guess.
-``Default@Post[Literal["<ref>"]]`` stands for a loaded target not built yet (a ``DefaultRef``).
+A narrowed object's type is the plain model type, ``User``, exactly as mypy infers it; the
+load state rides in ``Instance.extra_attrs`` under a key no attribute can have
+(``STATE_KEY``). mypy ignores that field in subtyping, joins, messages and ``reveal_type``,
+so its own output is the same with and without the plugin (issue 16; DESIGN-NOTES section
+2). The field is only a hint that a value came from one of the plugin's producers by plain
+propagation: mypy keeps a variable's first type on re-binding and picks one branch at
+merges, so whoever decides a verdict asks ``hooks.flow`` which producers really reach.
+The value is a ``Literal[str]``:
+  * ``"L<json>"``: a ``State``: per slot loaded (with the target's own state, unknown, or a
+    ref to build it from), not loaded (with the reason), or unknown (never reported);
+  * ``"D<json>"``: a ``DefaultRef``, a loaded target whose state is not built yet (expanded
+    when read).
 """
 
 from __future__ import annotations
@@ -22,18 +22,19 @@ from typing import Any
 from mypy.nodes import TypeInfo
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import (
+    ExtraAttrs,
     Instance,
     LiteralType,
     Type,
-    UnionType,
     get_proper_type,
 )
 from mypy.typevars import fill_typevars_with_any
 
-from mypy_eagerload import names
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core.loadstate import UNKNOWN, DefaultRef, Loaded, NotLoaded, Slot, State
-from mypy_eagerload.hooks.schema import CheckerSchema, default_info, loaded_info
+from mypy_eagerload.hooks.schema import STATE_KEY, CheckerSchema, hint_of
+
+_STATE, _REF = "L", "D"
 
 
 def plain_type(info: TypeInfo) -> Instance:
@@ -42,22 +43,67 @@ def plain_type(info: TypeInfo) -> Instance:
     return typ
 
 
+def with_hint(typ: Instance, hint: str | None, str_type: Instance) -> Instance:
+    """``typ`` carrying ``hint`` (None: carrying none). Always a new instance: mypy's union
+    simplification erases inconsistent extra attributes in place, so a shared instance
+    could lose its state through an expression elsewhere."""
+    attrs = dict(typ.extra_attrs.attrs) if typ.extra_attrs is not None else {}
+    attrs.pop(STATE_KEY, None)
+    if hint is not None:
+        attrs[STATE_KEY] = LiteralType(hint, str_type)
+    new = typ.copy_modified()
+    new.extra_attrs = ExtraAttrs(attrs, set(), None) if attrs else None
+    return new
+
+
+def is_stateful(typ: Type) -> bool:
+    return hint_of(typ) is not None
+
+
+def state_hint(state: State) -> str:
+    return _STATE + encode_state(state)
+
+
+def ref_hint(ref: DefaultRef) -> str:
+    return _REF + encode_ref(ref)
+
+
 def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: State) -> Instance | None:
-    """The loaded type for ``state``; None when the model has no loaded class."""
+    """The model type carrying ``state``; None when the model is not in the build."""
     model = schema.info(state.model)
-    loaded = schema.loaded_class(model) if model is not None else None
-    if model is None or loaded is None or len(loaded.type_vars) != 1:
+    if model is None:
         return None
-    return Instance(loaded, [state_literal(api, schema, encode_state(state))])
+    return with_hint(plain_type(model), state_hint(state), api.named_generic_type("builtins.str", []))
 
 
-def state_literal(api: CheckerPluginInterface, schema: CheckerSchema, text: str) -> LiteralType:
-    """``Literal[<state>]`` on ``LoadState`` (``_types.py`` says why an enum); on ``str``
-    where that class is not in the build (joins then lose the state: unknown)."""
-    enum = schema.info(names.LOAD_STATE)
-    if enum is None:
-        return schema.literal(api, text)
-    return LiteralType(text, Instance(enum, []))
+def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef,
+                    shared: bool = True) -> Instance | None:
+    """The target model type carrying ``ref`` (a loaded target, not built yet)."""
+    target = schema.info(ref.target)
+    if target is None:
+        return None
+    return with_hint(plain_type(target), ref_hint(ref), api.named_generic_type("builtins.str", []))
+
+
+def decode_hint(hint: str, schema: CheckerSchema | None = None) -> State | None:
+    """The state a hint records (a ref is expanded with ``schema``; None without one)."""
+    if hint.startswith(_STATE):
+        return decode_state(hint[1:])
+    if hint.startswith(_REF) and schema is not None:
+        ref = decode_ref(hint[1:])
+        return schema.expand(ref) if ref is not None else None
+    return None
+
+
+def intersect_hints(hints: list[str], schema: CheckerSchema) -> str | None:
+    """One hint for values that may hold any of ``hints`` (what all of them load)."""
+    unique = sorted(set(hints))
+    if len(unique) == 1:
+        return unique[0]
+    states = [decode_hint(h, schema) for h in unique]
+    if any(s is None for s in states):
+        return None
+    return state_hint(loadstate.intersect([s for s in states if s is not None]))
 
 
 # States are shared objects (memoized builds, decoded types), so encodings are memoized by
@@ -121,48 +167,6 @@ def _slot_from_json(value: Any) -> Slot:
     return UNKNOWN
 
 
-def merge_states(items: list[Type]) -> list[Type]:
-    """The items of a union, with the ``Loaded@`` ones of each model merged into one whose
-    argument is the union of their states: what mypy makes of a join, read as their
-    intersection. ``a if flag else b`` then reads the same whether mypy joined the two
-    types or kept their union."""
-    merged: list[Type] = []
-    by_class: dict[str, int] = {}
-    for item in items:
-        proper = get_proper_type(item)
-        if isinstance(proper, Instance) and loaded_info(proper) is not None and len(proper.args) == 1:
-            seen = by_class.get(proper.type.fullname)
-            if seen is not None:
-                first = get_proper_type(merged[seen])
-                assert isinstance(first, Instance)
-                merged[seen] = first.copy_modified(args=[UnionType.make_union([*first.args, *proper.args])])
-                continue
-            by_class[proper.type.fullname] = len(merged)
-        merged.append(item)
-    return merged
-
-
-def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef,
-                    shared: bool = True) -> Instance | None:
-    """``Default@Target[Literal["<ref>"]]``. Shared between expressions unless ``shared`` is
-    False (a statement's entity, which ``hooks.context`` may widen in place)."""
-    target = schema.info(ref.target)
-    cls = schema.default_class(target) if target is not None else None
-    if cls is None or len(cls.type_vars) != 1:
-        return None
-    if not shared:
-        return Instance(cls, [schema.literal(api, encode_ref(ref))])
-    hit = _DEFAULT_TYPES.get(ref)
-    if hit is not None and hit.type is cls:
-        return hit
-    typ = Instance(cls, [schema.literal(api, encode_ref(ref))])
-    _DEFAULT_TYPES[ref] = typ
-    return typ
-
-
-_DEFAULT_TYPES: dict[DefaultRef, Instance] = {}
-
-
 # Like states: a text encoded here decodes to the ref it came from without parsing it.
 _REF_TEXT: dict[DefaultRef, str] = {}
 _TEXT_REF: dict[str, DefaultRef | None] = {}
@@ -203,32 +207,49 @@ def _tuples(value: Any) -> Any:
 
 
 def type_to_ref(typ: Type) -> DefaultRef | None:
-    """The ``DefaultRef`` of a ``Default@Model[Literal["<ref>"]]``; None if lost (a join)."""
-    proper = get_proper_type(typ)
-    if not isinstance(proper, Instance) or default_info(proper) is None or len(proper.args) != 1:
-        return None
-    arg = get_proper_type(proper.args[0])
-    if isinstance(arg, LiteralType) and isinstance(arg.value, str):
-        return decode_ref(arg.value)
-    return None
+    """The ``DefaultRef`` a type carries, if its hint is one."""
+    hint = hint_of(typ)
+    return decode_ref(hint[1:]) if hint is not None and hint.startswith(_REF) else None
 
 
 def type_to_state(typ: Type, schema: CheckerSchema | None = None) -> State | None:
-    """The state a type records; None for a plain model type (unknown origin) or a join of
-    two states. A ``Default@`` type needs ``schema`` to be expanded."""
-    proper = get_proper_type(typ)
-    if schema is not None and default_info(proper) is not None:
-        ref = type_to_ref(proper)
-        return schema.expand(ref) if ref is not None else None
-    if loaded_info(proper) is None or not isinstance(proper, Instance) or len(proper.args) != 1:
-        return None
-    arg = get_proper_type(proper.args[0])
-    items = [get_proper_type(item) for item in arg.items] if isinstance(arg, UnionType) else [arg]
-    states = []
+    """The state a type carries; None for a plain model type (unknown origin). A ref needs
+    ``schema`` to be expanded."""
+    hint = hint_of(typ)
+    return decode_hint(hint, schema) if hint is not None else None
+
+
+def merge_states(items: list[Type]) -> list[Type]:
+    """The items of a union, with the stateful ones of each model merged into one that
+    carries the intersection of their states (``a if flag else b`` kept as a union)."""
+    merged: list[Type] = []
+    by_class: dict[str, int] = {}
+    hints: dict[str, list[str]] = {}
     for item in items:
-        state = decode_state(item.value) if isinstance(item, LiteralType) \
-            and isinstance(item.value, str) else None
-        if state is None:
-            return None  # widened to the enum or to str: unknown
-        states.append(state)
-    return loadstate.intersect(states) if len(states) > 1 else states[0]
+        proper = get_proper_type(item)
+        hint = hint_of(proper)
+        if isinstance(proper, Instance) and hint is not None:
+            name = proper.type.fullname
+            hints.setdefault(name, []).append(hint)
+            if name in by_class:
+                continue
+            by_class[name] = len(merged)
+        merged.append(item)
+    for name, found in hints.items():
+        if len(set(found)) > 1:
+            first = get_proper_type(merged[by_class[name]])
+            assert isinstance(first, Instance)
+            combined = _intersect_texts(found)
+            str_type = get_proper_type(first.extra_attrs.attrs[STATE_KEY]) if first.extra_attrs else None
+            fallback = str_type.fallback if isinstance(str_type, LiteralType) else None
+            merged[by_class[name]] = with_hint(first, combined, fallback) if fallback is not None \
+                else first
+    return merged
+
+
+def _intersect_texts(hints: list[str]) -> str | None:
+    """The intersection of plain states (a ref cannot be expanded here: unknown)."""
+    states = [decode_state(h[1:]) if h.startswith(_STATE) else None for h in hints]
+    if any(s is None for s in states):
+        return None
+    return state_hint(loadstate.intersect([s for s in states if s is not None]))
