@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         queries,
         repositories,
         results,
+        reveal,
         routes,
         schema,
         serializers,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
 else:  # the same names, each a _Deferred module
     globals().update({name: _Deferred(f"mypy_eagerload.hooks.{name}") for name in (
         "access", "compat", "contracts", "explicit_loads", "loaded_annotation", "loader_options",
-        "members", "models", "queries", "repositories", "results", "routes", "schema",
+        "members", "models", "queries", "repositories", "results", "reveal", "routes", "schema",
         "serializers")})
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
@@ -118,6 +119,8 @@ class EagerLoadPlugin(Plugin):
             return loader_options.option_function_hook(option, self._info)
         if fullname == names.LOAD_CLASS:
             return loader_options.load_constructor_hook(self._info)
+        if fullname == names.REVEAL_LOADS:
+            return reveal.hook_for(self.lookup_fully_qualified)
         if fullname.startswith(_NO_DEPS_PREFIXES) or not self._contracts:
             return None
         sym = self.lookup_fully_qualified(fullname)
@@ -212,7 +215,7 @@ class EagerLoadPlugin(Plugin):
             return queries.options_hook(self.lookup_fully_qualified, legacy_query=True,
                                         conflicts=self._conflicts)
         if method in names.QUERY_FETCH:
-            return queries.sync_result_hook(self.lookup_fully_qualified, self.settings)
+            return queries.sync_result_hook(self.lookup_fully_qualified, self.settings, method)
         return None
 
     def _session_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
@@ -231,7 +234,7 @@ class EagerLoadPlugin(Plugin):
         if method in names.SESSION_GET:
             return queries.session_get_hook(lookup, wide, self.settings)
         if wide:
-            return queries.sync_result_hook(lookup, self.settings)
+            return queries.sync_result_hook(lookup, self.settings, method)
         return queries.returned_hook(lookup, self.settings) if method == "scalar" else None
 
     @property

@@ -4,7 +4,6 @@
 narrow ``user``'s type after a call statement, so before reporting a read of ``name.attr``
 the function is searched for such a refresh, or an ``await name.awaitable_attrs.attr``,
 on an earlier line (flow-insensitive beyond that: a refresh in an earlier branch counts).
-``name.awaitable_attrs.attr`` itself gets the attribute's declared type instead of ``Any``.
 """
 
 from __future__ import annotations
@@ -52,3 +51,4 @@ def _refreshed_names(call: CallExpr) -> list[str]:
         if positional_or_named and isinstance(arg, (ListExpr, TupleExpr)):
             return [item.value for item in arg.items if isinstance(item, StrExpr)]
     return []
+

@@ -28,6 +28,7 @@ attributes directly.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -36,10 +37,12 @@ from mypy.nodes import (
     LDEF,
     AssignmentExpr,
     AssignmentStmt,
+    AwaitExpr,
     Block,
     BreakStmt,
     CallExpr,
     ClassDef,
+    ConditionalExpr,
     Context,
     ContinueStmt,
     Decorator,
@@ -67,10 +70,12 @@ from mypy.nodes import (
     Node,
     NonlocalDecl,
     OperatorAssignmentStmt,
+    OpExpr,
     OverloadedFuncDef,
     RaiseStmt,
     ReturnStmt,
     SetComprehension,
+    SetExpr,
     StarExpr,
     Statement,
     TryStmt,
@@ -83,6 +88,7 @@ from mypy.plugin import CheckerPluginInterface
 from mypy.types import Instance, TupleType, Type, UnionType, get_proper_type
 
 from mypy_eagerload.hooks import compat
+from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, hint_of
 
 # ---------------------------------------------------------------------------------------
@@ -98,6 +104,7 @@ class Binding:
     name: str
     source: Expression | None
     is_param: bool = False
+    iterates: bool = False  # bound to each item of ``source`` (a ``for`` or a comprehension)
 
 
 _UNKNOWN_SOURCE = None
@@ -125,7 +132,10 @@ class Scope:
     escaped: set[str] = field(default_factory=set)
     # Producers: id(expression) -> (expression, {model fullname: [hints]}).
     produced: dict[int, tuple[Node, dict[str, list[str]]]] = field(default_factory=dict)
+    # What iterating an expression yields, where a hook changes it (a sync ``Query``).
+    iterated: dict[int, tuple[Node, dict[str, list[str]]]] = field(default_factory=dict)
     comprehension_names: set[str] = field(default_factory=set)
+    nested_names: set[str] = field(default_factory=set)
     _reaching: dict[int, frozenset[Binding] | None] | None = None
 
     def reaching(self, use: NameExpr) -> frozenset[Binding] | None:
@@ -156,8 +166,6 @@ def _scope_for(api: CheckerPluginInterface) -> Scope | None:
 # Scopes of the functions being checked (nested functions are checked inside their parent,
 # and a module's top level around all of them). Only read for the function being checked,
 # so this is a cache of derived facts, never state carried between functions or runs.
-from collections import OrderedDict  # noqa: E402
-
 _SCOPES: OrderedDict[int, Scope] = OrderedDict()
 _SCOPES_KEPT = 16
 
@@ -178,18 +186,20 @@ def _collect(scope: Scope) -> None:
     for stmt in _body(node):
         _collect_stmt(scope, stmt)
     scope.opaque.update(name for name in scope.comprehension_names if len(scope.bindings[name]) > 1)
+    scope.opaque.update(name for name in scope.nested_names if name in scope.bindings)
 
 
 def _bind(scope: Scope, name: str, binding: Binding) -> None:
     scope.bindings.setdefault(name, []).append(binding)
 
 
-def _bind_target(scope: Scope, target: Expression, source: Expression | None) -> None:
+def _bind_target(scope: Scope, target: Expression, source: Expression | None,
+                 iterates: bool = False) -> None:
     if isinstance(target, NameExpr):
-        _bind(scope, target.name, Binding(target.name, source))
+        _bind(scope, target.name, Binding(target.name, source, iterates=iterates))
     elif isinstance(target, (TupleExpr, ListExpr)):
         for item in target.items:
-            _bind_target(scope, item, source)
+            _bind_target(scope, item, source, iterates)
     elif isinstance(target, StarExpr):
         _bind_target(scope, target.expr, _UNKNOWN_SOURCE)  # a list of some of the items
     else:
@@ -210,7 +220,7 @@ def _collect_stmt(scope: Scope, stmt: Statement) -> None:
             scope.opaque.add(stmt.lvalue.name)  # ``users += more`` may extend in place
     elif isinstance(stmt, ForStmt):
         _collect_expr(scope, stmt.expr)
-        _bind_target(scope, stmt.index, stmt.expr)
+        _bind_target(scope, stmt.index, stmt.expr, iterates=True)
         _collect_block(scope, stmt.body)
         _collect_block(scope, stmt.else_body)
     elif isinstance(stmt, WithStmt):
@@ -257,10 +267,31 @@ def _collect_block(scope: Scope, block: Block | None) -> None:
 
 
 def _collect_nested(scope: Scope, stmt: Node) -> None:
-    """A nested function or class that assigns an outer name (``nonlocal``) makes it opaque."""
+    """A nested function or class that assigns an outer name (``nonlocal``) makes it opaque;
+    so does binding a name of its own that the outer function binds too (mypy checks nested
+    functions as part of the outer one, and this walk tells names apart by spelling)."""
     for node in _walk_all(stmt):
         if isinstance(node, NonlocalDecl):
             scope.opaque.update(node.names)
+    scope.nested_names.update(_inner_names(stmt))
+
+
+def _inner_names(stmt: Node) -> set[str]:
+    """Names a nested function, lambda or class binds for itself."""
+    funcs = [stmt.func] if isinstance(stmt, Decorator) else \
+        list(stmt.items) if isinstance(stmt, OverloadedFuncDef) else [stmt]
+    found: set[str] = set()
+    for func in funcs:
+        if isinstance(func, Decorator):
+            func = func.func
+        if isinstance(func, FuncItem):
+            inner = Scope(func)
+            _collect(inner)
+            found.update(inner.bindings)
+            found.update(inner.nested_names)
+        elif isinstance(func, ClassDef):
+            found.update(n.name for n in _walk_all(func) if isinstance(n, NameExpr))
+    return found
 
 
 def _collect_expr(scope: Scope, expr: Expression | None) -> None:
@@ -288,7 +319,7 @@ def _collect_expr(scope: Scope, expr: Expression | None) -> None:
 
 def _bind_generator(scope: Scope, gen: GeneratorExpr | DictionaryComprehension) -> None:
     for index, sequence in zip(gen.indices, gen.sequences):
-        _bind_target(scope, index, sequence)
+        _bind_target(scope, index, sequence, iterates=True)
         # A comprehension's names are its own; the same name bound elsewhere in the
         # function would be another variable, which the walk (by name) cannot tell apart.
         for node in _walk_expr(index):
@@ -401,6 +432,7 @@ class _Reaching:
                     self.bind(env, target)
             return self.block(stmt.body.body, env)
         if isinstance(stmt, (FuncDef, OverloadedFuncDef, Decorator, ClassDef)):
+            self.closure(stmt, env)
             self.bind(env, NameExpr(stmt.name))
             return env
         if isinstance(stmt, (Import, ImportFrom, ImportAll)):
@@ -498,9 +530,16 @@ class _Reaching:
                 for index in gen.indices:
                     self.bind(env, index)
             elif isinstance(node, LambdaExpr):
-                for inner in _walk_all(node):
-                    if isinstance(inner, NameExpr):
-                        self.result[id(inner)] = None  # read when called: unknown
+                self.closure(node, env)
+
+    def closure(self, node: Node, env: Env) -> None:
+        """Reads of outer names in a nested function or lambda happen when it is called:
+        any binding reaching its definition, or made after it, may be the one seen."""
+        own = _inner_names(node)
+        for inner in _walk_all(node):
+            if isinstance(inner, NameExpr) and inner.name in self.tracked and inner.name not in own:
+                later = frozenset(b for b in self.pending.get(inner.name, ()) if not b.is_param)
+                self.result[id(inner)] = env.get(inner.name, frozenset()) | later
 
 
 Env = dict[str, frozenset[Binding]]
@@ -634,18 +673,20 @@ _PATTERN_ATTRS = ("pattern", "name", "patterns", "capture", "rest", "values", "k
 # The hooks' side: record what a producer made, ask what reaches an expression
 
 
-def produced(api: CheckerPluginInterface, expr: Context, typ: Type) -> Type:
-    """Record the states ``typ`` carries as made by ``expr``'s hook; returns ``typ``."""
+def produced(api: CheckerPluginInterface, expr: Context, typ: Type, iterating: bool = False) -> Type:
+    """Record the states ``typ`` carries as made by ``expr``'s hook (with ``iterating``, as
+    what iterating ``expr`` yields); returns ``typ``."""
     scope = _scope_for(api)
     if scope is not None and isinstance(expr, Node):
+        table = scope.iterated if iterating else scope.produced
         hints: dict[str, list[str]] = {}
         for inst in _hinted(typ):
             hints.setdefault(inst.type.fullname, []).append(hint_of(inst) or "")
         # mypy calls a hook once per overload item it tries (``select()`` has one per
         # arity): a trial that matched nothing must not replace what the matching one made.
-        old = scope.produced.get(id(expr))
+        old = table.get(id(expr))
         if hints or old is None or old[0] is not expr or not old[1]:
-            scope.produced[id(expr)] = (expr, hints)
+            table[id(expr)] = (expr, hints)
     return typ
 
 
@@ -658,7 +699,7 @@ def fresh(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ
     an earlier trial of the same call does not count)."""
     hinted = _hinted(typ)
     if not hinted:
-        return typ
+        return _joined(api, schema, expr, typ)
     scope = _scope_for(api) if isinstance(expr, Expression) else None
     replacements: dict[int, str | None] = {}
     for inst in hinted:
@@ -673,11 +714,97 @@ def fresh(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ
     return _replace(typ, replacements, str_type, 0)
 
 
+def _joined(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ: Type) -> Type:
+    """A model object whose type lost its state on the way: a join dropped it (``a if flag
+    else b``, ``for u in [a, b]``), or an annotation did (``users: Sequence[User] = ...``,
+    ``stmt: Select[...] = ...``: mypy does not narrow an annotated assignment). When the
+    syntax leads back, through names bound once and calls known to pass the object on, to a
+    merge or to an expression that carries the state, that state (or the intersection)."""
+    proper = get_proper_type(typ)
+    if not isinstance(proper, Instance) or not isinstance(expr, Expression) \
+            or (metadata(proper.type) or {}).get("kind") != "model":
+        return typ
+    scope = _scope_for(api)
+    model = proper.type.fullname
+    source = _carrier(api, scope, expr, model) if scope is not None else None
+    if scope is None or source is None:
+        return typ
+    hint = _resolve(api, scope, schema, source, model, _own_hint(api, source, model), set())
+    if hint is None:
+        return typ
+    from mypy_eagerload.hooks.types import with_hint
+
+    return with_hint(proper, hint, api.named_generic_type("builtins.str", []))
+
+
+# SQLAlchemy calls that hand on the objects of their receiver, or of their first argument.
+_PASS_RECEIVER = frozenset({"scalar_one", "scalar_one_or_none", "one", "one_or_none", "first",
+                            "all", "unique", "scalars", "fetchall", "fetchone", "fetchmany",
+                            "tuples", "partitions", "where", "filter", "filter_by", "order_by",
+                            "limit", "offset", "join", "outerjoin", "with_for_update", "distinct",
+                            "group_by", "having", "execution_options", "params", "scalar"})
+_PASS_ARGUMENT = frozenset({"execute", "scalars", "scalar", "stream", "stream_scalars"})
+_PASS_BUILTIN = frozenset({"list", "tuple", "sorted", "set", "iter", "next", "reversed", "frozenset"})
+
+
+def _carrier(api: CheckerPluginInterface, scope: Scope, expr: Expression, model: str) -> Expression | None:
+    """Where ``expr``'s value comes from, back to a merge or to an expression whose type
+    carries a state of ``model``; None when the way back is not one the walk knows."""
+    seen: set[int] = set()
+    node: Expression | None = expr
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if _is_merge(node) or (node is not expr and _carries(api, node, model)):
+            return node
+        if isinstance(node, NameExpr):
+            if node.name in scope.opaque or (node.name in scope.escaped and _mutable(node)):
+                return None
+            bindings = scope.bindings.get(node.name)
+            local = bindings is not None and node.kind == (GDEF if isinstance(scope.node, MypyFile) else LDEF)
+            if not local or bindings is None or len(bindings) != 1:
+                return None
+            node = bindings[0].source
+        elif isinstance(node, AwaitExpr):
+            node = node.expr
+        elif isinstance(node, IndexExpr):
+            node = node.base
+        elif isinstance(node, CallExpr) and isinstance(node.callee, MemberExpr) \
+                and _from_sqlalchemy(api, node.callee.expr):
+            callee = node.callee
+            if callee.name in _PASS_ARGUMENT and node.args and _is_session(api, callee.expr):
+                node = node.args[0]
+            elif callee.name in _PASS_RECEIVER:
+                node = callee.expr
+            else:
+                return None
+        elif isinstance(node, CallExpr) and isinstance(node.callee, NameExpr) \
+                and node.callee.name in _PASS_BUILTIN and len(node.args) == 1:
+            node = node.args[0]
+        else:
+            return None
+    return None
+
+
+def _from_sqlalchemy(api: CheckerPluginInterface, expr: Expression) -> bool:
+    typ = get_proper_type(compat.expression_type(api, expr))
+    return isinstance(typ, Instance) and typ.type.fullname.startswith("sqlalchemy.")
+
+
+def _is_session(api: CheckerPluginInterface, expr: Expression) -> bool:
+    typ = get_proper_type(compat.expression_type(api, expr))
+    return isinstance(typ, Instance) and any(
+        base.fullname.endswith(("Session", "AsyncSession", "scoped_session", "async_scoped_session"))
+        for base in typ.type.mro)
+
+
 def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, expr: Expression,
              model: str, own: str | None, visiting: set[int], computing: bool = False) -> str | None:
     producers: list[str] = []
     deps: list[NameExpr] = []
     followed: set[int] = set()
+    # The value is one of the operands (``a if flag else b``, ``[a, b]``, ``a or b``): any
+    # of their states can be the one here.
+    merging, positional = _is_merge(expr), False
     stack: list[Node] = _children(expr) if computing else [expr]
     while stack:
         node = stack.pop()
@@ -694,7 +821,11 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
             elif isinstance(verdict, Binding) and id(verdict) not in followed \
                     and verdict.source is not None:
                 followed.add(id(verdict))
-                stack.append(verdict.source)
+                items = scope.iterated.get(id(verdict.source)) if verdict.iterates else None
+                if items is not None and items[0] is verdict.source:
+                    producers.extend(items[1].get(model, ()))
+                else:
+                    stack.append(verdict.source)
             continue
         if isinstance(node, LambdaExpr):
             if _carries(api, node, model):
@@ -703,12 +834,20 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
         if isinstance(node, MemberExpr) and _carries(api, node, model) \
                 and not _carries(api, node.expr, model):
             return None  # ``self.user``: a state that came from elsewhere, unverifiable
-        stack.extend(_children(node))
+        children = _children(node)
+        if node is not expr and len(children) > 1 and not _is_merge(node) \
+                and sum(_carries(api, c, model) for c in children) > 1:
+            positional = True  # side by side (``zip(a, b)``): each source keeps its place
+        stack.extend(children)
     if not deps:
         distinct = set(producers)
         if len(distinct) == 1:
             return producers[0] or None
-        return own if own is not None and own in distinct and own else None
+        if merging and not positional:
+            return _intersect(schema, producers)
+        if own is not None and own in distinct and not merging:
+            return own  # side by side: mypy's type says which one is here
+        return None
     if producers or len({d.name for d in deps}) > 1:
         return None  # a re-bound variable among other sources: which is which is not known
     candidates: list[str] = []
@@ -724,11 +863,20 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
             if inner is None:
                 return None
             candidates.append(inner)
-    if not candidates:
-        return None
+    return _intersect(schema, candidates) if candidates else None
+
+
+def _intersect(schema: CheckerSchema, hints: list[str]) -> str | None:
     from mypy_eagerload.hooks.types import intersect_hints
 
-    return intersect_hints(candidates, schema)
+    return intersect_hints(hints, schema)
+
+
+def _is_merge(node: Node) -> bool:
+    """Expressions whose value is one of their operands (not several side by side)."""
+    if isinstance(node, (ConditionalExpr, ListExpr, SetExpr)):
+        return True
+    return isinstance(node, OpExpr) and node.op in ("and", "or")
 
 
 def _name(api: CheckerPluginInterface, scope: Scope, node: NameExpr, model: str) -> str | Binding | None:
@@ -761,7 +909,9 @@ _MUTABLE_BASES = ("builtins.list", "builtins.dict", "builtins.set", "typing.Muta
                   "typing.MutableMapping", "typing.MutableSet", "collections.deque")
 
 
-def _carries(api: CheckerPluginInterface, node: Expression, model: str) -> bool:
+def _carries(api: CheckerPluginInterface, node: Node, model: str) -> bool:
+    if not isinstance(node, Expression):
+        return False
     typ = compat.expression_type(api, node)
     if typ is None and isinstance(node, NameExpr) and isinstance(node.node, Var):
         typ = node.node.type
@@ -853,11 +1003,13 @@ def stable(api: CheckerPluginInterface, expr: Expression) -> bool:
             bindings = scope.bindings.get(node.name)
             local = bindings is not None and node.kind == (GDEF if isinstance(scope.node, MypyFile) else LDEF)
             if not local:
-                if isinstance(node.node, Var) and not _global_once(api, node):
+                if _carries_any(api, node) and not _global_once(api, node):
                     return False
                 continue
             assert bindings is not None
-            if node.name in scope.opaque or (node.name in scope.escaped and _mutable(node)):
+            # (Passing an options list to a call, ``session.get(..., options=opts)``, is how
+            # it is used: only explicit changes count here.)
+            if node.name in scope.opaque:
                 return False
             if len(bindings) != 1:
                 return False
@@ -890,3 +1042,23 @@ def _global_once(api: CheckerPluginInterface, node: NameExpr) -> bool:
         _collect(module)
         _SCOPES[id(tree)] = module
     return len(module.bindings.get(node.name, ())) == 1 and node.name not in module.opaque
+
+
+def _carries_any(api: CheckerPluginInterface, node: NameExpr) -> bool:
+    """Whether a name's type holds anything the plugin put there (a state, an option)."""
+    if not isinstance(node.node, Var):
+        return False
+    typ = compat.expression_type(api, node) or node.node.type
+    return typ is not None and _has_extra(typ, 0)
+
+
+def _has_extra(typ: Type, depth: int) -> bool:
+    if depth > 6:
+        return False
+    proper = get_proper_type(typ)
+    if isinstance(proper, Instance):
+        own = bool(proper.extra_attrs and any(k.startswith("<eagerload:") for k in proper.extra_attrs.attrs))
+        return own or any(_has_extra(a, depth + 1) for a in proper.args)
+    if isinstance(proper, (TupleType, UnionType)):
+        return any(_has_extra(i, depth + 1) for i in proper.items)
+    return False

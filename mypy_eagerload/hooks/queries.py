@@ -212,7 +212,7 @@ def options_hook(lookup: Lookup, legacy_query: bool = False, conflicts: bool = T
     return hook
 
 
-def sync_result_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], Type]:
+def sync_result_hook(lookup: Lookup, settings: Settings, method: str) -> Callable[[MethodContext], Type]:
     """``Session.execute/scalars/scalar``: what would fail under AsyncSession only by emitting
     SQL is a lazy load that succeeds in a sync session (see ``loadstate.sync_view``)."""
 
@@ -228,8 +228,13 @@ def sync_result_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCont
                 return inst
             return state_to_type(ctx.api, schema, loadstate.sync_view(schema, state)) or inst
 
-        source = flow.fresh(ctx.api, schema, ctx.context, ctx.default_return_type, computing=True)
-        result = flow.produced(ctx.api, ctx.context, map_entities(source, entity))
+        # ``session.execute(stmt)`` is this hook's own call; for ``for obj in query`` the
+        # context is the iterated expression, another hook's producer.
+        own = isinstance(ctx.context, CallExpr) and isinstance(ctx.context.callee, MemberExpr) \
+            and ctx.context.callee.name == method
+        source = flow.fresh(ctx.api, schema, ctx.context, ctx.default_return_type, computing=own)
+        result = map_entities(source, entity)
+        flow.produced(ctx.api, ctx.context, result, iterating=not own)
         depend_on_mappings(ctx.api, schema.consulted())
         check_returned(ctx.api, lookup, settings, ctx.context, result)
         return result
