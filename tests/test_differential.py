@@ -19,7 +19,8 @@ GENERATED_SYNC = 60
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[scenarios.Scenario], Path]:
-    cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.generated(GENERATED)
+    cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.rebinding()
+             + scenarios.generated(GENERATED)
              + scenarios.generated(GENERATED_SYNC, seed=11, sync=True))
     tmp = tmp_path_factory.mktemp("differential")
     return cases, harness.write_project(tmp, cases)

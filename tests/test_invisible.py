@@ -140,7 +140,7 @@ def test_typesafety_cases(tmp_path: Path) -> None:
 
 
 def test_differential_scenarios(tmp_path: Path) -> None:
-    cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.generated(60)
+    cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.rebinding() + scenarios.generated(60)
              + scenarios.generated(20, seed=11, sync=True) + scenarios.strict(20))
     module = harness.write_project(tmp_path, cases)
     assert_same(tmp_path, [module.name])

@@ -111,7 +111,7 @@ class State:
         return dict(self.slots)
 
 
-def intersect(states: list[State]) -> State:
+def intersect(states: list[State], schema: Schema | None = None, depth: int = 0) -> State:
     """What holds for an object that may come from any of ``states`` (a join of types):
     a relationship is loaded only where every state loads it. One that some state leaves
     unloaded is not loaded (with the reason when every state gives that same one); one
@@ -122,7 +122,7 @@ def intersect(states: list[State]) -> State:
     slots = []
     for name, _ in first.slots:
         found = [state.slot(name) for state in states]
-        slots.append((name, _intersect_slot(found)))
+        slots.append((name, _intersect_slot(found, schema, depth)))
     columns: Columns = None
     if all(state.columns is not None for state in states):
         merged = {name: reason for state in states for name, reason in state.columns or ()}
@@ -130,7 +130,10 @@ def intersect(states: list[State]) -> State:
     return State(first.model, tuple(slots), columns, any(s.joined_collection for s in states))
 
 
-def _intersect_slot(found: list[Slot]) -> Slot:
+_INTERSECT_DEPTH = 4  # below this, targets loaded in every state are "loaded, unknown below"
+
+
+def _intersect_slot(found: list[Slot], schema: Schema | None = None, depth: int = 0) -> Slot:
     if all(slot == found[0] for slot in found[1:]):
         return found[0]
     if any(isinstance(slot, Unknown) for slot in found):
@@ -139,9 +142,12 @@ def _intersect_slot(found: list[Slot]) -> Slot:
     if reasons != {None}:
         # One reason when every state gives it; "" (some query does not load it) otherwise.
         return NotLoaded((reasons.pop() or "") if len(reasons) == 1 else "")
-    below = [slot.state for slot in found if isinstance(slot, Loaded) and slot.default is None]
+    # Loaded everywhere: what is below, where each state says (a ref is built, given a schema).
+    below = [slot.state if slot.default is None else
+             expand(schema, slot.default) if schema is not None and depth < _INTERSECT_DEPTH else None
+             for slot in found if isinstance(slot, Loaded)]
     if len(below) == len(found) and all(state is not None for state in below):
-        return Loaded(intersect([state for state in below if state is not None]))
+        return Loaded(intersect([state for state in below if state is not None], schema, depth + 1))
     return Loaded(None)  # loaded everywhere, described differently below: unknown below
 
 

@@ -103,7 +103,7 @@ def intersect_hints(hints: list[str], schema: CheckerSchema) -> str | None:
     states = [decode_hint(h, schema) for h in unique]
     if any(s is None for s in states):
         return None
-    return state_hint(loadstate.intersect([s for s in states if s is not None]))
+    return state_hint(loadstate.intersect([s for s in states if s is not None], schema))
 
 
 # States are shared objects (memoized builds, decoded types), so encodings are memoized by
