@@ -151,28 +151,6 @@ def _intersect_slot(found: list[Slot], schema: Schema | None = None, depth: int 
     return Loaded(None)  # loaded everywhere, described differently below: unknown below
 
 
-def agreement(ours: State, expected: State) -> State:
-    """What two states agree on; a relationship they disagree on becomes unknown. (A
-    statement variable assigned twice: unlike ``intersect``, which is for an object that
-    comes from either, nothing is claimed where they differ.)"""
-    if ours == expected:
-        return ours
-    theirs = expected.slot_map
-    slots = tuple((name, _agreed_slot(slot, theirs.get(name, UNKNOWN))) for name, slot in ours.slots)
-    same_columns = (ours.columns, ours.joined_collection) == (expected.columns, expected.joined_collection)
-    return State(ours.model, slots, ours.columns if same_columns else None,
-                 ours.joined_collection if same_columns else False)
-
-
-def _agreed_slot(ours: Slot, expected: Slot) -> Slot:
-    if ours == expected:
-        return ours
-    if isinstance(ours, Loaded) and isinstance(expected, Loaded) and ours.default is None \
-            and expected.default is None and ours.state is not None and expected.state is not None:
-        return Loaded(agreement(ours.state, expected.state))
-    return UNKNOWN
-
-
 # Reasons, as shown in messages and carried in types.
 def default_reason(lazy: str) -> str:
     return f"lazy={lazy}"

@@ -98,6 +98,8 @@ def decode_hint(hint: str, schema: CheckerSchema | None = None) -> State | None:
 def intersect_hints(hints: list[str], schema: CheckerSchema) -> str | None:
     """One hint for values that may hold any of ``hints`` (what all of them load)."""
     unique = sorted(set(hints))
+    if not unique:
+        return None
     if len(unique) == 1:
         return unique[0]
     states = [decode_hint(h, schema) for h in unique]

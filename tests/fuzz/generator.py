@@ -17,7 +17,10 @@ from dataclasses import dataclass
 
 HEADER = """\
 from __future__ import annotations
+import dataclasses
 from typing import Any, Optional
+from typing_extensions import assert_type
+from sqlalchemy import Select
 {imports}
 """
 
@@ -113,6 +116,18 @@ QUERIES = [
     "    async for obj in await session.stream_scalars(select({A}){opts}):\n    {reads}",
     "    obj = (await session.execute(select({A}){opts})).scalars().all()\n    await session.refresh(obj[0], ['{r}'])\n{reads}",
     "    obj = (await session.execute(select({A}){opts})).tuples().one()\n{reads}",
+    # Ordinary typed code around the queries (issue 16: the plugin must not change what mypy
+    # says about it): typed builders, displays and ternaries of statements, invariant
+    # containers, annotations, generic helpers, dataclass fields, re-binds, assert_type.
+    "    def build() -> Select[Any]:\n        return select({A}){opts}\n    obj = (await session.execute(build())).scalar_one()\n{reads}",
+    "    stmts = [select({A}), select({A}){opts}]\n    for s in stmts:\n        s.limit(10)\n    obj = (await session.execute(stmts[0])).scalar_one()\n{reads}",
+    "    stmt = select({A}) if flag else select({A}){opts}\n    obj = (await session.execute(stmt)).scalar_one()\n{reads}",
+    "    objs: list[{A}] = list((await session.scalars(select({A}){opts})).all())\n    objs.append({A}())\n    obj = objs[0]\n{reads}",
+    "    stmt = select({A})\n    stmt = stmt{opts}\n    stmt = stmt.where(True)\n    typed: Select[Any] = stmt\n    obj = (await session.execute(typed)).scalar_one()\n    assert_type(obj, {A})\n{reads}",
+    "    holder = Box(obj=(await session.execute(select({A}){opts})).scalar_one())\n    obj = holder.obj\n    assert_type(obj, {A})\n{reads}",
+    "    obj = ident((await session.execute(select({A}){opts})).scalar_one())\n    reveal_type(obj)\n{reads}",
+    "    stmt = select({A})\n    if flag:\n        stmt = stmt{opts}\n    else:\n        stmt = stmt.where(False)\n    obj = (await session.execute(stmt)).scalar_one()\n    reveal_type(stmt)\n{reads}",
+    "    got: Optional[{A}] = (await session.execute(select({A}){opts})).scalar_one_or_none()\n    assert got is not None\n    obj = got\n    keep: dict[str, {A}] = dict(k=obj)\n    obj = keep['k']\n{reads}",
 ]
 
 # Loaded[...] annotations (valid, misspelled, malformed) on parameters, returns, containers,
@@ -180,6 +195,10 @@ def helper(stmt: Any) -> Any: return stmt
 alias = aliased({A})
 poly = with_polymorphic({A}, "*")
 sync_session: Session = Session()
+def ident(x: T) -> T: return x
+@dataclasses.dataclass
+class Box(Generic[T]):
+    obj: T
 """
 
 
