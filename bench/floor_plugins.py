@@ -1,7 +1,7 @@
 """Reference plugins for ``run.py --floor``: what a plugin costs before it analyses anything.
 
 * ``empty``: a plugin that hooks nothing (mypy's plugin machinery alone);
-* ``asked``: this plugin's semantic analysis (mapping records, generated classes) and its
+* ``asked``: this plugin's semantic analysis (mapping records, member summaries) and its
   hook dispatch, with every checker hook returning mypy's own type: what the plugin pays
   for being asked about every call and attribute, before any load state is computed.
 

@@ -858,6 +858,10 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
         for binding in reaching:
             if binding.source is None or id(binding) in visiting:
                 return None  # a parameter, an unmodelled binding, or a loop through itself
+            if not _carries(api, binding.source, model) and not _is_merge(binding.source):
+                # ``user = await load_posts(user)``: a value mypy did not carry a state
+                # into (a declared return type, a cast): unknown, whatever went in.
+                return None
             inner = _resolve(api, scope, schema, binding.source, model,
                              _own_hint(api, binding.source, model), visiting | {id(binding)})
             if inner is None:
@@ -899,10 +903,12 @@ def _name(api: CheckerPluginInterface, scope: Scope, node: NameExpr, model: str)
 def _mutable(node: NameExpr) -> bool:
     """Whether the name holds a container that could be changed in place."""
     var = node.node
-    typ = get_proper_type(var.type) if isinstance(var, Var) and var.type is not None else None
-    if not isinstance(typ, Instance):
+    if not isinstance(var, Var) or var.type is None:
         return True  # not known yet: assume it could be
-    return any(typ.type.has_base(base) for base in _MUTABLE_BASES)
+    typ = get_proper_type(var.type)
+    items = [get_proper_type(i) for i in typ.items] if isinstance(typ, UnionType) else [typ]
+    return any(isinstance(item, Instance) and any(item.type.has_base(b) for b in _MUTABLE_BASES)
+               for item in items)
 
 
 _MUTABLE_BASES = ("builtins.list", "builtins.dict", "builtins.set", "typing.MutableSequence",

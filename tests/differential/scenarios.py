@@ -478,7 +478,18 @@ def rebinding() -> list[Scenario]:
     # A statement re-bound in a loop is unknown: its state after the loop is a fixpoint the
     # hooks, which see one call at a time, do not compute.
     unknown = {"rebind_loop"}
-    found: list[Scenario] = []
+    found: list[Scenario] = [
+        # A helper that loads more and returns the object, its result re-bound to the same
+        # name: mypy's type is the declared one, so the state after it is unknown (never the
+        # first query's, which would be a false report on ``posts``).
+        Scenario("rebind_through_helper",
+                 ["obj = " + one.format("select(User).where(User.id == 1)"),
+                  "obj = await with_posts(session, obj)"], ["obj.posts", "obj.addresses"],
+                 root="User", unknown=True,
+                 helpers=["async def with_posts(session: AsyncSession, user: User) -> User:",
+                          "    await session.refresh(user, ['posts'])",
+                          "    return user"]),
+    ]
     for name, setup, probes in programs:
         for flag in ("True", "False"):
             found.append(Scenario(f"{name}_{flag.lower()}",
