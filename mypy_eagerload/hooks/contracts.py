@@ -206,6 +206,14 @@ def argument_values(api: CheckerPluginInterface, schema: CheckerSchema, expr: Ex
     return [(flow.fresh(api, schema, expr, actual), expr)]
 
 
+def returns_requirement(api: CheckerPluginInterface) -> bool:
+    """Whether the function being checked declares a ``Loaded[...]`` return type."""
+    func = current_function(api)
+    sig = func.type if func is not None else None
+    return isinstance(sig, CallableType) and func is not None \
+        and bool(requirements_in(declared_return(sig.ret_type, func.is_coroutine)))
+
+
 def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settings,
                    call: Context, produced: Type) -> None:
     """``return <call>`` or ``x = <call>; ...; return x`` in a function whose declared return

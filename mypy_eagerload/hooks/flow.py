@@ -592,6 +592,21 @@ _EXPR_ATTRS = ("expr", "callee", "args", "base", "index", "left", "right", "oper
                "left_expr", "key", "sequences", "condlists", "target")
 
 
+def _attrs_of(node: Node) -> tuple[str, ...]:
+    """The sub-expression attributes a node's class has (looked up once per class: the
+    walks run for every read the plugin checks)."""
+    cls = type(node)
+    found = _ATTRS_BY_CLASS.get(cls)
+    if found is None:
+        found = _ATTRS_BY_CLASS[cls] = tuple(
+            attr for attr in _EXPR_ATTRS if hasattr(node, attr)
+            and not (attr == "target" and isinstance(node, AssignmentExpr)))
+    return found
+
+
+_ATTRS_BY_CLASS: dict[type, tuple[str, ...]] = {}
+
+
 def _walk_expr(expr: Expression, into_scopes: bool = False) -> Iterator[Node]:
     """Sub-expressions in evaluation order (close enough: left to right, depth first),
     not entering lambdas unless asked."""
@@ -615,9 +630,9 @@ def _walk_expr(expr: Expression, into_scopes: bool = False) -> Iterator[Node]:
                         [node.key, node.value] if isinstance(node, DictionaryComprehension)
                         else node.left_expr]
         else:
-            for attr in _EXPR_ATTRS:
-                child = getattr(node, attr, None)
-                if child is not None and not (attr == "target" and isinstance(node, AssignmentExpr)):
+            for attr in _attrs_of(node):
+                child = getattr(node, attr)
+                if child is not None:
                     children.append(child)
             if isinstance(node, CallExpr) and node.analyzed is not None:
                 children.append(node.analyzed)
@@ -934,8 +949,8 @@ def _own_hint(api: CheckerPluginInterface, node: Expression, model: str) -> str 
 
 def _children(node: Node) -> list[Node]:
     children: list[Node] = []
-    for attr in _EXPR_ATTRS:
-        child = getattr(node, attr, None)
+    for attr in _attrs_of(node):
+        child = getattr(node, attr)
         if isinstance(child, Node):
             children.append(child)
         elif isinstance(child, list):

@@ -110,14 +110,14 @@ def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settin
                    call: Context, produced: Type) -> None:
     """A fetch returned from a function: its ``Loaded[...]`` return type, and, in a route,
     what the response model reads."""
+    func = current_function(api)
+    targets = _response_model(api, func) if isinstance(func, FuncDef) else []
+    if not targets and not contracts.returns_requirement(api):
+        return  # most fetches: nothing to check, so no need to know what reaches them
     if isinstance(call, Expression):
         produced = flow.fresh(api, CheckerSchema(lookup), call, produced)
     contracts.check_returned(api, lookup, settings, call, produced)
-    func = current_function(api)
-    if not isinstance(func, FuncDef):
-        return
-    targets = _response_model(api, func)
-    if not targets:
+    if not targets or func is None:
         return
     returned = contracts.returned_expression(func, call)
     if returned is not None:
