@@ -119,6 +119,10 @@ _READERS = frozenset({"len", "list", "tuple", "set", "frozenset", "sorted", "rev
                       "map", "filter", "reveal_loads"})
 
 
+_Record = tuple[Node, list[tuple[dict[str, list[str]], Type]]]
+_TRIALS_KEPT = 16
+
+
 @dataclass
 class Scope:
     """What the plugin knows about one function (or a module's top level) being checked."""
@@ -130,10 +134,10 @@ class Scope:
     opaque: set[str] = field(default_factory=set)
     # Names passed to calls that may mutate them, if they hold a container.
     escaped: set[str] = field(default_factory=set)
-    # Producers: id(expression) -> (expression, {model fullname: [hints]}).
-    produced: dict[int, tuple[Node, dict[str, list[str]]]] = field(default_factory=dict)
+    # Producers: id(expression) -> (expression, [({model fullname: [hints]}, the type made)]).
+    produced: dict[int, _Record] = field(default_factory=dict)
     # What iterating an expression yields, where a hook changes it (a sync ``Query``).
-    iterated: dict[int, tuple[Node, dict[str, list[str]]]] = field(default_factory=dict)
+    iterated: dict[int, _Record] = field(default_factory=dict)
     comprehension_names: set[str] = field(default_factory=set)
     nested_names: set[str] = field(default_factory=set)
     _reaching: dict[int, frozenset[Binding] | None] | None = None
@@ -698,10 +702,11 @@ def produced(api: CheckerPluginInterface, expr: Context, typ: Type, iterating: b
         for inst in _hinted(typ):
             hints.setdefault(inst.type.fullname, []).append(hint_of(inst) or "")
         # mypy calls a hook once per overload item it tries (``select()`` has one per
-        # arity): a trial that matched nothing must not replace what the matching one made.
+        # arity), and again when it checks the function again: every result is kept, and
+        # the one mypy kept for the expression is the one read (``_producer``).
         old = table.get(id(expr))
-        if hints or old is None or old[0] is not expr or not old[1]:
-            table[id(expr)] = (expr, hints)
+        made = [*(old[1] if old is not None and old[0] is expr else []), (hints, typ)]
+        table[id(expr)] = (expr, made[-_TRIALS_KEPT:])
     return typ
 
 
@@ -812,6 +817,20 @@ def _is_session(api: CheckerPluginInterface, expr: Expression) -> bool:
         for base in typ.type.mro)
 
 
+def _producer(api: CheckerPluginInterface, scope: Scope, node: Node) -> dict[str, list[str]] | None:
+    """What a producer hook made at ``node``, if that is still the type mypy has for it. (The
+    daemon checks a function again after an edit elsewhere: a record from the last check,
+    for a hook that no longer runs there, must not count.)"""
+    hit = scope.produced.get(id(node))
+    if hit is None or hit[0] is not node or not isinstance(node, Expression):
+        return None
+    current = compat.expression_type(api, node)
+    for hints, typ in reversed(hit[1]):
+        if typ == current:
+            return hints
+    return None
+
+
 def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, expr: Expression,
              model: str, own: str | None, visiting: set[int], computing: bool = False) -> str | None:
     producers: list[str] = []
@@ -823,9 +842,9 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
     stack: list[Node] = _children(expr) if computing else [expr]
     while stack:
         node = stack.pop()
-        hit = scope.produced.get(id(node))
-        if hit is not None and hit[0] is node:
-            producers.extend(hit[1].get(model, ()))
+        hit = _producer(api, scope, node)
+        if hit is not None:
+            producers.extend(hit.get(model, ()))
             continue
         if isinstance(node, NameExpr):
             verdict = _name(api, scope, node, model)
@@ -838,7 +857,7 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
                 followed.add(id(verdict))
                 items = scope.iterated.get(id(verdict.source)) if verdict.iterates else None
                 if items is not None and items[0] is verdict.source:
-                    producers.extend(items[1].get(model, ()))
+                    producers.extend(items[1][-1][0].get(model, ()))
                 else:
                     stack.append(verdict.source)
             continue
@@ -1017,8 +1036,7 @@ def stable(api: CheckerPluginInterface, expr: Expression) -> bool:
     stack: list[Node] = [expr]
     while stack:
         node = stack.pop()
-        hit = scope.produced.get(id(node))
-        if hit is not None and hit[0] is node:
+        if _producer(api, scope, node) is not None:
             continue
         if isinstance(node, NameExpr):
             bindings = scope.bindings.get(node.name)
