@@ -90,6 +90,7 @@ from mypy.types import Instance, TupleType, Type, UnionType, get_proper_type
 from mypy_eagerload.hooks import compat
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, hint_of
+from mypy_eagerload.hooks.types import intersect_hints, with_hint
 
 # ---------------------------------------------------------------------------------------
 # Bindings: where each local name gets a value
@@ -141,6 +142,13 @@ class Scope:
     comprehension_names: set[str] = field(default_factory=set)
     nested_names: set[str] = field(default_factory=set)
     _reaching: dict[int, frozenset[Binding] | None] | None = None
+
+    def local(self, node: NameExpr) -> list[Binding] | None:
+        """The bindings of ``node``'s name if it is a variable of this scope (not a global
+        read from a function, a builtin, a class attribute); None otherwise."""
+        bindings = self.bindings.get(node.name)
+        own_kind = GDEF if isinstance(self.node, MypyFile) else LDEF
+        return bindings if bindings is not None and node.kind == own_kind else None
 
     def reaching(self, use: NameExpr) -> frozenset[Binding] | None:
         """The bindings of ``use``'s name that can reach it; None when not known."""
@@ -491,7 +499,7 @@ class _Reaching:
         return _merge([after, *breaks])
 
     def try_stmt(self, stmt: TryStmt, env: Env) -> Env | None:
-        body_out = self.anywhere(stmt.body.body, env)
+        body_out = self.anywhere(stmt.body.body, dict(env))  # ``env`` stays the state before
         # A handler may start after any statement of the body: every binding there reaches.
         handler_in = _merge([env, body_out, *self.snapshots]) or dict(env)
         outs: list[Env | None] = []
@@ -523,7 +531,7 @@ class _Reaching:
         return current
 
     def expr(self, expr: Expression, env: Env) -> None:
-        for node in _walk_expr(expr, into_scopes=True):
+        for node in _walk_expr(expr):
             if isinstance(node, NameExpr) and node.name in self.tracked:
                 self.result[id(node)] = env.get(node.name)
             elif isinstance(node, AssignmentExpr):
@@ -611,9 +619,9 @@ def _attrs_of(node: Node) -> tuple[str, ...]:
 _ATTRS_BY_CLASS: dict[type, tuple[str, ...]] = {}
 
 
-def _walk_expr(expr: Expression, into_scopes: bool = False) -> Iterator[Node]:
+def _walk_expr(expr: Expression) -> Iterator[Node]:
     """Sub-expressions in evaluation order (close enough: left to right, depth first),
-    not entering lambdas unless asked."""
+    not entering lambdas (their bodies run when called: ``_Reaching.closure``)."""
     stack: list[object] = [expr]
     while stack:
         node = stack.pop()
@@ -752,8 +760,6 @@ def _joined(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, t
     hint = _resolve(api, scope, schema, source, model, _own_hint(api, source, model), set())
     if hint is None:
         return typ
-    from mypy_eagerload.hooks.types import with_hint
-
     return with_hint(proper, hint, api.named_generic_type("builtins.str", []))
 
 
@@ -779,9 +785,8 @@ def _carrier(api: CheckerPluginInterface, scope: Scope, expr: Expression, model:
         if isinstance(node, NameExpr):
             if node.name in scope.opaque or (node.name in scope.escaped and _mutable(node)):
                 return None
-            bindings = scope.bindings.get(node.name)
-            local = bindings is not None and node.kind == (GDEF if isinstance(scope.node, MypyFile) else LDEF)
-            if not local or bindings is None or len(bindings) != 1:
+            bindings = scope.local(node)
+            if bindings is None or len(bindings) != 1:
                 return None
             node = bindings[0].source
         elif isinstance(node, AwaitExpr):
@@ -905,8 +910,6 @@ def _resolve(api: CheckerPluginInterface, scope: Scope, schema: CheckerSchema, e
 
 
 def _intersect(schema: CheckerSchema, hints: list[str]) -> str | None:
-    from mypy_eagerload.hooks.types import intersect_hints
-
     return intersect_hints(hints, schema)
 
 
@@ -920,9 +923,8 @@ def _is_merge(node: Node) -> bool:
 def _name(api: CheckerPluginInterface, scope: Scope, node: NameExpr, model: str) -> str | Binding | None:
     """How the walk treats a name: follow its one binding, look it up as re-bound ("dep"),
     give up ("unknown"), or ignore it (None: it carries no state of ``model``)."""
-    bindings = scope.bindings.get(node.name)
-    local = bindings is not None and node.kind == (GDEF if isinstance(scope.node, MypyFile) else LDEF)
-    if not local or bindings is None:
+    bindings = scope.local(node)
+    if bindings is None:
         return "unknown" if _carries(api, node, model) else None
     if node.name in scope.opaque or (node.name in scope.escaped and _mutable(node)):
         return "unknown" if _carries(api, node, model) else None
@@ -1001,8 +1003,6 @@ def _hinted(typ: Type, depth: int = 0) -> list[Instance]:
 
 
 def _replace(typ: Type, replacements: dict[int, str | None], str_type: Instance, depth: int) -> Type:
-    from mypy_eagerload.hooks.types import with_hint
-
     if depth > 6:
         return typ
     proper = get_proper_type(typ)
@@ -1039,13 +1039,11 @@ def stable(api: CheckerPluginInterface, expr: Expression) -> bool:
         if _producer(api, scope, node) is not None:
             continue
         if isinstance(node, NameExpr):
-            bindings = scope.bindings.get(node.name)
-            local = bindings is not None and node.kind == (GDEF if isinstance(scope.node, MypyFile) else LDEF)
-            if not local:
+            bindings = scope.local(node)
+            if bindings is None:
                 if _carries_any(api, node) and not _global_once(api, node):
                     return False
                 continue
-            assert bindings is not None
             # (Passing an options list to a call, ``session.get(..., options=opts)``, is how
             # it is used: only explicit changes count here.)
             if node.name in scope.opaque:
