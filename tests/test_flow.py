@@ -3,6 +3,7 @@ variable can reach a read), on parsed functions, without running mypy's checker.
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 
 import pytest
@@ -16,7 +17,9 @@ from mypy_eagerload.hooks import flow
 
 def _function(source: str) -> FuncDef:
     options = Options()
-    tree = parse(textwrap.dedent(source).lstrip("\n"), "m.py", "m", Errors(options), options, eager=True)
+    # mypy 2.x parses function bodies lazily unless asked; 1.x has no such argument.
+    eager = {"eager": True} if "eager" in inspect.signature(parse).parameters else {}
+    tree = parse(textwrap.dedent(source).lstrip("\n"), "m.py", "m", Errors(options), options, **eager)
     func = tree.defs[0]
     assert isinstance(func, FuncDef)
     return func

@@ -290,12 +290,13 @@ def _collect_nested(scope: Scope, stmt: Node) -> None:
 
 def _inner_names(stmt: Node) -> set[str]:
     """Names a nested function, lambda or class binds for itself."""
-    funcs = [stmt.func] if isinstance(stmt, Decorator) else \
-        list(stmt.items) if isinstance(stmt, OverloadedFuncDef) else [stmt]
+    funcs: list[Node] = [stmt]
+    if isinstance(stmt, Decorator):
+        funcs = [stmt.func]
+    elif isinstance(stmt, OverloadedFuncDef):
+        funcs = [item.func if isinstance(item, Decorator) else item for item in stmt.items]
     found: set[str] = set()
     for func in funcs:
-        if isinstance(func, Decorator):
-            func = func.func
         if isinstance(func, FuncItem):
             inner = Scope(func)
             _collect(inner)
