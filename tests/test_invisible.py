@@ -61,8 +61,8 @@ def strip_plugin_lines(lines: list[str]) -> list[str]:
             dropping = m["loc"] if m["code"] in PLUGIN_CODES else None
             if dropping is None:
                 kept.append(line)
-        elif m["kind"] == "note" and dropping == m["loc"]:
-            continue
+        elif m["kind"] == "note" and (dropping == m["loc"] or m["msg"].startswith("load state")):
+            continue  # a note of the plugin's error, or of reveal_loads() (the plugin's own)
         else:
             if m["kind"] != "note":
                 dropping = None

@@ -150,3 +150,10 @@ def test_pyright_sees_the_plain_model(tmp_path: Path) -> None:
     assert errors == []
     revealed = [d["message"] for d in report["generalDiagnostics"] if "Type of" in d["message"]]
     assert revealed == ['Type of "author" is "Author"']
+
+
+def test_reveal_loads_returns_its_argument() -> None:
+    from mypy_eagerload import reveal_loads
+
+    marker = object()
+    assert reveal_loads(marker) is marker
