@@ -13,10 +13,11 @@ from collections.abc import Callable
 
 from mypy.nodes import ARG_POS, ARG_STAR, Expression, MemberExpr, RefExpr, StrExpr, TypeInfo
 from mypy.plugin import FunctionContext, MethodContext
-from mypy.types import ExtraAttrs, Instance, LiteralType, Type, get_proper_type
+from mypy.types import Instance, LiteralType, Type, get_proper_type
 
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.schema import with_extra_attr
 
 LookupInfo = Callable[[str], "TypeInfo | None"]
 _ARGS_WITH_UNKNOWN_EFFECT = frozenset({"recursion_depth"})
@@ -57,13 +58,8 @@ def encode_option_type(lookup: LookupInfo, option: opt.Option | None, fallback: 
     str_info = lookup("builtins.str")
     if not isinstance(proper, Instance) or str_info is None:
         return fallback
-    attrs = dict(proper.extra_attrs.attrs) if proper.extra_attrs is not None else {}
-    attrs.pop(OPTION_KEY, None)
-    if option is not None:
-        attrs[OPTION_KEY] = LiteralType(opt.encode(option), Instance(str_info, []))
-    new = proper.copy_modified()
-    new.extra_attrs = ExtraAttrs(attrs, set(), None) if attrs else None
-    return new
+    value = None if option is None else LiteralType(opt.encode(option), Instance(str_info, []))
+    return with_extra_attr(proper, OPTION_KEY, value)
 
 
 def _strategy_for(name: str, ctx: FunctionContext | MethodContext) -> str | None:

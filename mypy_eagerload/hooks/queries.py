@@ -77,7 +77,7 @@ def _narrow_default(api: CheckerPluginInterface, schema: CheckerSchema) -> Entit
         model = schema.model_of(info) if info is not None else None
         if model is None or entity.type is not info:
             return entity  # already loaded (select() of a loaded type) or not a model
-        typ = default_to_type(api, schema, loadstate.root_ref(model), shared=False)
+        typ = default_to_type(api, schema, loadstate.root_ref(model))
         return typ or state_to_type(api, schema, schema.default_state(model)) or entity
 
     return narrow
@@ -222,7 +222,7 @@ def sync_result_hook(lookup: Lookup, settings: Settings, method: str) -> Callabl
         def entity(inst: Instance) -> Type:
             ref = type_to_ref(inst)
             if ref is not None:  # not built yet: the sync view stays lazy too
-                return default_to_type(ctx.api, schema, replace(ref, sync=True), shared=False) or inst
+                return default_to_type(ctx.api, schema, replace(ref, sync=True)) or inst
             state = type_to_state(inst)
             if state is None:
                 return inst

@@ -15,6 +15,7 @@ from mypy.nodes import Decorator, SymbolTableNode, TypeInfo, Var
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import (
     CallableType,
+    ExtraAttrs,
     Instance,
     LiteralType,
     NoneType,
@@ -73,6 +74,19 @@ def hint_of(typ: Type) -> str | None:
         return None
     value = get_proper_type(value)
     return value.value if isinstance(value, LiteralType) and isinstance(value.value, str) else None
+
+
+def with_extra_attr(typ: Instance, key: str, value: Type | None) -> Instance:
+    """A new ``typ`` with ``key`` set to ``value`` (removed with None) in its
+    ``extra_attrs``. Always a new instance: mypy's union simplification erases inconsistent
+    extra attributes in place, so a shared one could lose what it carries elsewhere."""
+    attrs = dict(typ.extra_attrs.attrs) if typ.extra_attrs is not None else {}
+    attrs.pop(key, None)
+    if value is not None:
+        attrs[key] = value
+    new = typ.copy_modified()
+    new.extra_attrs = ExtraAttrs(attrs, set(), None) if attrs else None
+    return new
 
 
 def loaded_info(typ: Type) -> TypeInfo | None:

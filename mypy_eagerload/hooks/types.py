@@ -22,7 +22,6 @@ from typing import Any
 from mypy.nodes import TypeInfo
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import (
-    ExtraAttrs,
     Instance,
     LiteralType,
     Type,
@@ -32,7 +31,7 @@ from mypy.typevars import fill_typevars_with_any
 
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core.loadstate import UNKNOWN, DefaultRef, Loaded, NotLoaded, Slot, State
-from mypy_eagerload.hooks.schema import STATE_KEY, CheckerSchema, hint_of
+from mypy_eagerload.hooks.schema import STATE_KEY, CheckerSchema, hint_of, with_extra_attr
 
 _STATE, _REF = "L", "D"
 
@@ -44,20 +43,8 @@ def plain_type(info: TypeInfo) -> Instance:
 
 
 def with_hint(typ: Instance, hint: str | None, str_type: Instance) -> Instance:
-    """``typ`` carrying ``hint`` (None: carrying none). Always a new instance: mypy's union
-    simplification erases inconsistent extra attributes in place, so a shared instance
-    could lose its state through an expression elsewhere."""
-    attrs = dict(typ.extra_attrs.attrs) if typ.extra_attrs is not None else {}
-    attrs.pop(STATE_KEY, None)
-    if hint is not None:
-        attrs[STATE_KEY] = LiteralType(hint, str_type)
-    new = typ.copy_modified()
-    new.extra_attrs = ExtraAttrs(attrs, set(), None) if attrs else None
-    return new
-
-
-def is_stateful(typ: Type) -> bool:
-    return hint_of(typ) is not None
+    """``typ`` carrying ``hint`` (None: carrying none), a new instance."""
+    return with_extra_attr(typ, STATE_KEY, None if hint is None else LiteralType(hint, str_type))
 
 
 def state_hint(state: State) -> str:
@@ -76,8 +63,7 @@ def state_to_type(api: CheckerPluginInterface, schema: CheckerSchema, state: Sta
     return with_hint(plain_type(model), state_hint(state), api.named_generic_type("builtins.str", []))
 
 
-def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef,
-                    shared: bool = True) -> Instance | None:
+def default_to_type(api: CheckerPluginInterface, schema: CheckerSchema, ref: DefaultRef) -> Instance | None:
     """The target model type carrying ``ref`` (a loaded target, not built yet)."""
     target = schema.info(ref.target)
     if target is None:
