@@ -52,12 +52,12 @@ if TYPE_CHECKING:
         access,
         compat,
         contracts,
+        layers,
         loaded_annotation,
         loader_options,
         members,
         models,
         queries,
-        repositories,
         results,
         reveal,
         routes,
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 else:  # the same names, each a _Deferred module
     globals().update({name: _Deferred(f"mypy_eagerload.hooks.{name}") for name in (
         "access", "compat", "contracts", "explicit_loads", "loaded_annotation", "loader_options",
-        "members", "models", "queries", "repositories", "results", "reveal", "routes", "schema",
+        "layers", "members", "models", "queries", "results", "reveal", "routes", "schema",
         "serializers")})
 
 _OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
@@ -166,16 +166,17 @@ class EagerLoadPlugin(Plugin):
         return self._contract_method_hook(cls, method)
 
     def _contract_method_hook(self, cls: str, method: str) -> Callable[[MethodContext], Type] | None:
-        """A repository method taking loader options, a method with a ``Loaded[...]``
+        """A summarised method (repositories, services: ``hooks.layers``), a method with a ``Loaded[...]``
         parameter, a model's method that reads relationships on self (all looked up through
         the receiver's MRO)."""
         if not self._contracts:
             return None
         sym = self.lookup_fully_qualified(cls)
         if sym is not None and isinstance(sym.node, TypeInfo):
-            record = repositories.find_method(sym.node, method)
-            if record is not None:
-                return repositories.call_hook(self.lookup_fully_qualified, self.settings, cls, record)
+            found = layers.find_summary(sym.node, method)
+            if found is not None:
+                return layers.call_hook(self.lookup_fully_qualified, self.settings, found[0], found[1],
+                                        self._module)
         signature = contracts.callee_with_requirements(sym, self._module, method)
         hook = None if signature is None else contracts.call_hook(
             self.lookup_fully_qualified, self.settings, signature, f"{cls.rsplit('.', 1)[-1]}.{method}")
@@ -266,7 +267,7 @@ def _record_class(ctx: ClassDefContext) -> None:
         members.record_mixin_members(ctx)
         models.depend_on_bases(ctx)
     elif not serializers.record_schema(ctx):
-        repositories.record_repository(ctx)
+        layers.record_class(ctx)
 
 
 def _mark_new(ctx: FunctionContext) -> Type:

@@ -46,7 +46,8 @@ def build(tmp: Path) -> list[str]:
             _case_package(tmp, name, case)
             targets.append(f"ts_{name}")
     shutil.copytree(ROOT / "examples" / "blog", tmp / "blog")
-    targets.append("blog")
+    shutil.copytree(ROOT / "examples" / "shop", tmp / "shop")
+    targets += ["blog", "shop"]
     cases = scenarios.handwritten() + scenarios.contracts() + scenarios.generated(20, seed=7)
     harness.write_project(tmp, cases)
     (tmp / "services.py").write_text(SERVICES)

@@ -15,12 +15,13 @@ from tests.differential import harness, scenarios
 
 GENERATED = 200
 GENERATED_SYNC = 60
+LAYERED = 220  # issue 17: at least 200 layered scenarios
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[scenarios.Scenario], Path]:
     cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.rebinding()
-             + scenarios.generated(GENERATED)
+             + scenarios.generated(GENERATED) + scenarios.layered(LAYERED)
              + scenarios.generated(GENERATED_SYNC, seed=11, sync=True))
     tmp = tmp_path_factory.mktemp("differential")
     return cases, harness.write_project(tmp, cases)

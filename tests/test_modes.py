@@ -45,6 +45,15 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
     ("repository body edited", _replace(
         "services.py", "select(User).where(User.id == id).options(*options)",
         "select(User).where(User.id == id).options(raiseload(User.posts)).options(*options)")),
+    # Issue 17: summaries of layers in another module than the reads (handlers.py imports
+    # only services.py, which imports repositories.py).
+    ("option provider edited (its own module)", _replace(
+        "shop/repositories.py",
+        "return (joinedload(Order.customer), selectinload(Order.items).joinedload(Item.product))",
+        "return (selectinload(Order.items).joinedload(Item.product),)")),
+    ("generic repository base body edited (its own module)", _replace(
+        "shop/repositories.py", "statement = self.get_base_statement().filter_by(id=id).options(*options)",
+        "statement = self.get_base_statement().filter_by(id=id)")),
     ("member body edited", _replace("dmodels.py", "        return len(self.posts)\n",
                                     "        return len(self.addresses)\n")),
     ("mixin member body edited (its own module)", _replace(

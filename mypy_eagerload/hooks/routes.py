@@ -107,14 +107,15 @@ def _check_declared(api: CheckerPluginInterface, lookup: Lookup, settings: Setti
 
 
 def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settings,
-                   call: Context, produced: Type) -> None:
+                   call: Context, produced: Type, made_here: bool = False) -> None:
     """A fetch returned from a function: its ``Loaded[...]`` return type, and, in a route,
-    what the response model reads."""
+    what the response model reads. With ``made_here``, ``produced`` is the state the caller
+    just computed for ``call`` from its own inputs (already fresh)."""
     func = current_function(api)
     targets = _response_model(api, func) if isinstance(func, FuncDef) else []
     if not targets and not contracts.returns_requirement(api):
         return  # most fetches: nothing to check, so no need to know what reaches them
-    if isinstance(call, Expression):
+    if isinstance(call, Expression) and not made_here:
         produced = flow.fresh(api, CheckerSchema(lookup), call, produced)
     contracts.check_returned(api, lookup, settings, call, produced)
     if not targets or func is None:

@@ -140,4 +140,4 @@ _CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "expr", "exprs", "call
                 "left_expr", "key", "generator",
                 "items", "index", "base", "left", "right", "operands", "cond", "if_expr",
                 "else_expr", "value", "sequences", "condlist", "indices", "handlers",
-                "finally_body", "target", "defs")
+                "finally_body", "target", "defs", "bodies", "subject", "guards")

@@ -49,6 +49,39 @@ T = TypeVar("T")
 UserStmt = Select[{one_u}]  # what a user writes to annotate a statement of User
 
 
+LM = TypeVar("LM", bound=Base)
+Options = Sequence[ExecutableOption]
+
+
+class LayerBase(Generic[LM]):
+    """A generic repository base, as applications write them (issue 17); the layered
+    scenarios subclass it."""
+
+    model: type[LM]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def base_statement(self) -> Select[{one_lm}]:
+        return select(self.model)
+
+    async def one_of(self, statement: Select[{one_lm}]) -> LM:
+        result = await self.session.execute(statement)
+        return result.unique().scalar_one()
+
+    async def by_id(self, id: int, *, options: Options = (), for_update: bool = False) -> LM:
+        statement = self.base_statement().filter_by(id=id).options(*options)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.one_of(statement)
+
+    async def maybe(self, id: int, options: Options | None = None) -> LM:
+        query = select(self.model).filter_by(id=id)
+        if options is not None:
+            query = query.options(*options)
+        return (await self.session.execute(query)).unique().scalar_one()
+
+
 async def fetch_one(session: AsyncSession, stmt: Select[{one_t}]) -> T:
     """A user's generic helper: the load state must flow through the type variable."""
     return (await session.execute(stmt)).unique().scalar_one()
@@ -99,7 +132,9 @@ def render(scenarios: list[Scenario]) -> str:
     # SQLAlchemy 2.0 types one-entity statements as Select[tuple[T]]; 2.1 as Select[T].
     one_t = "tuple[T]" if sqlalchemy.__version__.startswith("2.0.") else "T"
     one_u = one_t.replace("T", "User")
-    lines = HEADER.replace("{one_t}", one_t).replace("{one_u}", one_u).splitlines()
+    one_lm = one_t.replace("T", "LM")
+    header = HEADER.replace("{one_t}", one_t).replace("{one_u}", one_u).replace("{one_lm}", one_lm)
+    lines = header.splitlines()
     readers = sorted({p for sc in scenarios for p in sc.probes if p.startswith(READER_PREFIX)})
     for call in readers:
         lines.extend(reader_def(call))
