@@ -91,7 +91,21 @@ class EagerLoadPlugin(Plugin):
 
     # -- configuration and cache keys ---------------------------------------------------
     def report_config_data(self, ctx: ReportConfigContext) -> object:
+        if not ctx.is_check and self._summarised(ctx.id, ctx.path):
+            # Called just before the module's tree is serialized (see hooks.layers).
+            layers.store_module_summaries(self._module(ctx.id), self._info("builtins.str"))
         return {"mypy_eagerload": __version__, **self.settings.as_report()}
+
+    def get_additional_indirect_deps(self, file: MypyFile) -> set[str]:
+        # Called at the end of checking, before the tree is freed (see hooks.layers).
+        if self._summarised(file.fullname, file.path):
+            layers.store_module_summaries(file, self._info("builtins.str"))
+        return set()
+
+    @staticmethod
+    def _summarised(module: str, path: str) -> bool:
+        """Application modules: libraries' functions are not summarised."""
+        return not module.startswith(_NO_DEPS_PREFIXES) and "site-packages" not in path
 
     def get_type_analyze_hook(self, fullname: str) -> Callable[[AnalyzeTypeContext], Type] | None:
         if fullname in names.ANNOTATED:
@@ -128,10 +142,17 @@ class EagerLoadPlugin(Plugin):
                 and models.is_declarative(sym.node):
             return _mark_new  # User(...): strict mode exempts objects built in code
         signature = contracts.callee_with_requirements(sym, self._module)
-        if signature is None:
-            return None
-        return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
-                                   fullname.rsplit(".", 1)[-1])
+        if signature is not None:  # Loaded[...] parameters: the call site's check comes first
+            return contracts.call_hook(self.lookup_fully_qualified, self.settings, signature,
+                                       fullname.rsplit(".", 1)[-1])
+        module, _, name = fullname.rpartition(".")
+        tree = self._module(module)
+        summary = layers.module_summary(tree, name) \
+            if tree is not None and self._summarised(module, tree.path) else None
+        if summary is not None:
+            return layers.call_hook(self.lookup_fully_qualified, self.settings, module, summary,
+                                    self._module)
+        return None
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         if fullname.startswith(_NEVER_HOOKED):  # str.join, dict.get, list.append, ...
@@ -172,12 +193,12 @@ class EagerLoadPlugin(Plugin):
         if not self._contracts:
             return None
         sym = self.lookup_fully_qualified(cls)
-        if sym is not None and isinstance(sym.node, TypeInfo):
+        signature = contracts.callee_with_requirements(sym, self._module, method)
+        if signature is None and sym is not None and isinstance(sym.node, TypeInfo):
             found = layers.find_summary(sym.node, method)
-            if found is not None:
+            if found is not None:  # (Loaded[...] parameters' checks come first)
                 return layers.call_hook(self.lookup_fully_qualified, self.settings, found[0], found[1],
                                         self._module)
-        signature = contracts.callee_with_requirements(sym, self._module, method)
         hook = None if signature is None else contracts.call_hook(
             self.lookup_fully_qualified, self.settings, signature, f"{cls.rsplit('.', 1)[-1]}.{method}")
         model = schema.mapped_class(sym.node) if sym is not None and isinstance(sym.node, TypeInfo) else None

@@ -44,7 +44,7 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
         'def render(user: Loaded[User, "posts.comments"]) -> int:\n    return len(user.posts)')),
     ("repository body edited", _replace(
         "services.py", "select(User).where(User.id == id).options(*options)",
-        "select(User).where(User.id == id).options(raiseload(User.posts)).options(*options)")),
+        "select(User).where(User.id == id).options(*options).options(raiseload(User.posts))")),
     # Issue 17: summaries of layers in another module than the reads (handlers.py imports
     # only services.py, which imports repositories.py).
     ("option provider edited (its own module)", _replace(

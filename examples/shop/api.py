@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from shop.deps import get_bare_order, get_order_or_404, get_session
 from shop.models import Order
 from shop.services import order_service
 
 app = FastAPI()
-session_factory: async_sessionmaker[AsyncSession] | None = None  # set by shop.demo
-
-
-async def get_session() -> AsyncIterator[AsyncSession]:
-    assert session_factory is not None
-    async with session_factory() as session:
-        yield session
 
 
 class CustomerOut(BaseModel):
@@ -57,3 +49,13 @@ async def read_order_bare(id: int, session: AsyncSession = Depends(get_session))
 @app.get("/orders/{id}/direct", response_model=OrderOut)
 async def read_order_direct(id: int, session: AsyncSession = Depends(get_session)) -> Order | None:
     return await order_service.get_bare(session, id)
+
+
+@app.get("/orders/{id}/customer")
+async def read_order_customer(order: Order = Depends(get_order_or_404)) -> str:
+    return order.customer.name
+
+
+@app.get("/orders/{id}/bare-customer")
+async def read_bare_order_customer(order: Order = Depends(get_bare_order)) -> str:
+    return order.customer.name  # bug: the dependency loads nothing

@@ -15,7 +15,7 @@ import os
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from shop import api, handlers
+from shop import api, deps, handlers
 from shop.models import Base, Customer, Item, Order, Product
 
 
@@ -47,7 +47,7 @@ async def run(database: str = "shop-demo.db") -> dict[str, str]:
                     outcomes[f"handlers.{name}"] = "ok"
                 except Exception as exc:  # the outcome is the point
                     outcomes[f"handlers.{name}"] = _outcome(exc)
-    api.session_factory = factory
+    deps.session_factory = factory
     transport = httpx.ASGITransport(app=api.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://shop") as client:
         for route in api.app.routes:

@@ -75,6 +75,20 @@ def depend_on_mappings(api: CheckerPluginInterface, models: Iterable[str]) -> No
         deps.setdefault(f"<{model}.{MAPPING_DIGEST}>", set()).add(target)
 
 
+def depend_on_functions(api: CheckerPluginInterface, modules: Iterable[str]) -> None:
+    """Like ``depend_on_mappings``, for the summaries of ``modules``' functions."""
+    from mypy_eagerload.names import MODULE_FUNCTIONS
+
+    tree = getattr(api, "tree", None)
+    scope = getattr(api, "tscope", None)
+    deps = getattr(tree, "plugin_deps", None)
+    if deps is None or scope is None:
+        return
+    target = scope.current_target()
+    for module in modules:
+        deps.setdefault(f"<{module}.{MODULE_FUNCTIONS}>", set()).add(target)
+
+
 def current_function(api: CheckerPluginInterface) -> FuncItem | None:
     """The function whose body is being checked (innermost), if any."""
     function = getattr(getattr(api, "tscope", None), "function", None)

@@ -73,6 +73,7 @@ from mypy.nodes import (
     OpExpr,
     OverloadedFuncDef,
     RaiseStmt,
+    RefExpr,
     ReturnStmt,
     SetComprehension,
     SetExpr,
@@ -728,6 +729,10 @@ def fresh(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ
     an earlier trial of the same call does not count)."""
     hinted = _hinted(typ)
     if not hinted:
+        if isinstance(expr, NameExpr):
+            injected = _dependency(api, schema, expr, typ)
+            if injected is not None:
+                return injected
         return _joined(api, schema, expr, typ)
     scope = _scope_for(api) if isinstance(expr, Expression) else None
     replacements: dict[int, str | None] = {}
@@ -741,6 +746,29 @@ def fresh(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ
         return typ
     str_type = api.named_generic_type("builtins.str", [])
     return _replace(typ, replacements, str_type, 0)
+
+
+_DEPENDS = frozenset({"fastapi.param_functions.Depends", "fastapi.Depends"})
+
+
+def _dependency(api: CheckerPluginInterface, schema: CheckerSchema, expr: NameExpr, typ: Type
+                ) -> Type | None:
+    """A parameter injected by FastAPI, ``order: Order = Depends(get_order)``, never re-bound:
+    what ``get_order``'s body returns (``hooks.layers``), as FastAPI calls it."""
+    scope = _scope_for(api)
+    bindings = scope.local(expr) if scope is not None else None
+    if scope is None or not bindings or len(bindings) != 1 or not bindings[0].is_param \
+            or not isinstance(scope.node, FuncItem):
+        return None
+    arg = next((a for a in scope.node.arguments if a.variable.name == expr.name), None)
+    init = arg.initializer if arg is not None else None
+    if not (isinstance(init, CallExpr) and isinstance(init.callee, RefExpr)
+            and init.callee.fullname in _DEPENDS and len(init.args) >= 1
+            and isinstance(init.args[0], RefExpr) and init.arg_names[0] in (None, "dependency")):
+        return None
+    from mypy_eagerload.hooks import layers  # layers builds on this module
+
+    return layers.dependency_type(api, schema, init.args[0].fullname, typ)
 
 
 def _joined(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ: Type) -> Type:

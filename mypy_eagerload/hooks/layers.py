@@ -16,6 +16,7 @@ whole result unknown: a call site is never told more than the body shows. Altern
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Union
@@ -25,6 +26,7 @@ from mypy.maptype import map_instance_to_supertype
 from mypy.nodes import (
     ARG_NAMED,
     ARG_POS,
+    GDEF,
     Decorator,
     Expression,
     FuncDef,
@@ -32,15 +34,17 @@ from mypy.nodes import (
     MypyFile,
     NameExpr,
     OverloadedFuncDef,
+    SymbolTableNode,
     TupleExpr,
     TypeInfo,
     Var,
 )
-from mypy.plugin import CheckerPluginInterface, ClassDefContext, MethodContext
+from mypy.plugin import CheckerPluginInterface, ClassDefContext, FunctionContext, MethodContext, Plugin
 from mypy.types import (
     AnyType,
     CallableType,
     Instance,
+    LiteralType,
     NoneType,
     TupleType,
     Type,
@@ -56,13 +60,13 @@ from mypy_eagerload.core import loadstate
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.loadstate import State
 from mypy_eagerload.hooks import flow
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type
+from mypy_eagerload.hooks.compat import depend_on_functions, depend_on_mappings, expression_type
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.loader_options import decode_option_type, encode_option_type
 from mypy_eagerload.hooks.models import expose_digest, is_declarative, metadata
 from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.summaries import Ir, summarize_class
+from mypy_eagerload.hooks.summaries import Ir, summarize_class, summarize_module
 from mypy_eagerload.hooks.types import state_to_type, type_to_state
 
 _MAX_DEPTH = 8  # nested summarised calls followed from one call site
@@ -100,6 +104,63 @@ def record_class(ctx: ClassDefContext) -> None:
         expose_digest(ctx, info, record)
     elif (metadata(info) or {}).get("kind") == "layer":
         del info.metadata[names.PLUGIN_KEY]  # an edit removed the last one (dmypy)
+
+
+# Module-level functions. Their bodies are gone once a module is checked (and, with mypy
+# 2.x's interface-first processing, the cache is written before bodies are checked), so
+# their summaries are written into the module's symbol table, as a plugin-generated
+# ``__eagerload_functions__`` typed ``Literal["<json>"]``, by the hooks that see a module's
+# whole analysed tree before it is serialized or freed: ``report_config_data`` when the
+# cache is written and ``get_additional_indirect_deps`` at the end of checking (dmypy, and
+# runs without a cache). Both compute the same value from the same tree. mypy 1.x has the
+# second hook missing and frees bodies before writing the cache: there, module-level
+# functions are not summarised at all (``MODULE_SUMMARIES``), rather than differently by mode.
+MODULE_SUMMARIES = hasattr(Plugin, "get_additional_indirect_deps")
+_MODULE_MEMO: dict[str, dict[str, Ir]] = {}  # decoded tables, by their text
+# Tables computed from a tree in memory, checked by identity on use (a cache, not state).
+_TREE_MEMO: dict[int, tuple[MypyFile, int, dict[str, Ir]]] = {}
+
+
+def store_module_summaries(tree: MypyFile | None, str_info: TypeInfo | None) -> None:
+    """Write (or remove) the module's summaries, from its whole tree."""
+    if not MODULE_SUMMARIES or tree is None or str_info is None or tree.is_stub or not tree.defs:
+        return
+    functions = summarize_module(tree.defs)
+    if not functions:
+        tree.names.pop(names.MODULE_FUNCTIONS, None)
+        return
+    text = json.dumps(functions, sort_keys=True)
+    var = Var(names.MODULE_FUNCTIONS, LiteralType(text, Instance(str_info, [])))
+    var._fullname = f"{tree.fullname}.{names.MODULE_FUNCTIONS}"
+    var.is_ready = True
+    tree.names[names.MODULE_FUNCTIONS] = SymbolTableNode(GDEF, var, module_public=False,
+                                                         plugin_generated=True)
+
+
+def module_summary(tree: MypyFile, name: str) -> Ir | None:
+    """The summary of module-level function ``name``: stored, or (same module's SCC, daemon)
+    computed from the tree still in memory, which gives what will be stored."""
+    if not MODULE_SUMMARIES:
+        return None
+    sym = tree.names.get(names.MODULE_FUNCTIONS)
+    typ = get_proper_type(sym.node.type) if sym is not None and isinstance(sym.node, Var) \
+        and sym.node.type is not None else None
+    if isinstance(typ, LiteralType) and isinstance(typ.value, str):
+        table = _MODULE_MEMO.get(typ.value)
+        if table is None:
+            if len(_MODULE_MEMO) > 512:
+                _MODULE_MEMO.clear()
+            table = _MODULE_MEMO[typ.value] = json.loads(typ.value)
+        found = table.get(name)
+        return found if isinstance(found, dict) else None
+    if sym is None and tree.defs and not tree.is_stub:
+        hit = _TREE_MEMO.get(id(tree))
+        if hit is None or hit[0] is not tree or hit[1] != len(tree.defs):
+            if len(_TREE_MEMO) > 256:
+                _TREE_MEMO.clear()
+            hit = _TREE_MEMO[id(tree)] = (tree, len(tree.defs), summarize_module(tree.defs))
+        return hit[2].get(name)
+    return None
 
 
 def find_summary(info: TypeInfo, method: str) -> tuple[TypeInfo, Ir] | None:
@@ -204,16 +265,22 @@ class Evaluator:
     api: CheckerPluginInterface
     schema: CheckerSchema
     modules: Callable[[str], MypyFile | None]
-    consulted: set[str] = field(default_factory=set)
+    consulted: set[str] = field(default_factory=set)  # classes whose summaries were read
+    consulted_modules: set[str] = field(default_factory=set)  # modules, for their functions
 
     # -- entry ------------------------------------------------------------------------
-    def call_summary(self, owner: TypeInfo, summary: Ir, receiver: Value,
+    def call_summary(self, owner: TypeInfo | str, summary: Ir, receiver: Value,
                      args: dict[str, Binding], depth: int) -> Alts | None:
-        """The values ``summary`` (a method of ``owner``) returns for these arguments."""
+        """The values ``summary`` (a method of class ``owner``, or a function of module
+        ``owner``) returns for these arguments."""
         if depth > _MAX_DEPTH:
             return None
-        self.consulted.add(owner.fullname)
-        module = self.modules(owner.module_name)
+        if isinstance(owner, str):
+            self.consulted_modules.add(owner)
+            module = self.modules(owner)
+        else:
+            self.consulted.add(owner.fullname)
+            module = self.modules(owner.module_name)
         frame = Frame(module, {}, depth)
         for i, (name, default, _kind) in enumerate(summary["params"]):
             if i == 0 and not summary.get("static"):
@@ -441,7 +508,15 @@ class Evaluator:
         option = _OPTION_FUNCTIONS.get(func.fullname)
         if option is not None:
             return self.option_call(option, None, args, frame)
-        return None
+        module, _, name = func.fullname.rpartition(".")
+        tree = self.modules(module)
+        summary = module_summary(tree, name) if tree is not None else None
+        if summary is None:
+            return None
+        bindings = self.bind(summary, args, frame)
+        if bindings is None:
+            return None
+        return self.call_summary(module, summary, None, bindings, frame.depth + 1)
 
     def select(self, value: Value) -> Alts | None:
         if isinstance(value, Cls) and self.schema.model_of(value.info) is not None:
@@ -698,21 +773,26 @@ def _models_in(typ: Type, depth: int = 0) -> Iterator[Instance]:
 # Type checking: the call site
 
 
-def call_hook(lookup: Lookup, settings: Settings, owner: TypeInfo, summary: Ir,
-              modules: Callable[[str], MypyFile | None]) -> Callable[[MethodContext], Type]:
+def call_hook(lookup: Lookup, settings: Settings, owner: TypeInfo | str, summary: Ir,
+              modules: Callable[[str], MypyFile | None]
+              ) -> Callable[[MethodContext | FunctionContext], Type]:
+    """The hook for calls of a summarised method of ``owner`` (a class), or of a function
+    of ``owner`` (a module name)."""
     wide_sync = settings.allow_lazy_loads != "never"
 
-    def hook(ctx: MethodContext) -> Type:
+    def hook(ctx: MethodContext | FunctionContext) -> Type:
         schema = CheckerSchema(lookup)
         evaluator = Evaluator(ctx.api, schema, modules)
-        receiver = ctx.type
+        receiver = ctx.type if isinstance(ctx, MethodContext) else None
         result = ctx.default_return_type
-        if isinstance(receiver, Instance):
+        if isinstance(owner, str) or isinstance(receiver, Instance):
             bindings = _site_bindings(ctx, summary)
-            alts = evaluator.call_summary(owner, summary, Obj(receiver), bindings, 0) \
+            alts = evaluator.call_summary(owner, summary, Obj(receiver) if receiver is not None
+                                          and isinstance(receiver, Instance) else None, bindings, 0) \
                 if bindings is not None else None
             result = _apply_result(ctx.api, evaluator, alts, result, lookup, wide_sync)
         depend_on_mappings(ctx.api, [*sorted(evaluator.consulted), *schema.consulted()])
+        depend_on_functions(ctx.api, sorted(evaluator.consulted_modules))
         _depend_on_modules(ctx.api, evaluator)
         # Loaded[...] returns and routes' response models check what the caller gets.
         check_returned(ctx.api, lookup, settings, ctx.context, _awaited(result), made_here=True)
@@ -721,7 +801,27 @@ def call_hook(lookup: Lookup, settings: Settings, owner: TypeInfo, summary: Ir,
     return hook
 
 
-def _site_bindings(ctx: MethodContext, summary: Ir) -> dict[str, Binding] | None:
+def dependency_type(api: CheckerPluginInterface, schema: CheckerSchema, fullname: str, typ: Type
+                    ) -> Type | None:
+    """The type of a parameter FastAPI fills with ``Depends(<fullname>)``: ``typ`` with the
+    state the dependency's summary gives, called with nothing known about its arguments
+    (they are FastAPI's to fill); None when not known."""
+    module, _, name = fullname.rpartition(".")
+    modules: dict[str, MypyFile] = getattr(api, "modules", None) or {}
+    tree = modules.get(module)
+    summary = module_summary(tree, name) if tree is not None else None
+    if summary is None:
+        return None
+    evaluator = Evaluator(api, schema, modules.get)
+    alts = evaluator.call_summary(module, summary, None, {}, 0)
+    depend_on_functions(api, sorted(evaluator.consulted_modules))
+    depend_on_mappings(api, [*sorted(evaluator.consulted), *schema.consulted()])
+    _depend_on_modules(api, evaluator)
+    result = _apply_result(api, evaluator, alts, typ, schema.lookup, True)
+    return result if result is not typ else None
+
+
+def _site_bindings(ctx: MethodContext | FunctionContext, summary: Ir) -> dict[str, Binding] | None:
     formals = {p[0] for p in summary["params"]}
     out: dict[str, Binding] = {}
     for name, exprs, types, kinds in zip(ctx.callee_arg_names, ctx.args, ctx.arg_types, ctx.arg_kinds):
@@ -822,6 +922,7 @@ def _depend_on_modules(api: CheckerPluginInterface, evaluator: Evaluator) -> Non
     refs = getattr(api, "module_refs", None)
     if not isinstance(refs, set):
         return
+    refs.update(evaluator.consulted_modules)
     for fullname in evaluator.consulted:
         info = evaluator.schema.info(fullname)
         if info is not None and info.module_name:

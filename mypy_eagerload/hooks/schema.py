@@ -171,6 +171,10 @@ class CheckerSchema(_Memoized):
         self._directions: dict[tuple[str, str], str] = {}
         self._str: Instance | None = None
 
+    @property
+    def lookup(self) -> Lookup:
+        return self._lookup
+
     def literal(self, api: CheckerPluginInterface, value: str) -> LiteralType:
         """``Literal["value"]``, one object per value and hook call."""
         found = self._literals.get(value)

@@ -108,6 +108,18 @@ def summarize_class(defn: ClassDef) -> dict[str, Ir]:
     return found
 
 
+def summarize_module(defs: Sequence[Statement]) -> dict[str, Ir]:
+    """{function: summary} for a module's own undecorated top-level functions (a decorator
+    may change what a call returns)."""
+    found: dict[str, Ir] = {}
+    for stmt in defs:
+        if isinstance(stmt, FuncDef):
+            summary = summarize_function(stmt)
+            if summary is not None:
+                found[stmt.name] = {**summary, "static": True}
+    return found
+
+
 def summarize_function(func: FuncDef) -> Ir | None:
     """The summary of ``func``, or None when no ``return`` gives anything a call site could
     use (every return unknown or None)."""
