@@ -61,6 +61,27 @@ class AuditMixin:
 M = TypeVar("M", bound=Base)
 
 
+class LayeredBase(Generic[M]):
+    """The layered variant's repository base (issue 17): the model comes from the subclass."""
+
+    model: type[M]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def base_statement(self) -> Any:
+        return select(self.model)
+
+    async def one_or_none(self, statement: Any) -> M | None:
+        result = await self.session.execute(statement)
+        found: M | None = result.unique().scalar_one_or_none()
+        return found
+
+    async def by_id(self, id: int, *, options: Sequence[ExecutableOption] = ()) -> M | None:
+        statement = self.base_statement().filter_by(id=id).options(*options)
+        return await self.one_or_none(statement)
+
+
 class Repository(Generic[M]):
     def __init__(self, session: AsyncSession, model: type[M]) -> None:
         self.session = session
@@ -80,11 +101,16 @@ def _module_of(i: int) -> str:
     return f"app.models.m{i // PER_MODULE}"
 
 
-def generate(models: int, out: Path, seed: int = 1) -> None:
+def generate(models: int, out: Path, seed: int = 1, layered: bool = False) -> None:
+    """With ``layered``, a third of the query functions get their object through a service
+    and a concrete repository with an option provider (``app/services``) instead of a query
+    written in place."""
     rng = random.Random(seed)
     (out / "app" / "models").mkdir(parents=True, exist_ok=True)
     (out / "app" / "queries").mkdir(parents=True, exist_ok=True)
-    for pkg in ("app", "app/models", "app/queries"):
+    if layered:
+        (out / "app" / "services").mkdir(parents=True, exist_ok=True)
+    for pkg in ("app", "app/models", "app/queries", *(["app/services"] if layered else [])):
         (out / pkg / "__init__.py").write_text("")
     (out / "app" / "base.py").write_text(BASE)
     # rels[i] = [(name, target index, is collection, lazy)]
@@ -124,10 +150,41 @@ def generate(models: int, out: Path, seed: int = 1) -> None:
     for start in range(0, models, PER_MODULE):
         indices = list(range(start, min(start + PER_MODULE, models)))
         (out / "app" / "queries" / f"q{start // PER_MODULE}.py").write_text(
-            _queries(rng, indices, rels))
+            _queries(rng, indices, rels, layered))
+        if layered:
+            (out / "app" / "services" / f"s{start // PER_MODULE}.py").write_text(
+                _services(rng, indices, rels))
 
 
-def _queries(rng: random.Random, indices: list[int], rels: list[list[tuple[str, int, bool, str]]]) -> str:
+def _services(rng: random.Random, indices: list[int], rels: list[list[tuple[str, int, bool, str]]]) -> str:
+    """Per model: a repository with an option provider, and a service that uses both."""
+    used = sorted(set(indices) | {t for i in indices for _, t, _, _ in rels[i]})
+    by_module: dict[str, list[str]] = {}
+    for t in used:
+        by_module.setdefault(_module_of(t), []).append(_name(t))
+    lines = ["from __future__ import annotations", "",
+             "from collections.abc import Sequence", "",
+             "from sqlalchemy.ext.asyncio import AsyncSession",
+             "from sqlalchemy.orm import joinedload, selectinload",
+             "from sqlalchemy.sql.base import ExecutableOption", "",
+             "from app.base import LayeredBase"]
+    lines += [f"from {mod} import {', '.join(names)}" for mod, names in sorted(by_module.items())]
+    for i in indices:
+        model = _name(i)
+        name, _target, many, _lazy = rels[i][0]  # what the layered queries read
+        loader = "selectinload" if many else "joinedload"
+        lines += ["", "", f"class {model}Repo(LayeredBase[{model}]):", f"    model = {model}", "",
+                  "    def eager(self) -> Sequence[ExecutableOption]:",
+                  f"        return ({loader}({model}.{name}),)", "", "",
+                  f"class {model}Service:",
+                  f"    async def get(self, session: AsyncSession, id: int) -> {model} | None:",
+                  f"        repository = {model}Repo(session)",
+                  "        return await repository.by_id(id, options=repository.eager())"]
+    return "\n".join(lines) + "\n"
+
+
+def _queries(rng: random.Random, indices: list[int], rels: list[list[tuple[str, int, bool, str]]],
+             layered: bool = False) -> str:
     used = sorted({i for i in indices} | {t for i in indices for _, t, _, _ in rels[i]})
     by_module: dict[str, list[str]] = {}
     for t in used:
@@ -138,6 +195,9 @@ def _queries(rng: random.Random, indices: list[int], rels: list[list[tuple[str, 
              "from sqlalchemy.orm import joinedload, raiseload, selectinload, undefer", "",
              "from app.base import Repository"]
     lines += [f"from {mod} import {', '.join(names)}" for mod, names in sorted(by_module.items())]
+    if layered:
+        services = ", ".join(f"{_name(i)}Service" for i in indices)
+        lines.append(f"from app.services.s{indices[0] // PER_MODULE} import {services}")
     for i in indices:
         model = _name(i)
         for q in range(QUERIES_PER_MODEL):
@@ -149,6 +209,13 @@ def _queries(rng: random.Random, indices: list[int], rels: list[list[tuple[str, 
             wrong = rng.random() < 0.05  # a few real bugs, as in any code base
             lines.append("")
             lines.append("")
+            if layered and q % 3 == 1:  # through the service and repository layers
+                lines.append(f"async def layered_{i}_{q}(session: AsyncSession) -> object:")
+                lines.append(f"    obj = await {model}Service().get(session, {q})")
+                lines.append("    assert obj is not None")
+                read = rels[i][0][0] if not wrong else name  # the service loads rels[i][0]
+                lines.append(f"    return obj.{read}")
+                continue
             if q % 3 == 0:
                 lines.append(f"async def get_{i}_{q}(session: AsyncSession) -> object:")
                 lines.append(f"    repo = Repository(session, {model})")
@@ -172,8 +239,9 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--layered", action="store_true", help="add services and repositories")
     args = parser.parse_args()
-    generate(args.models, args.out, args.seed)
+    generate(args.models, args.out, args.seed, args.layered)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ so drift in the machine's speed hits both alike. Modes:
 * edit: warm after appending a function to one query module;
 * cold -n 2: like cold, with ``--num-workers 2``.
 
+``--layered`` generates the layered variant: a third of the query functions get their object
+through a service and a concrete repository with an option provider (``app/services``).
+
 It prints the median time of each, the ratio plugin / no plugin, and the peak memory
 ratio (the largest resident set of mypy and its workers). ``--floor`` adds two reference
 plugins from ``floor_plugins.py`` to the same interleaved runs: ``empty`` (hooks nothing)
@@ -112,10 +115,10 @@ def one_round(project: Path, base: Path, third: dict[str, Path], plugin: str,
     return results
 
 
-def bench(size: int, runs: int, configs: list[str]) -> dict[str, dict[str, float]]:
+def bench(size: int, runs: int, configs: list[str], layered: bool = False) -> dict[str, dict[str, float]]:
     base = Path(tempfile.mkdtemp(prefix=f"eagerload-bench-{size}-"))
     project = base / "project"
-    generate(size, project)
+    generate(size, project, layered=layered)
     for name in configs:
         plugins = f"plugins = {CONFIGS[name]}\n" if CONFIGS[name] else ""
         (project / f"{name}.ini").write_text(f"[mypy]\n{plugins}")
@@ -148,6 +151,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 500])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--layered", action="store_true",
+                        help="the layered variant: services and repositories (issue 17)")
     parser.add_argument("--floor", action="store_true",
                         help="also run the reference plugins of floor_plugins.py (empty, asked)")
     args = parser.parse_args()
@@ -160,7 +165,7 @@ def main() -> None:
     print(f"{'models':>6}  {'mode':<10} {'no plugin':>10} {'plugin':>10} {'ratio':>7} {'memory':>7}{floor}")
     everything = {}
     for size in args.sizes:
-        table = bench(size, args.runs, configs)
+        table = bench(size, args.runs, configs, args.layered)
         everything[size] = table
         for mode, row in table.items():
             extra = f" {row['empty_ratio']:>6.3f} {row['asked_ratio']:>6.3f}" if args.floor else ""

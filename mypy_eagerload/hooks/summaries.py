@@ -292,7 +292,7 @@ class _Walker:
             left, right = expr.operands
             if isinstance(left, NameExpr) and isinstance(right, NameExpr) and right.name == "None" \
                     and self._pristine_param(left.name, env):
-                test = ["is_none", left.name]
+                test: Ir = ["is_none", left.name]
                 return test if expr.operators[0] == "is" else ["not", test]
         return None
 
