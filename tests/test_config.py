@@ -93,12 +93,13 @@ def test_settings_change_output_and_invalidate_the_cache(tmp_path: Path) -> None
 
 def test_report_config_data_carries_every_setting() -> None:
     from mypy.options import Options
+    from mypy.plugin import ReportConfigContext
 
     from mypy_eagerload import __version__
     from mypy_eagerload.plugin import EagerLoadPlugin
 
     plugin = EagerLoadPlugin(Options())
-    data = plugin.report_config_data(None)  # type: ignore[arg-type]
+    data = plugin.report_config_data(ReportConfigContext("app", "app.py", is_check=True))
     assert data == {"mypy_eagerload": __version__, "strict": False, "allow_lazy_loads": "sync",
                     "disabled_checks": []}
 

@@ -61,6 +61,7 @@ from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.loadstate import State
 from mypy_eagerload.hooks import flow
 from mypy_eagerload.hooks.compat import depend_on_functions, depend_on_mappings, expression_type
+from mypy_eagerload.hooks.contracts import requirements_in
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.loader_options import decode_option_type, encode_option_type
 from mypy_eagerload.hooks.models import expose_digest, is_declarative, metadata
@@ -785,6 +786,8 @@ def call_hook(lookup: Lookup, settings: Settings, owner: TypeInfo | str, summary
         evaluator = Evaluator(ctx.api, schema, modules)
         receiver = ctx.type if isinstance(ctx, MethodContext) else None
         result = ctx.default_return_type
+        if requirements_in(_awaited(result)):
+            return result  # a Loaded[...] return type: the declaration is the contract
         if isinstance(owner, str) or isinstance(receiver, Instance):
             bindings = _site_bindings(ctx, summary)
             alts = evaluator.call_summary(owner, summary, Obj(receiver) if receiver is not None
