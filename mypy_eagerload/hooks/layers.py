@@ -126,7 +126,7 @@ def store_module_summaries(tree: MypyFile | None, str_info: TypeInfo | None) -> 
     """Write (or remove) the module's summaries, from its whole tree."""
     if not MODULE_SUMMARIES or tree is None or str_info is None or tree.is_stub or not tree.defs:
         return
-    functions = summarize_module(tree.defs)
+    functions = _tree_summaries(tree)
     if not functions:
         tree.names.pop(names.MODULE_FUNCTIONS, None)
         return
@@ -155,13 +155,19 @@ def module_summary(tree: MypyFile, name: str) -> Ir | None:
         found = table.get(name)
         return found if isinstance(found, dict) else None
     if sym is None and tree.defs and not tree.is_stub:
-        hit = _TREE_MEMO.get(id(tree))
-        if hit is None or hit[0] is not tree or hit[1] != len(tree.defs):
-            if len(_TREE_MEMO) > 256:
-                _TREE_MEMO.clear()
-            hit = _TREE_MEMO[id(tree)] = (tree, len(tree.defs), summarize_module(tree.defs))
-        return hit[2].get(name)
+        return _tree_summaries(tree).get(name)
     return None
+
+
+def _tree_summaries(tree: MypyFile) -> dict[str, Ir]:
+    """``summarize_module`` of a tree in memory, once per tree (both storing hooks and the
+    callers of the same SCC ask)."""
+    hit = _TREE_MEMO.get(id(tree))
+    if hit is None or hit[0] is not tree or hit[1] != len(tree.defs):
+        if len(_TREE_MEMO) > 256:
+            _TREE_MEMO.clear()
+        hit = _TREE_MEMO[id(tree)] = (tree, len(tree.defs), summarize_module(tree.defs))
+    return hit[2]
 
 
 def find_summary(info: TypeInfo, method: str) -> tuple[TypeInfo, Ir] | None:

@@ -82,6 +82,7 @@ from mypy.nodes import (
     WhileStmt,
     WithStmt,
 )
+from mypy.types import AnyType, CallableType, Instance, NoneType, UnboundType, get_proper_type
 
 from mypy_eagerload.hooks.syntax import _CHILD_ATTRS
 
@@ -123,7 +124,8 @@ def summarize_module(defs: Sequence[Statement]) -> dict[str, Ir]:
 def summarize_function(func: FuncDef) -> Ir | None:
     """The summary of ``func``, or None when no ``return`` gives anything a call site could
     use (every return unknown or None)."""
-    if func.is_property or func.is_generator or _size(func.body) > _MAX_STATEMENTS:
+    if func.is_property or func.is_generator or not _may_carry_state(func) \
+            or _size(func.body) > _MAX_STATEMENTS:
         return None
     params = [arg.variable.name for arg in func.arguments]
     walker = _Walker(set(params))
@@ -140,6 +142,29 @@ def summarize_function(func: FuncDef) -> Ir | None:
     import json  # only when a summary is kept
 
     return summary if len(json.dumps(summary)) <= _MAX_IR_SIZE else None
+
+
+# Declared return types no load state or option can ride on: not worth a summary (most
+# functions of an application; a view returning ``str`` or ``object``).
+_PLAIN_RETURNS = frozenset({"object", "None", "str", "int", "bool", "float", "bytes", "dict",
+                            "builtins.object", "builtins.str", "builtins.int", "builtins.bool",
+                            "builtins.float", "builtins.bytes", "builtins.dict"})
+
+
+def _may_carry_state(func: FuncDef) -> bool:
+    """Whether ``func``'s declared return type (as written) could carry a state: an
+    unannotated function returns ``Any`` to its callers, a ``-> str`` one nothing."""
+    written = func.unanalyzed_type if func.unanalyzed_type is not None else func.type
+    if not isinstance(written, CallableType) or written.implicit:
+        return False
+    proper = get_proper_type(written.ret_type)
+    if isinstance(proper, UnboundType):
+        return proper.name not in _PLAIN_RETURNS or bool(proper.args)
+    if isinstance(proper, NoneType):
+        return False
+    if isinstance(proper, Instance):
+        return proper.type.fullname not in _PLAIN_RETURNS or bool(proper.args)
+    return not isinstance(proper, AnyType)
 
 
 def _useful(value: Ir) -> bool:
