@@ -60,33 +60,29 @@ def type_context(api: CheckerPluginInterface) -> Type | None:
 
 
 def depend_on_mappings(api: CheckerPluginInterface, models: Iterable[str]) -> None:
-    """Make the code being checked depend on the mappings of ``models`` (fine-grained mode).
-
-    The checker has no API for this; semantic analysis has ``add_plugin_dependency``, which
-    writes the same ``MypyFile.plugin_deps`` that the dependency pass reads after checking.
-    """
-    tree = getattr(api, "tree", None)
-    scope = getattr(api, "tscope", None)
-    deps = getattr(tree, "plugin_deps", None)
-    if deps is None or scope is None:
-        return
-    target = scope.current_target()
-    for model in models:
-        deps.setdefault(f"<{model}.{MAPPING_DIGEST}>", set()).add(target)
+    """Make the code being checked depend on the mappings of ``models`` (fine-grained mode)."""
+    _depend_on(api, [f"<{model}.{MAPPING_DIGEST}>" for model in models])
 
 
 def depend_on_functions(api: CheckerPluginInterface, modules: Iterable[str]) -> None:
-    """Like ``depend_on_mappings``, for the summaries of ``modules``' functions."""
+    """The same, on the summaries of ``modules``' functions (``hooks.layers``)."""
     from mypy_eagerload.names import MODULE_FUNCTIONS
 
+    _depend_on(api, [f"<{module}.{MODULE_FUNCTIONS}>" for module in modules])
+
+
+def _depend_on(api: CheckerPluginInterface, triggers: list[str]) -> None:
+    """The checker has no API for this; semantic analysis has ``add_plugin_dependency``,
+    which writes the same ``MypyFile.plugin_deps`` that the dependency pass reads after
+    checking."""
     tree = getattr(api, "tree", None)
     scope = getattr(api, "tscope", None)
     deps = getattr(tree, "plugin_deps", None)
     if deps is None or scope is None:
         return
     target = scope.current_target()
-    for module in modules:
-        deps.setdefault(f"<{module}.{MODULE_FUNCTIONS}>", set()).add(target)
+    for trigger in triggers:
+        deps.setdefault(trigger, set()).add(target)
 
 
 def current_function(api: CheckerPluginInterface) -> FuncItem | None:

@@ -37,7 +37,7 @@ inside them is unknown afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from mypy.nodes import (
@@ -371,30 +371,26 @@ def _children(node: object) -> list[object]:
     return out
 
 
-def _mentioned(stmt: Statement) -> set[str]:
-    found: set[str] = set()
+def _walk(stmt: Statement, into_defs: bool = True) -> Iterator[object]:
+    """Every node under ``stmt``; with ``into_defs`` False, not inside nested definitions."""
     stack: list[object] = [stmt]
     while stack:
         node = stack.pop()
         if isinstance(node, list):
             stack.extend(node)
-        elif isinstance(node, NameExpr):
-            found.add(node.name)
-        stack.extend(_children(node))
-    return found
+            continue
+        yield node
+        if into_defs or not isinstance(node, (FuncDef, Decorator, ClassDef)):
+            stack.extend(_children(node))
+
+
+def _mentioned(stmt: Statement) -> set[str]:
+    return {node.name for node in _walk(stmt) if isinstance(node, NameExpr)}
 
 
 def _has_return(stmt: Statement) -> bool:
-    stack: list[object] = [stmt]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, ReturnStmt):
-            return True
-        if not isinstance(node, (FuncDef, Decorator, ClassDef)):
-            stack.extend(_children(node))
-    return False
+    """A ``return`` of this function inside ``stmt`` (not of a function defined there)."""
+    return any(isinstance(node, ReturnStmt) for node in _walk(stmt, into_defs=False))
 
 
 def _blocks(stmt: Statement) -> list[Block]:
