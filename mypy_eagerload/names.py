@@ -47,6 +47,8 @@ LOADER_OPTION_FUNCTIONS = (
     "raiseload", "noload", "defaultload", "load_only", "defer", "undefer", "undefer_group",
     "with_expression",
 )
+# Their fully qualified names -> the function's name.
+OPTION_FUNCTIONS = {f"{STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in LOADER_OPTION_FUNCTIONS}
 ALIASED_CLASS = "sqlalchemy.orm.util.AliasedClass"
 
 # Sessions. Sync sessions load lazily without failing, so their results get a wider view.

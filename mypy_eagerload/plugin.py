@@ -70,7 +70,6 @@ else:  # the same names, each a _Deferred module
         "layers", "members", "models", "queries", "results", "reveal", "routes", "schema",
         "serializers")})
 
-_OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
 _CHAIN_METHODS = {f"{cls}.{fn}": fn for cls in (names.ABSTRACT_LOAD, names.LOAD_CLASS)
                   for fn in (*names.LOADER_OPTION_FUNCTIONS, "options")}
 # Modules never worth a dependency edge to the plugin's own types.
@@ -128,7 +127,7 @@ class EagerLoadPlugin(Plugin):
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:
         if fullname == names.SELECT:
             return queries.select_hook(self.lookup_fully_qualified)
-        option = _OPTION_FUNCTIONS.get(fullname)
+        option = names.OPTION_FUNCTIONS.get(fullname)
         if option is not None:
             return loader_options.option_function_hook(option, self._info)
         if fullname == names.LOAD_CLASS:

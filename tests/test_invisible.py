@@ -6,7 +6,8 @@ invocation per set (modules renamed apart where two programs share a name), and 
 are compared line by line: errors with their texts, ``reveal_type`` notes, ``assert_type``
 failures. The sets: SQLAlchemy's own typing tests (``../shared/corpora/sqlalchemy-typing``,
 the version matching the installed SQLAlchemy), every typesafety case, the differential
-scenarios, the fuzz corpus and generated fuzz programs, and the example app.
+scenarios (the layered ones too), the fuzz corpus and generated fuzz programs, and the
+example apps.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def test_typesafety_cases(tmp_path: Path) -> None:
 
 def test_differential_scenarios(tmp_path: Path) -> None:
     cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.rebinding() + scenarios.generated(60)
-             + scenarios.generated(20, seed=11, sync=True) + scenarios.strict(20))
+             + scenarios.generated(20, seed=11, sync=True) + scenarios.strict(20) + scenarios.layered(60))
     module = harness.write_project(tmp_path, cases)
     lines = assert_same(tmp_path, [module.name])
     print(f"\ndifferential: {len(cases)} scenarios, {lines} lines of mypy output, identical")
@@ -167,7 +168,8 @@ def test_fuzz_programs(tmp_path: Path) -> None:
     print(f"\nfuzz: {len(targets)} modules, {lines} lines of mypy output, identical")
 
 
-def test_example_app(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "examples" / "blog", tmp_path / "blog")
-    lines = assert_same(tmp_path, ["blog"])
-    print(f"\nexample: {lines} lines of mypy output, identical")
+def test_example_apps(tmp_path: Path) -> None:
+    for app in ("blog", "shop"):
+        shutil.copytree(ROOT / "examples" / app, tmp_path / app)
+    lines = assert_same(tmp_path, ["blog", "shop"])
+    print(f"\nexamples: {lines} lines of mypy output, identical")

@@ -65,6 +65,7 @@ from mypy_eagerload.hooks.contracts import requirements_in
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.loader_options import decode_option_type, encode_option_type
 from mypy_eagerload.hooks.models import expose_digest, is_declarative, metadata
+from mypy_eagerload.hooks.queries import chains_of, is_loader_option
 from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.summaries import Ir, summarize_class, summarize_module
@@ -72,13 +73,11 @@ from mypy_eagerload.hooks.types import state_to_type, type_to_state
 
 _MAX_DEPTH = 8  # nested summarised calls followed from one call site
 _MAX_ALTERNATIVES = 16
-_OPTION_FUNCTIONS = {f"{names.STRATEGY_OPTIONS_MODULE}.{fn}": fn for fn in names.LOADER_OPTION_FUNCTIONS}
 # Result methods between running a statement and the objects it gives.
 _FETCHES = frozenset({"scalar_one", "scalar_one_or_none", "first", "one", "one_or_none", "all",
                       "scalars", "unique", "fetchall", "scalar"})
 _PASS_THROUGH = frozenset({"builtins.list", "builtins.tuple"})
 _BUILTINS = frozenset({"list", "tuple"})
-_OPTION_CLASSES = ("ExecutableOption", "ORMOption")
 _RUN = frozenset({"execute", "scalars", "scalar"})
 _UNPACKABLE = frozenset({"builtins.list", "typing.Sequence", "builtins.tuple", "typing.Iterable",
                          "collections.abc.Sequence"})
@@ -345,8 +344,8 @@ class Evaluator:
             if decided is False:
                 return self.eval(ir[3], frame)
             return self.eval(["any", [ir[2], ir[3]]], frame)
-        if tag == "refresh":
-            return self.refresh(self.eval(ir[1], frame), self.eval(ir[2], frame))
+        # "refresh" (``session.refresh(obj, ...)`` inside a layer): what it loads and expires
+        # is issue 18's to measure; until then the object's state after it is unknown.
         return None
 
     def each(self, alts: Alts | None, fn: Callable[[Value], Alts | None]) -> Alts | None:
@@ -430,13 +429,8 @@ class Evaluator:
             return None
         if isinstance(expr, (ListExpr, TupleExpr)):
             items = [expression_type(self.api, i) or self.api.get_expression_type(i) for i in expr.items]
-            chains: list[opt.Chain] = []
-            for item in items:
-                found = _option_chains_of_item(item)
-                if found is None:
-                    return None
-                chains.extend(found)
-            return [Options(tuple(chains))]
+            chains = chains_of(items)
+            return None if chains is None else [Options(chains)]
         if typ is None:
             return None
         fresh = flow.fresh(self.api, self.schema, expr, typ)
@@ -479,7 +473,7 @@ class Evaluator:
         for item in items:
             star = item[0] == "star"
             alts = self.eval(item[1] if star else item, frame)
-            result = self.pairs(result, alts, _concat if star else _append)
+            result = self.pairs(result, alts, _concat)
             if result is None:
                 return None
         return result
@@ -512,7 +506,7 @@ class Evaluator:
             if len(args) != 1 or args[0][0] != "pos":
                 return None
             return self.each(self.eval(args[0][2], frame), self.select)
-        option = _OPTION_FUNCTIONS.get(func.fullname)
+        option = names.OPTION_FUNCTIONS.get(func.fullname)
         if option is not None:
             return self.option_call(option, None, args, frame)
         module, _, name = func.fullname.rpartition(".")
@@ -601,7 +595,7 @@ class Evaluator:
         for kind, keyword, ir in args:
             if keyword is not None or kind not in ("pos", "star"):
                 return None
-            result = self.pairs(result, self.eval(ir, frame), _concat if kind == "star" else _append)
+            result = self.pairs(result, self.eval(ir, frame), _concat)
             if result is None:
                 return None
         return result
@@ -633,11 +627,6 @@ class Evaluator:
         if parent is None:
             return [Options((tuple(steps),))]
         return [Options(opt.extend(parent.chains, tuple(steps)))]
-
-    def refresh(self, objs: Alts | None, names_: Alts | None) -> Alts | None:
-        """``session.refresh(obj, ...)`` inside a layer: what it loads and expires is issue
-        18's to measure; until then the object's state after it is unknown."""
-        return None
 
     # -- tests ------------------------------------------------------------------------
     def decide(self, test: Ir, frame: Frame) -> bool | None:
@@ -682,13 +671,11 @@ def _bounded(alts: Alts) -> Alts | None:
 
 
 def _concat(a: Value, b: Value) -> Value:
+    """Options one after the other (an option is a one-chain ``Options``, so a display item
+    and a ``*spread`` join the same way)."""
     if isinstance(a, Options) and isinstance(b, Options):
         return Options(a.chains + b.chains)
     return None
-
-
-def _append(a: Value, b: Value) -> Value:
-    return _concat(a, b)  # an option is a one-element Options already
 
 
 def _as_options(value: Value) -> Alts | None:
@@ -709,20 +696,6 @@ def _is_session(typ: Instance) -> bool:
     return any(typ.type.has_base(b) for b in (*names.SYNC_SESSION_CLASSES, *names.ASYNC_SESSION_CLASSES))
 
 
-def _option_chains_of_item(typ: Type) -> tuple[opt.Chain, ...] | None:
-    """One item of an option sequence: its chains; () for options with no load effect."""
-    option = decode_option_type(typ)
-    if option is not None:
-        return tuple(option)
-    proper = get_proper_type(typ)
-    if isinstance(proper, AnyType):
-        return None
-    if isinstance(proper, Instance) and (proper.type.has_base(names.ABSTRACT_LOAD)
-                                         or proper.type.fullname.endswith(("ExecutableOption", "ORMOption"))):
-        return None
-    return ()
-
-
 def _option_chains(typ: Type) -> tuple[opt.Chain, ...] | None:
     """A single option, or a sequence or tuple of options, by its type; None otherwise
     (also for a sequence of options whose chains the type does not carry)."""
@@ -731,23 +704,13 @@ def _option_chains(typ: Type) -> tuple[opt.Chain, ...] | None:
     if option is not None:
         return tuple(option)
     if isinstance(proper, TupleType):
-        chains: list[opt.Chain] = []
-        for item in proper.items:
-            item_chains = _option_chains_of_item(item) if _is_option_type(item) else None
-            if item_chains is None:
-                return None
-            chains.extend(item_chains)
-        return tuple(chains)
+        if not all(is_loader_option(item) for item in proper.items):
+            return None  # a tuple of something else
+        return chains_of(list(proper.items))
     if isinstance(proper, Instance) and proper.type.fullname in _UNPACKABLE and len(proper.args) == 1:
         element = decode_option_type(proper.args[0])
         return tuple(element) if element is not None else None
     return None
-
-
-def _is_option_type(typ: Type | None) -> bool:
-    proper = get_proper_type(typ) if typ is not None else None
-    return isinstance(proper, Instance) and (proper.type.has_base(names.ABSTRACT_LOAD)
-                                             or proper.type.fullname.endswith(_OPTION_CLASSES))
 
 
 def _entity_state(proper: Type, schema: CheckerSchema) -> Entity | None:
@@ -919,7 +882,7 @@ def _map_option_items(typ: Type, fn: Callable[[Type], Type], depth: int = 0) -> 
     if proper.type.fullname in ("typing.Coroutine", "typing.Awaitable") and proper.args:
         last = _map_option_items(proper.args[-1], fn, depth + 1)
         return proper.copy_modified(args=[*proper.args[:-1], last])
-    if proper.type.fullname in _UNPACKABLE and len(proper.args) == 1 and _is_option_type(proper.args[0]):
+    if proper.type.fullname in _UNPACKABLE and len(proper.args) == 1 and is_loader_option(proper.args[0]):
         return proper.copy_modified(args=[fn(proper.args[0])])
     return typ
 

@@ -126,16 +126,16 @@ def collect_chains(ctx: MethodContext | FunctionContext, arg_index: int) -> tupl
         if items is None:
             return None
         types.extend(items)
-    return _chains_of(types)
+    return chains_of(types)
 
 
-def _chains_of(types: list[Type]) -> tuple[opt.Chain, ...] | None:
+def chains_of(types: list[Type]) -> tuple[opt.Chain, ...] | None:
     """Decode option types; None as soon as one is a loader option we cannot read."""
     chains: list[opt.Chain] = []
     for typ in types:
         option = decode_option_type(typ)
         if option is None:
-            if _is_loader_option(typ):
+            if is_loader_option(typ):
                 return None
             continue  # with_loader_criteria(), execution options...: no load effect
         chains.extend(option)
@@ -151,7 +151,7 @@ def _spread(typ: Type) -> list[Type] | None:
     return None
 
 
-def _is_loader_option(typ: Type) -> bool:
+def is_loader_option(typ: Type) -> bool:
     proper: ProperType = get_proper_type(typ)
     if isinstance(proper, AnyType):
         return True
@@ -302,7 +302,7 @@ def chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...
         # Item by item: the list's own element type is a join that forgets the paths.
         # Already checked as part of the argument: read the type map (checking them again
         # would run the option hooks again).
-        return _chains_of([expression_type(ctx.api, item) or ctx.api.get_expression_type(item)
+        return chains_of([expression_type(ctx.api, item) or ctx.api.get_expression_type(item)
                            for item in expr.items])
     items = _spread(ctx.arg_types[index][0])
-    return None if items is None else _chains_of(items)
+    return None if items is None else chains_of(items)

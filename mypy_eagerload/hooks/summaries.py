@@ -37,6 +37,7 @@ inside them is unknown afterwards.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -139,8 +140,6 @@ def summarize_function(func: FuncDef) -> Ir | None:
         "returns": [[list(tests), value] for tests, value in walker.returns],
         "static": func.is_static,
     }
-    import json  # only when a summary is kept
-
     return summary if len(json.dumps(summary)) <= _MAX_IR_SIZE else None
 
 
