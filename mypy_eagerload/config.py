@@ -8,7 +8,10 @@ Every setting that changes output is in ``as_report()``, which the plugin return
 from __future__ import annotations
 
 import configparser
+import hashlib
+import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -42,6 +45,12 @@ class Settings:
                 "disabled_checks": sorted(self.disabled_checks)}
 
 
+def key(settings: Settings) -> str:
+    """A short digest of the settings (dmypy compares it between runs: see ``plugin``)."""
+    text = json.dumps(settings.as_report(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def load(config_file: str | None) -> Settings:
     """The settings in ``config_file`` (mypy's); defaults when it has none."""
     if not config_file or not os.path.exists(config_file):
@@ -56,22 +65,79 @@ def load(config_file: str | None) -> Settings:
 
 
 def _read_toml(path: str) -> dict[str, object] | None:
+    section = _toml_tables(path).get("mypy_eagerload")
+    return section if isinstance(section, dict) else None
+
+
+def _toml_tables(path: str) -> dict[str, object]:
+    """The ``[tool.*]`` tables of a TOML file; none when it does not parse (mypy says why)."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # mypy depends on tomli for Python < 3.11
         import tomli as tomllib
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    section = data.get("tool", {}).get("mypy_eagerload")
-    return section if isinstance(section, dict) else None
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    tool = data.get("tool")
+    return tool if isinstance(tool, dict) else {}
 
 
 def _read_ini(path: str) -> dict[str, object] | None:
-    parser = configparser.ConfigParser()
-    parser.read(path)
-    if not parser.has_section(SECTION_INI):
+    parser = _ini(path)
+    if parser is None or not parser.has_section(SECTION_INI):
         return None
     return dict(parser.items(SECTION_INI))
+
+
+def _ini(path: str) -> configparser.ConfigParser | None:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(path)
+    except (OSError, configparser.Error):
+        return None
+    return parser
+
+
+# -- settings the plugin does not read -------------------------------------------------------
+# The files mypy looks for, in its order (mypy.defaults.CONFIG_NAMES plus the user files it
+# falls back to are not the project's): only the first that has a mypy section is read.
+PROJECT_FILES = ("mypy.ini", ".mypy.ini", "pyproject.toml", "setup.cfg")
+
+
+def _meant_for_us(name: str) -> bool:
+    """``mypy-eagerload``, ``tool.mypy_eagerload`` in an ini file, ``mypy_eagerload.plugin``,
+    ``eagerload``: a section name that can only mean this plugin's settings."""
+    normal = re.sub(r"[^a-z]", "", name.lower())
+    return normal.removeprefix("tool").removeprefix("mypy").removesuffix("plugin") == "eagerload"
+
+
+def misplaced(config_file: str | None) -> list[str]:
+    """One-line warnings for settings the plugin does not read: a misspelled section in the
+    file mypy reads, or the plugin's section in a project file mypy does not read."""
+    if not config_file or not os.path.exists(config_file):
+        return []
+    warnings = [f"{config_file}: [{found}] is not read; the plugin's section is [{right}]"
+                for found, right in _sections(config_file) if found != right]
+    folder = os.path.dirname(os.path.abspath(config_file))
+    right = f"[{SECTION_TOML if config_file.endswith('.toml') else SECTION_INI}] in {config_file}"
+    for name in PROJECT_FILES:
+        other = os.path.join(folder, name)
+        if os.path.exists(other) and not os.path.samefile(other, config_file):
+            warnings += [f"{name}: [{found}] is not read (mypy reads {config_file}); move these "
+                         f"settings to {right}" for found, _ in _sections(other)]
+    return warnings
+
+
+def _sections(path: str) -> list[tuple[str, str]]:
+    """(section found, the spelling the plugin reads there) for each section of ``path``
+    meant for the plugin."""
+    if path.endswith(".toml"):
+        return [(f"tool.{name}", SECTION_TOML) for name in _toml_tables(path) if _meant_for_us(name)]
+    parser = _ini(path)
+    return [] if parser is None else [(name, SECTION_INI) for name in parser.sections()
+                                      if _meant_for_us(name)]
 
 
 def parse(raw: dict[str, object], where: str) -> Settings:

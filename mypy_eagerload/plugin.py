@@ -30,7 +30,8 @@ from mypy.types import Instance, Type, get_proper_type
 
 # The error codes are imported now, not deferred: defining them registers them with mypy,
 # which checks ``disable_error_code = unloaded-relationship`` against its registry on start.
-from mypy_eagerload import __version__, config, names
+from mypy_eagerload import __version__ as VERSION
+from mypy_eagerload import config, names
 from mypy_eagerload.hooks import errorcodes  # noqa: F401
 
 
@@ -87,13 +88,18 @@ class EagerLoadPlugin(Plugin):
             # mypy prints a traceback for exceptions raised while loading plugins.
             print(f"error: mypy_eagerload: {error}", file=sys.stderr)
             raise SystemExit(2) from None
+        global _settings_key  # noqa: PLW0603  (see __getattr__ below)
+        _settings_key = config.key(self.settings)
+        if "mypy.build_worker.worker" not in sys.modules:  # once, not once per --num-workers worker
+            for warning in config.misplaced(options.config_file):
+                print(f"warning: mypy_eagerload: {warning}", file=sys.stderr)
 
     # -- configuration and cache keys ---------------------------------------------------
     def report_config_data(self, ctx: ReportConfigContext) -> object:
         if not ctx.is_check and self._summarised(ctx.id, ctx.path):
             # Called just before the module's tree is serialized (see hooks.layers).
             layers.store_module_summaries(self._module(ctx.id), self._info("builtins.str"))
-        return {"mypy_eagerload": __version__, **self.settings.as_report()}
+        return {"mypy_eagerload": VERSION, **self.settings.as_report()}
 
     def get_additional_indirect_deps(self, file: MypyFile) -> set[str]:
         # Called at the end of checking, before the tree is freed (see hooks.layers).
@@ -300,3 +306,18 @@ def _mark_new(ctx: FunctionContext) -> Type:
 
 def plugin(version: str) -> type[Plugin]:
     return EagerLoadPlugin
+
+
+# dmypy reloads its plugins on each `dmypy run` and restarts when a plugin module's
+# `__version__` or file hash changed (mypy.build.take_module_snapshot), but it knows nothing of
+# the plugin's own settings: a daemon started before `strict = true` was added kept the old
+# settings. mypy constructs the plugin (which reads the settings) right before it reads
+# `__version__`, so the version carries the settings' digest and a settings change restarts
+# the daemon like a change to mypy's own options does.
+_settings_key = ""
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        return f"{VERSION}+settings.{_settings_key}"
+    raise AttributeError(name)

@@ -215,10 +215,16 @@ class Daemon:
         _check(proc)
         return proc
 
+    def _flags(self) -> list[str]:
+        return ["--config-file", "mypy.ini", "--show-error-codes", "--no-error-summary",
+                "--no-color-output", "--hide-error-context", "--cache-dir", str(self.tmp / ".cache_daemon")]
+
     def start(self) -> None:
-        self._run("start", "--", "--config-file", "mypy.ini", "--show-error-codes",
-                  "--no-error-summary", "--no-color-output", "--hide-error-context",
-                  "--cache-dir", str(self.tmp / ".cache_daemon"))
+        self._run("start", "--", *self._flags())
+
+    def run(self) -> list[str]:
+        """``dmypy run``: starts the daemon if needed, restarts it when the configuration changed."""
+        return _parse(self._run("run", "--", *self._flags(), *self.targets).stdout, self.tmp)
 
     def check(self) -> list[str]:
         return _parse(self._run("check", *self.targets).stdout, self.tmp)

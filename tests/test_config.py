@@ -39,6 +39,17 @@ async def query(session: AsyncSession) -> None:
     user.bio
 """
 
+# A sync read: silent unless allow_lazy_loads = "never" (an N+1 query, not a failure).
+SYNC_MODULE = """\
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from mod import User
+
+def read(session: Session) -> None:
+    user = session.execute(select(User)).scalar_one()
+    user.posts
+"""
+
 
 def _mypy(tmp: Path, config_name: str, text: str, *extra: str) -> subprocess.CompletedProcess[str]:
     (tmp / "mod.py").write_text(MODULE)
@@ -127,3 +138,46 @@ def test_a_warm_run_imports_no_hook_module(tmp_path: Path) -> None:
     assert "mypy_eagerload.hooks.access" in cold_modules and "mypy_eagerload.core.loadstate" in cold_modules
     assert warm_modules == "[]"  # the error codes only (mypy checks configured codes)
     assert warm == cold and '"User.posts" is not loaded' in warm
+
+
+HEAD_INI = "[mypy]\nplugins = mypy_eagerload.plugin\n"
+HEAD_TOML = '[tool.mypy]\nplugins = ["mypy_eagerload.plugin"]\n'
+
+
+@pytest.mark.parametrize(("files", "config_name", "warning"), [
+    ({"pyproject.toml": HEAD_TOML + "[tool.mypy-eagerload]\nstrict = true\n"}, "pyproject.toml",
+     "pyproject.toml: [tool.mypy-eagerload] is not read; the plugin's section is [tool.mypy_eagerload]"),
+    ({"mypy.ini": HEAD_INI + "[mypy-eagerload]\nstrict = true\n"}, "mypy.ini",
+     "mypy.ini: [mypy-eagerload] is not read; the plugin's section is [mypy_eagerload]"),
+    ({"mypy.ini": HEAD_INI + "[tool.mypy_eagerload]\nstrict = true\n"}, "mypy.ini",
+     "mypy.ini: [tool.mypy_eagerload] is not read; the plugin's section is [mypy_eagerload]"),
+    ({"mypy.ini": HEAD_INI, "pyproject.toml": "[tool.mypy_eagerload]\nstrict = true\n"}, "mypy.ini",
+     "pyproject.toml: [tool.mypy_eagerload] is not read (mypy reads mypy.ini); move these settings "
+     "to [mypy_eagerload] in mypy.ini"),
+    ({"pyproject.toml": HEAD_TOML, "setup.cfg": "[mypy_eagerload]\nstrict = true\n"}, "pyproject.toml",
+     "setup.cfg: [mypy_eagerload] is not read (mypy reads pyproject.toml); move these settings "
+     "to [tool.mypy_eagerload] in pyproject.toml"),
+])
+def test_misplaced_settings_are_a_one_line_warning(tmp_path: Path, files: dict[str, str],
+                                                     config_name: str, warning: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    proc = _mypy(tmp_path, config_name, files[config_name])
+    lines = [line for line in proc.stderr.splitlines() if "mypy_eagerload" in line]
+    assert lines == [f"warning: mypy_eagerload: {warning}"]
+    # Not read, so the strict-only report on the plain parameter (line 21) is absent.
+    assert "mod.py:21:" not in proc.stdout and "mod.py:25:" in proc.stdout
+
+
+def test_settings_where_the_plugin_reads_them_give_no_warning(tmp_path: Path) -> None:
+    (tmp_path / "setup.cfg").write_text("[flake8]\nmax-line-length = 100\n")
+    proc = _mypy(tmp_path, "pyproject.toml", HEAD_TOML + "[tool.mypy_eagerload]\nstrict = true\n")
+    assert proc.stderr == ""
+    assert "mod.py:21: error:" in proc.stdout
+
+
+def test_the_package_as_plugin_path_names_the_right_one(tmp_path: Path) -> None:
+    proc = _mypy(tmp_path, "mypy.ini", "[mypy]\nplugins = mypy_eagerload\n")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert 'the plugin\'s entry point is "mypy_eagerload.plugin"' in proc.stderr

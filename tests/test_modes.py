@@ -119,3 +119,37 @@ def _diff(label: str, cold: list[str], other: list[str]) -> str:
     missing = sorted(set(cold) - set(other))
     extra = sorted(set(other) - set(cold))
     return f"{label} differs from a cold run\n  missing: {missing[:8]}\n  extra: {extra[:8]}"
+
+
+# Issue 20: each `dmypy run` after a change to the plugin's settings gives the cold run's
+# output (the daemon restarts, as it does for mypy's own options). `dmypy check` keeps the
+# daemon's configuration, mypy's own included: docs/guide.md says so.
+SETTINGS = [
+    "",
+    "[mypy_eagerload]\nstrict = true\n",
+    "[mypy_eagerload]\nstrict = true\nallow_lazy_loads = always\n",
+    "[mypy_eagerload]\ndisabled_checks = unloaded-column\n",
+    "[mypy_eagerload]\nallow_lazy_loads = never\n",
+    "",
+]
+
+
+@pytest.mark.slow
+def test_dmypy_run_follows_settings_changes(tmp_path: Path) -> None:
+    from tests.test_config import MODULE, SYNC_MODULE
+
+    (tmp_path / "mod.py").write_text(MODULE)
+    (tmp_path / "syncmod.py").write_text(SYNC_MODULE)
+    targets = ["mod.py", "syncmod.py"]
+    daemon = modes.Daemon(tmp_path, targets)
+    outputs = []
+    try:
+        for i, section in enumerate(SETTINGS):
+            (tmp_path / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n" + section)
+            cold = modes.mypy(tmp_path, targets, f".cache_cold{i}")
+            assert daemon.run() == cold, f"dmypy run after settings {section!r}"
+            outputs.append(cold)
+    finally:
+        daemon.stop()
+    # Every change showed in the output (else the test proved nothing).
+    assert all(a != b for a, b in itertools.pairwise(outputs[:-1])), outputs
