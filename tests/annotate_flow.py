@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.differential import harness
 from tests.differential.harness import seeded_engine
 from tests.differential.scenarios import GRAPH
 
@@ -79,8 +80,7 @@ def write(tmp: Path, flows: list[Flow]) -> None:
     pkg = tmp / "flowapp"
     pkg.mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text("")
-    here = Path(__file__).parent / "differential" / "dmodels.py"
-    (pkg / "models.py").write_text(here.read_text())
+    harness.write_models(tmp, "flowapp/models.py")
     models = ("from flowapp.models import Address, Comment, Group, Node, Post, Profile, Tag, User"
               "  # noqa: F401\n")
     head = "from __future__ import annotations\n\nfrom collections.abc import Sequence  # noqa: F401\n\n"

@@ -54,7 +54,7 @@ def build(tmp: Path) -> list[str]:
     (tmp / "callers.py").write_text(CALLERS)
     for name, text in MIXIN_FILES.items():
         (tmp / name).write_text(text)
-    targets += ["dmodels.py", "scenarios_mod.py", "services.py", "callers.py", *MIXIN_FILES]
+    targets += ["dmodels.py", "dconsts.py", "scenarios_mod.py", "services.py", "callers.py", *MIXIN_FILES]
     (tmp / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\n")
     return targets
 

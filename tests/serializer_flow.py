@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.differential import harness
 from tests.differential.harness import seeded_engine
 from tests.differential.scenarios import GRAPH, ROOT_IDS
 
@@ -219,8 +220,7 @@ def _select_chain(root: str, path: tuple[str, ...]) -> str:
 
 
 def write(tmp: Path, cases: list[Case]) -> Path:
-    here = Path(__file__).parent / "differential" / "dmodels.py"
-    (tmp / "dmodels.py").write_text(here.read_text())
+    harness.write_models(tmp)
     module = tmp / "serializer_cases.py"
     module.write_text(render(cases))
     return module

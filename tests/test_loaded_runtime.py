@@ -54,6 +54,32 @@ def test_subscription_is_the_model() -> None:
         Loaded()  # type: ignore[operator]
 
 
+def test_loaded_path_errors_state_the_mapping() -> None:
+    """The facts typesafety's loaded_misspelled_paths states as [loaded-path] errors, on the
+    real mapper: "id" is a column (a primary key), not a relationship, and no loader option
+    can name it or an empty path; a union is not a mapped class (at runtime Loaded[...] of
+    one is that union, as the annotation without the plugin)."""
+    from sqlalchemy import create_engine, inspect, select
+    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.orm import Session, selectinload
+    from sqlalchemy.orm.exc import LoaderStrategyException
+
+    mapper = inspect(Author)
+    assert "id" in mapper.columns and "id" not in mapper.relationships
+    assert "books" in mapper.relationships
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.execute(select(Author).options(selectinload(Author.books))).all()
+        with pytest.raises(LoaderStrategyException, match=r'"Author\.id", which is a "column property"'):
+            session.execute(select(Author).options(selectinload(Author.id))).all()  # type: ignore[arg-type]
+        with pytest.raises(ArgumentError):
+            session.execute(select(Author).options(selectinload(""))).all()  # the empty path: nothing
+    assert Loaded[Author | None, "books"] == Author | None  # type: ignore[misc]
+    with pytest.raises(Exception, match="No inspection system"):
+        inspect(Author | None)
+
+
 def test_get_type_hints_gives_model_classes() -> None:
     hints = typing.get_type_hints(takes)
     assert hints["author"] is Author

@@ -62,8 +62,11 @@ EDITS: list[tuple[str, Callable[[Path], None]]] = [
     ("pydantic schema gains a field (its own module)", _replace(
         "ownschemas.py", "    name: str\n", "    name: str\n    addresses: list[object]\n")),
     ("mixin lazy= changed (its own module)", _replace("ownmixin.py", 'lazy="joined"', 'lazy="raise"')),
-    ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy="raise")',
+    ("lazy= changed", _replace("dmodels.py", 'back_populates="author", lazy=RAISE)',
                                'back_populates="author", lazy="selectin")')),
+    # Issue 20: a Final constant a mapping reads, changed in its own module.
+    ("mapping constant changed (its own module)", _replace(
+        "dconsts.py", 'SELECTIN: Final = "selectin"', 'SELECTIN: Final = "raise"')),
     ("example lazy= changed", _replace("blog/models.py", 'back_populates="user", lazy="selectin")',
                                        'back_populates="user")')),
     ("relationship added", _replace("dmodels.py", "    addresses: Mapped[list[Address]]",

@@ -100,7 +100,7 @@ async def f(session: AsyncSession) -> None:
 def test_pydantic_plugin_keeps_working_in_either_order(tmp_path: Path, order: str) -> None:
     """Both plugins' checks, in both orders of ``plugins = [...]``; the one documented loss:
     with pydantic.mypy listed first, its from_orm hook is the one mypy uses."""
-    (tmp_path / "dmodels.py").write_text((Path(__file__).parent / "differential" / "dmodels.py").read_text())
+    harness.write_models(tmp_path)
     (tmp_path / "app.py").write_text(PYDANTIC_PROJECT)
     plugins = ["mypy_eagerload.plugin", "pydantic.mypy"]
     if order == "pydantic first":

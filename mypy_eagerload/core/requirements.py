@@ -85,7 +85,7 @@ def validate(schema: Schema, model: Model, path: str) -> str | None:
             return f'"{path}" is not a dotted path of relationship names'
         rel = current.relationship(name)
         if rel is None:
-            if current.column(name) is not None:
+            if current.has_column(name):
                 return (f'"{shown}" is a column of {current.name}: Loaded[...] lists '
                         "relationships (deferred columns are not tracked across functions)")
             known = [r.name for r in current.relationships]

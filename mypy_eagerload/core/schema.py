@@ -56,6 +56,8 @@ class Model:
     mro: tuple[str, ...] = field(default=())
     columns: tuple[Column, ...] = ()
     table: str | None = None
+    # Mapped columns the plugin does not track (primary keys: always loaded), by name.
+    plain_columns: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -72,6 +74,9 @@ class Model:
             if col.name == name:
                 return col
         return None
+
+    def has_column(self, name: str) -> bool:
+        return self.column(name) is not None or name in self.plain_columns
 
     def isa(self, other: str) -> bool:
         return other == self.fullname or other in self.mro

@@ -17,7 +17,6 @@ from mypy.nodes import (
     ClassDef,
     Decorator,
     Expression,
-    IntExpr,
     MemberExpr,
     NameExpr,
     ReturnStmt,
@@ -28,6 +27,7 @@ from mypy.nodes import (
 from mypy.types import UnboundType
 
 from mypy_eagerload.core.schema import ALL_STRATEGIES
+from mypy_eagerload.hooks.constants import Folder, literal
 
 Json = dict[str, Any]
 
@@ -51,32 +51,43 @@ def _kwarg(call: CallExpr, name: str) -> Expression | None:
     return None
 
 
-def _str_kwarg(call: CallExpr, name: str) -> str | None:
-    value = _kwarg(call, name)
-    return value.value if isinstance(value, StrExpr) else None
+def _value(call: CallExpr, name: str, fold: Folder) -> object:
+    """The keyword argument's constant value; ABSENT without one, UNKNOWN when not constant."""
+    expr = _kwarg(call, name)
+    return ABSENT if expr is None else fold(expr)
 
 
-def _relationship_record(name: str, call: CallExpr, annotation_kind: str | None) -> Json:
-    lazy_expr = _kwarg(call, "lazy")
-    if annotation_kind is not None:
-        lazy: str | None = annotation_kind
-    elif lazy_expr is None:
-        lazy = "select"
-    elif isinstance(lazy_expr, StrExpr) and lazy_expr.value in ALL_STRATEGIES:
-        lazy = lazy_expr.value
-    else:
-        lazy = None  # True/False/None/dynamic values: not tracked
-    uselist_expr = _kwarg(call, "uselist")
-    uselist = None
-    if isinstance(uselist_expr, NameExpr) and uselist_expr.name in ("True", "False"):
-        uselist = uselist_expr.name == "True"
-    join_depth = _kwarg(call, "join_depth")
+ABSENT = object()
+
+
+def _lazy(value: object) -> str | None:
+    """The strategy ``lazy=`` names; None when it is not one we track."""
+    if value is ABSENT:
+        return "select"
+    # relationship(lazy=True / False / None): SQLAlchemy's old spellings (orm/strategies.py).
+    if value is True:
+        return "select"
+    if value is False:
+        return "joined"
+    if value is None:
+        return "noload"
+    return value if isinstance(value, str) and value in ALL_STRATEGIES else None
+
+
+def _relationship_record(name: str, call: CallExpr, annotation_kind: str | None, fold: Folder) -> Json:
+    lazy = annotation_kind if annotation_kind is not None else _lazy(_value(call, "lazy", fold))
+    uselist = _value(call, "uselist", fold)
+    back = _value(call, "back_populates", fold)
+    if not isinstance(back, str):
+        back = _value(call, "backref", fold)
+    join_depth = _value(call, "join_depth", fold)
     return _compact({
         "name": name,
         "lazy": lazy,
-        "back_populates": _str_kwarg(call, "back_populates") or _str_kwarg(call, "backref"),
-        "uselist": uselist,
-        "join_depth": join_depth.value if isinstance(join_depth, IntExpr) else None,
+        "back_populates": back if isinstance(back, str) else None,
+        "uselist": uselist if isinstance(uselist, bool) else None,
+        "join_depth": join_depth if isinstance(join_depth, int) and not isinstance(join_depth, bool)
+        else None,
     }, _RELATIONSHIP_DEFAULTS)
 
 
@@ -125,33 +136,31 @@ def _foreign_key_tables(call: CallExpr) -> list[str]:
     return tables
 
 
-def _bool_kwarg(call: CallExpr, name: str) -> bool | None:
-    """True/False for a literal keyword, False when absent, None for anything else."""
-    value = _kwarg(call, name)
-    if value is None:
+def _bool_kwarg(call: CallExpr, name: str, fold: Folder) -> bool | None:
+    """True/False for a constant keyword, False when absent, None for anything else."""
+    value = _value(call, name, fold)
+    if value is ABSENT:
         return False
-    if isinstance(value, NameExpr) and value.name in ("True", "False"):
-        return value.name == "True"
-    return None
+    return value if isinstance(value, bool) else None
 
 
-def _column_record(name: str, call: CallExpr) -> Json | None:
+def _column_record(name: str, call: CallExpr, fold: Folder) -> Json | None:
     """A mapped column; None for a primary key (always loaded) or one we cannot read."""
     kind = _last_name(call.callee)
     inner = call.args[0] if kind == "deferred" and call.args and isinstance(call.args[0], CallExpr) else call
-    if _bool_kwarg(inner, "primary_key"):
+    if _bool_kwarg(inner, "primary_key", fold):
         return None
-    group = _kwarg(call, "deferred_group" if kind not in {"deferred", "column_property"} else "group")
-    if group is not None and not isinstance(group, StrExpr):
+    group = _value(call, "deferred_group" if kind not in {"deferred", "column_property"} else "group", fold)
+    if group is not ABSENT and not isinstance(group, str):
         return None
     raise_name = "deferred_raiseload" if kind in ("mapped_column", "Column") else "raiseload"
-    deferred, raiseload = _bool_kwarg(call, "deferred"), _bool_kwarg(call, raise_name)
+    deferred, raiseload = _bool_kwarg(call, "deferred", fold), _bool_kwarg(call, raise_name, fold)
     if deferred is None or raiseload is None:
         return None
     # deferred(), a group and deferred_raiseload each imply a deferred column.
-    deferred = deferred or kind == "deferred" or group is not None or raiseload
+    deferred = deferred or kind == "deferred" or group is not ABSENT or raiseload
     return _compact({"name": name, "deferred": deferred, "raiseload": raiseload,
-                     "group": group.value if isinstance(group, StrExpr) else None,
+                     "group": group if isinstance(group, str) else None,
                      "fks": _foreign_key_tables(inner)}, _COLUMN_DEFAULTS)
 
 
@@ -166,11 +175,13 @@ def _declared_relationship_kind(decorator: Decorator) -> str | None:
     return None
 
 
-def scan_class(defn: ClassDef) -> Json:
-    """Relationships, table name and foreign-key targets declared in one class body."""
+def scan_class(defn: ClassDef, fold: Folder = literal) -> Json:
+    """Relationships, table name and foreign-key targets declared in one class body;
+    ``fold`` reads constant arguments (``hooks.constants``)."""
     rels: list[Json] = []
     fks: list[str] = []
     columns: list[Json] = []
+    plain: list[str] = []  # columns not tracked (primary keys, arguments not read): names only
     table: str | None = None
     for stmt in _statements(defn.defs.body):
         if isinstance(stmt, AssignmentStmt) and len(stmt.lvalues) == 1:
@@ -179,12 +190,14 @@ def scan_class(defn: ClassDef) -> Json:
                 continue
             if _is_call_to(stmt.rvalue, "relationship"):
                 assert isinstance(stmt.rvalue, CallExpr)
-                rels.append(_relationship_record(lvalue.name, stmt.rvalue, _annotation_kind(stmt)))
+                rels.append(_relationship_record(lvalue.name, stmt.rvalue, _annotation_kind(stmt), fold))
             elif isinstance(stmt.rvalue, CallExpr) and _last_name(stmt.rvalue.callee) in COLUMN_CALLS:
                 fks.extend(_foreign_key_tables(stmt.rvalue))
-                column = _column_record(lvalue.name, stmt.rvalue)
+                column = _column_record(lvalue.name, stmt.rvalue, fold)
                 if column is not None:
                     columns.append(column)
+                else:
+                    plain.append(lvalue.name)
             elif isinstance(stmt.rvalue, TempNode) and _is_mapped_annotation(stmt):
                 columns.append({"name": lvalue.name})
             elif lvalue.name == "__tablename__" and isinstance(stmt.rvalue, StrExpr):
@@ -193,8 +206,8 @@ def scan_class(defn: ClassDef) -> Json:
             call = _returned_relationship(stmt)
             if call is not None:
                 rels.append(_relationship_record(stmt.func.name, call,
-                                                 _declared_relationship_kind(stmt)))
-    return {"rels": rels, "fks": fks, "columns": columns, "table": table}
+                                                 _declared_relationship_kind(stmt), fold))
+    return {"rels": rels, "fks": fks, "columns": columns, "plain": plain, "table": table}
 
 
 def _is_mapped_annotation(stmt: AssignmentStmt) -> bool:

@@ -20,11 +20,14 @@ from mypy.types import (
     AnyType,
     Instance,
     LiteralType,
+    NoneType,
+    PlaceholderType,
     ProperType,
     RawExpressionType,
     Type,
     TypeOfAny,
     UnboundType,
+    UnionType,
     get_proper_type,
 )
 
@@ -51,13 +54,22 @@ def analyze_hook(lookup: Lookup, fullname: str) -> Callable[[AnalyzeTypeContext]
         if len(args) < 2:
             # Not a valid ``Annotated`` either: mypy's own error and type, as without the plugin.
             return compat.analyze_annotated(ctx, fullname)
-        model_type = get_proper_type(ctx.api.analyze_type(args[0]))
+        analysed = ctx.api.analyze_type(args[0])
+        model_type = get_proper_type(analysed)
         if not isinstance(model_type, Instance):
-            return model_type  # a placeholder (deferred), Any, or an error reported already
+            if not isinstance(model_type, (AnyType, PlaceholderType)):  # deferred, or reported
+                ctx.api.fail(_not_a_model(model_type), ctx.context, code=LOADED_PATH)
+            return analysed
         paths = [_string(arg) for arg in args[1:]]
         if any(p is None for p in paths):
             ctx.api.fail('Loaded[...] takes a model, then relationship paths as strings '
                          '(Loaded[User, "posts", "posts.comments"])', ctx.context, code=LOADED_PATH)
+            return model_type
+        blank = next((p for p in paths if p is not None and not p.strip()), None)
+        if blank is not None:
+            ctx.api.fail(f'Loaded[{model_type.type.name}, "{blank}"] names no relationship: list the paths '
+                         f'that are loaded (Loaded[{model_type.type.name}, "posts", "posts.comments"])',
+                         ctx.context, code=LOADED_PATH)
             return model_type
         data = metadata(model_type.type)
         if data is None or data.get("kind") != "model":
@@ -72,6 +84,25 @@ def analyze_hook(lookup: Lookup, fullname: str) -> Callable[[AnalyzeTypeContext]
         return with_requirement(model_type, requirement, ctx.api.named_type("builtins.str", []))
 
     return hook
+
+
+def _not_a_model(typ: ProperType) -> str:
+    if isinstance(typ, UnionType):
+        shown = " | ".join(_short(get_proper_type(item)) for item in typ.items)
+        models = [item for item in map(get_proper_type, typ.items) if isinstance(item, Instance)]
+        fix = (f': write Loaded[{models[0].type.name}, ...] | None' if len(models) == 1
+               and len(typ.items) == 2 and any(isinstance(get_proper_type(i), NoneType) for i in typ.items)
+               else ": annotate each model of the union with its own Loaded[...]")
+        return f'Loaded[...] takes one mapped model class, not the union "{shown}"{fix}'
+    return f'Loaded[...] needs a mapped model class, not "{_short(typ)}"'
+
+
+def _short(typ: ProperType) -> str:
+    if isinstance(typ, Instance):
+        return typ.type.name
+    if isinstance(typ, NoneType):
+        return "None"
+    return str(typ)
 
 
 def _written_as_loaded(ctx: AnalyzeTypeContext, lookup: Lookup) -> bool:

@@ -27,6 +27,7 @@ from mypy.types import LiteralType
 
 from mypy_eagerload import names
 from mypy_eagerload.core.schema import UNTRACKED_STRATEGIES
+from mypy_eagerload.hooks.constants import folder
 from mypy_eagerload.hooks.declarations import Json, has_declared_attr_relationship, scan_class
 
 # Bumped whenever semantic analysis (re)records a mapping. The checker's memos
@@ -69,7 +70,8 @@ def is_declarative_base_itself(info: TypeInfo) -> bool:
 def record_mixin(ctx: ClassDefContext) -> bool:
     """Mixins (not mapped) may declare relationships through ``@declared_attr``."""
     if has_declared_attr_relationship(ctx.cls):
-        ctx.cls.info.metadata[names.PLUGIN_KEY] = {"kind": "mixin", **scan_class(ctx.cls)}
+        ctx.cls.info.metadata[names.PLUGIN_KEY] = {"kind": "mixin",
+                                                   **scan_class(ctx.cls, folder(ctx.api, ctx.cls))}
         GENERATION[0] += 1
         return True
     return False
@@ -79,15 +81,17 @@ def record_model(ctx: ClassDefContext) -> None:
     info = ctx.cls.info
     if is_declarative_base_itself(info) or _is_abstract(ctx.cls):
         return
-    own = scan_class(ctx.cls)
+    own = scan_class(ctx.cls, folder(ctx.api, ctx.cls))
     rels: dict[str, Json] = {}
     columns: dict[str, Json] = {}
     fks: list[str] = []
     bases: list[str] = []
+    plain: set[str] = set(own["plain"])
     for cls in reversed(info.mro[1:]):
         data = metadata(cls)
         if data is None:
             continue
+        plain.update(data.get("plain", ()))  # a union: a base's list is whole already
         if data.get("kind") == "model":
             bases.append(cls.fullname)
         for rel in _own(cls, data, "rels"):
@@ -111,6 +115,7 @@ def record_model(ctx: ClassDefContext) -> None:
         "own_fks": own["fks"] + fks,
         "own_columns": [col["name"] for col in own["columns"]],
         "columns": [col for name, col in columns.items() if name not in rels],
+        "plain": sorted(plain - set(columns) - set(rels)),
         "rels": list(rels.values()),
         "slots": slots,
         "table": own["table"],

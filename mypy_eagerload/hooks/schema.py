@@ -362,7 +362,8 @@ def _build(info: TypeInfo) -> Model | None:
                            raiseload=bool(c.get("raiseload")), group=c.get("group"),
                            fk_tables=tuple(c.get("fks", ())))
                     for c in data.get("columns", ()))
-    return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())), columns, data.get("table"))
+    return Model(info.fullname, tuple(rels), tuple(data.get("bases", ())), columns, data.get("table"),
+                 tuple(data.get("plain", ())))
 
 
 def _with_direction(schema: CheckerSchema, data: Json, rel: Relationship) -> Relationship:

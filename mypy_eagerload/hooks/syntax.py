@@ -51,7 +51,12 @@ def walk_nodes(func: FuncItem) -> Iterator[Node]:
     node attributes generically. The plugin uses it once per member while a class is
     analysed and on rare paths (an error about to be reported), never per expression;
     ``annotate`` walks every function once."""
-    stack: list[object] = list(func.body.body)
+    return walk(func.body.body)
+
+
+def walk(roots: Iterable[Node]) -> Iterator[Node]:
+    """Every statement and expression under ``roots`` (see ``walk_nodes``)."""
+    stack: list[object] = list(roots)
     seen: set[int] = set()
     while stack:
         node = stack.pop()

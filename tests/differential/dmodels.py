@@ -3,17 +3,30 @@
 One-to-one, one-to-many, many-to-one, many-to-many, self-referential, eager-by-default
 (selectin and joined), raise, raise_on_sql and a declared_attr mixin. Scalars are not
 Optional so that generated accesses type-check without None guards.
+
+Some arguments are constants (issue 20), so every scenario that reads those relationships
+checks that the plugin reads them like literals: ``Final`` names from this module and from
+``dconsts``, a ``Literal``-typed name, plain module constants, a string concatenation, and
+``lazy=True``/``lazy=False`` (SQLAlchemy's old spellings of "select" and "joined").
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, Literal
 
+import dconsts
+from dconsts import RAISE
 from sqlalchemy import Column, ForeignKey, Table
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.ext.hybrid import hybrid_method, hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+JOINED: Final = "joined"
+RAISE_ON_SQL: Literal["raise_on_sql"] = "raise_on_sql"
+SINGLE: Final = False
+POSTS = "posts"  # plain module constants: assigned once, read like literals
+PLURAL = "s"
 
 
 class Base(AsyncAttrs, DeclarativeBase):
@@ -37,7 +50,7 @@ class HasOwner:
 
     @declared_attr
     def owner(cls) -> Mapped[User]:
-        return relationship("User", lazy="joined")
+        return relationship("User", lazy=JOINED)
 
     def owner_label(self) -> str:  # a mixin's member, extended through super() in Group
         return self.owner.name
@@ -52,11 +65,11 @@ class User(Base):
     phone: Mapped[str] = mapped_column(default="555", deferred_group="contact")
     secret: Mapped[str] = mapped_column(default="s", deferred_raiseload=True)
     posts: Mapped[list[Post]] = relationship(back_populates="author")
-    profile: Mapped[Profile] = relationship(back_populates="user", lazy="selectin")
+    profile: Mapped[Profile] = relationship(back_populates="user", lazy=dconsts.SELECTIN, uselist=SINGLE)
     groups: Mapped[list[Group]] = relationship(secondary=user_groups, back_populates="members",
                                                lazy="selectin")
-    addresses: Mapped[list[Address]] = relationship(back_populates="user")
-    comments: Mapped[list[Comment]] = relationship(back_populates="author", lazy="raise")
+    addresses: Mapped[list[Address]] = relationship(back_populates="user", lazy=True)  # "select"
+    comments: Mapped[list[Comment]] = relationship(back_populates="author", lazy=RAISE)
 
     # Members that read relationships on self (their requirements are checked at use sites).
     @property
@@ -84,7 +97,7 @@ class Address(Base):
     __tablename__ = "addresses"
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    user: Mapped[User] = relationship(back_populates="addresses", lazy="joined")
+    user: Mapped[User] = relationship(back_populates="addresses", lazy=False)  # "joined"
 
 
 class Post(Base):
@@ -93,10 +106,10 @@ class Post(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     title: Mapped[str] = mapped_column(default="title")
     body: Mapped[str] = mapped_column(default="body", deferred=True)
-    author: Mapped[User] = relationship(back_populates="posts")
+    author: Mapped[User] = relationship(back_populates=POSTS)
     comments: Mapped[list[Comment]] = relationship(back_populates="post")
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, back_populates="posts",
-                                           lazy="raise_on_sql")
+                                           lazy=RAISE_ON_SQL)
 
     @property
     def tag_count(self) -> int:
@@ -125,14 +138,14 @@ class Comment(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     post: Mapped[Post] = relationship(back_populates="comments", lazy="selectin")
-    author: Mapped[User] = relationship(back_populates="comments")
+    author: Mapped[User] = relationship(back_populates="comment" + PLURAL)
 
 
 class Tag(Base):
     __tablename__ = "tags"
     id: Mapped[int] = mapped_column(primary_key=True)
     posts: Mapped[list[Post]] = relationship(secondary=post_tags, back_populates="tags",
-                                             lazy="joined")  # a joined collection by default
+                                             lazy=JOINED)  # a joined collection by default
 
 
 class Group(HasOwner, Base):

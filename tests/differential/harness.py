@@ -175,9 +175,16 @@ def render(scenarios: list[Scenario]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
+def write_models(tmp: Path, models: str = "dmodels.py") -> None:
+    """The differential models at ``tmp / models``, and the constants module they import
+    (at ``tmp``, which is on the path of both mypy and the runtime)."""
     here = Path(__file__).parent
-    (tmp / "dmodels.py").write_text((here / "dmodels.py").read_text())
+    (tmp / models).write_text((here / "dmodels.py").read_text())
+    (tmp / "dconsts.py").write_text((here / "dconsts.py").read_text())
+
+
+def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
+    write_models(tmp)
     (tmp / "scenarios_mod.py").write_text(render(scenarios))
     return tmp / "scenarios_mod.py"
 
@@ -209,7 +216,7 @@ async def _run_all(module_path: Path) -> dict[str, str]:
 
     sys.path.insert(0, str(module_path.parent))
     try:
-        for name in ("dmodels", "scenarios_mod"):
+        for name in ("dmodels", "dconsts", "scenarios_mod"):
             sys.modules.pop(name, None)
         spec = importlib.util.spec_from_file_location("scenarios_mod", module_path)
         assert spec is not None and spec.loader is not None
