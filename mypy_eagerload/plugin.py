@@ -177,7 +177,7 @@ class EagerLoadPlugin(Plugin):
         if method in names.FETCH_METHODS:
             info = self._info(cls)
             if info is not None and info.has_base(names.RESULT_BASE):
-                return results.fetch_hook(self.lookup_fully_qualified, self.settings)
+                return results.fetch_hook(self.lookup_fully_qualified, self.settings, method)
         if method in names.ROUTE_METHODS and cls in names.ROUTE_CLASSES:
             return routes.decorator_hook(self.lookup_fully_qualified, self.settings)
         if fullname == names.TYPE_ADAPTER_VALIDATE:

@@ -39,20 +39,26 @@ _PASS_THROUGH = frozenset({"scalars", "mappings", "tuples", "columns", "yield_pe
 _ORIGINS = frozenset({"execute", "scalars", "stream", "stream_scalars"})
 
 
-def fetch_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext], Type]:
+def fetch_hook(lookup: Lookup, settings: Settings, method: str) -> Callable[[MethodContext], Type]:
     unique = settings.enabled("missing-unique")
+    iterated = method in _ITERATION
 
     def hook(ctx: MethodContext) -> Type:
         check_returned(ctx.api, lookup, settings, ctx.context, ctx.default_return_type)
         if unique:
-            _check_unique(ctx, CheckerSchema(lookup))
+            _check_unique(ctx, CheckerSchema(lookup), iterated)
         return ctx.default_return_type
 
     return hook
 
 
-def _check_unique(ctx: MethodContext, schema: CheckerSchema) -> None:
-    receiver = _receiver(ctx)
+# ``for row in x`` / ``async for``, in a statement or a comprehension: mypy calls
+# ``x.__iter__()`` with ``x`` itself as the context, not a call of ``__iter__``.
+_ITERATION = frozenset({"__iter__", "__aiter__"})
+
+
+def _check_unique(ctx: MethodContext, schema: CheckerSchema, iterated: bool) -> None:
+    receiver = _receiver(ctx, iterated)
     if receiver is None:
         return
     path = _needs_unique(flow.fresh(ctx.api, schema, receiver, ctx.type), schema)
@@ -62,10 +68,11 @@ def _check_unique(ctx: MethodContext, schema: CheckerSchema) -> None:
                MISSING_UNIQUE)
 
 
-def _receiver(ctx: MethodContext) -> Expression | None:
-    """``x`` in ``x.all()``; for ``for row in x`` (``__iter__``) the context is ``x`` itself."""
+def _receiver(ctx: MethodContext, iterated: bool) -> Expression | None:
+    """``x`` in ``x.all()``; for ``for row in x`` the context is ``x`` itself (which may be a
+    call: ``for u in (await s.scalars(q)).unique()``)."""
     context = ctx.context
-    if isinstance(context, CallExpr) and isinstance(context.callee, MemberExpr):
+    if not iterated and isinstance(context, CallExpr) and isinstance(context.callee, MemberExpr):
         return context.callee.expr
     return context if isinstance(context, Expression) else None
 

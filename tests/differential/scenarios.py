@@ -81,10 +81,15 @@ def _fetch(root: str, stmt: str, style: int) -> list[str]:
     if style == 4:
         return [f"stream = await session.stream_scalars({stmt})",
                 "async for obj in stream.unique():", "    break"]
+    # Issue 20: iterating a parenthesised awaited result, in a comprehension and a loop.
+    if style == 5:
+        return [f"objs = [o for o in (await session.scalars({stmt})).unique()]", "obj = objs[0]"]
+    if style == 6:
+        return [f"for obj in (await session.execute({stmt})).unique().scalars():", "    break"]
     return [f"obj = await fetch_one(session, {stmt})"]
 
 
-FETCH_STYLES = 6
+FETCH_STYLES = 8
 
 
 # Many-to-one hops that lead back to the object just come from: the plugin treats what lies
@@ -344,7 +349,7 @@ def generated(count: int, seed: int = 20261126, sync: bool = False) -> list[Scen
     out: list[Scenario] = []
     prefix = "sync" if sync else "gen"
     # Sync sessions have no stream_scalars and no async helper.
-    styles = [0, 1, 2, 3] if sync else list(range(FETCH_STYLES))
+    styles = [0, 1, 2, 3, 5, 6] if sync else list(range(FETCH_STYLES))
     while len(out) < count:
         root = rng.choice(sorted(GRAPH))
         used: dict[tuple[str, ...], str] = {}
@@ -821,6 +826,14 @@ def handwritten() -> list[Scenario]:
         S("unique_variable_uniqued", ["result = await session.execute(select(User).where(User.id == 1)"
                                       ".options(joinedload(User.posts)))", "result.unique()",
                                       "obj = result.scalars().one()"], ["obj.posts"]),
+        # Issue 20: unique() on a parenthesised awaited result iterated in a comprehension.
+        S("unique_dict_comprehension", ["objs = {o.id: o for o in (await session.scalars(select(User)"
+                                        ".where(User.id == 1).options(joinedload(User.posts)))).unique()}",
+                                        "obj = objs[1]"], ["obj.posts"]),
+        S("unique_dict_comprehension_missing", ["objs = {o.id: o for o in (await session.scalars("
+                                                "select(User).where(User.id == 1)"
+                                                ".options(joinedload(User.posts))))}", "obj = objs[1]"],
+          ["obj.posts"]),
         S("unique_not_needed", ["obj0 = (await session.execute(select(User).where(User.id == 1)"
                                 ".options(joinedload(User.posts)))).scalars().first()",
                                 "assert obj0 is not None", "obj = obj0"], ["obj.posts"]),
