@@ -12,8 +12,25 @@ import sys
 from collections.abc import Sequence
 
 
+def _version() -> str:
+    """This package's version and the installed mypy's and SQLAlchemy's (read from their
+    metadata, not imported)."""
+    from importlib import metadata
+
+    from mypy_eagerload import __version__
+
+    found = []
+    for dist in ("mypy", "SQLAlchemy"):
+        try:
+            found.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{dist} not installed")
+    return f"mypy-eagerload {__version__} ({', '.join(found)})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mypy-eagerload")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
     annotate = commands.add_parser(
         "annotate", help="write what each function reads on its model parameters as Loaded[...]",
