@@ -55,6 +55,23 @@ def test_existing_paths_are_kept_and_callers_inherit_them() -> None:
     assert maximal(set(infer(fns)["m.caller", "x"])) == ["addresses"]
 
 
+def test_callee_paths_are_cut_where_the_arriving_model_lacks_them() -> None:
+    """``if isinstance(pr, MeteredPrice): f(pr)`` passes the ``Price`` of ``line.price`` to a
+    function of ``MeteredPrice`` that reads ``meter``: ``Price`` has no ``meter``."""
+    has = {"Price": {"tariff"}, "MeteredPrice": {"tariff", "meter"}}
+
+    def trim(model: str, path: tuple[str, ...]) -> tuple[str, ...]:
+        return path[:1] if path and path[0] in has[model] else ()
+
+    fns = {f.fullname: f for f in [
+        _fn("m.f", {"p": "MeteredPrice"},
+            [Read("p", ("meter",), 2, "p.meter"), Read("p", ("tariff",), 3, "p.tariff")]),
+        _fn("m.g", {"line": "Line"}, calls=[Call("line", ("price",), "m.f", "p", 6, "f(p=pr)", "Price")]),
+    ]}
+    assert maximal(set(infer(fns, trim=trim)["m.g", "line"])) == ["price.tariff"]
+    assert maximal(set(infer(fns)["m.g", "line"])) == ["price.meter", "price.tariff"]  # untrimmed
+
+
 # ---------------------------------------------------------------------------------------
 # rewrite: libcst edits
 
@@ -238,3 +255,109 @@ def test_annotated_project_gives_the_same_errors_in_every_mode(
         assert daemon.check() == cold
     finally:
         daemon.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 20: annotate writes only paths the models have, and adds no error of another code
+
+
+POLYMORPHIC = '''\
+from __future__ import annotations
+from sqlalchemy import ForeignKey
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+class Base(DeclarativeBase):
+    pass
+
+class Meter(Base):
+    __tablename__ = "meters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+class Price(Base):
+    __tablename__ = "prices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "flat"}
+
+class MeteredPrice(Price):
+    meter: Mapped[Meter] = relationship()
+    __mapper_args__ = {"polymorphic_identity": "metered"}
+
+class Customer(Base):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    orders: Mapped[list[Line]] = relationship(back_populates="customer")
+
+class Line(Base):
+    __tablename__ = "lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    price_id: Mapped[int] = mapped_column(ForeignKey("prices.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    price: Mapped[Price] = relationship()
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+'''
+
+POLYMORPHIC_USES = '''\
+from __future__ import annotations
+from polyapp.models import Customer, Line, MeteredPrice
+
+def meter_id(p: MeteredPrice) -> int:
+    return p.meter.id
+
+def line_meter(line: Line) -> int:
+    pr = line.price
+    if isinstance(pr, MeteredPrice):
+        return meter_id(pr)
+    return 0
+
+def rebound(line: Line) -> int:
+    customer = line.customer
+    n = len(customer.orders)
+    customer = Customer(id=1)
+    return n + len(customer.orders)
+
+def shapes(line: Line) -> dict[str, object]:
+    first = next((o for o in line.customer.orders if o.price.id), None)
+    return {"price": line.price.id, "first": first}
+'''
+
+
+def test_annotate_writes_only_paths_the_models_have(tmp_path: Path) -> None:
+    """A subclass reached through isinstance (``price.meter`` does not exist on ``Price``), a
+    re-bound alias, reads in a dict display and a generator condition; and the layered
+    example app. After annotate, mypy reports no [loaded-path], and no error of another
+    code that it did not report before."""
+    pkg = tmp_path / "polyapp"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text(POLYMORPHIC)
+    (pkg / "uses.py").write_text(POLYMORPHIC_USES)
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "shop", tmp_path / "shop",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "mypy.ini").write_text("[mypy]\nplugins = mypy_eagerload.plugin\nfiles = polyapp, shop\n")
+
+    def errors() -> list[tuple[str, int, str]]:
+        proc = subprocess.run([sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--no-incremental",
+                               "--show-error-codes", "--no-error-summary", "--hide-error-context"],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        found = map(ERROR_RE.match, proc.stdout.splitlines())
+        return [(m["file"], int(m["line"]), m["code"]) for m in found if m]
+
+    plugin_codes = {"unloaded-relationship", "unloaded-column", "missing-unique", "loader-conflict"}
+    before = errors()
+    proc = _annotate(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    uses = (pkg / "uses.py").read_text()
+    assert 'def meter_id(p: Loaded[MeteredPrice, "meter"])' in uses
+    assert 'def line_meter(line: Loaded[Line, "price"])' in uses  # passing line.price reads price
+    # The walk is not flow-sensitive: a re-bound alias is no alias, so neither read through
+    # ``customer`` is claimed (the second is on another object; the first is given up).
+    assert 'def rebound(line: Loaded[Line, "customer"])' in uses
+    assert 'Loaded[Line, "customer.orders.price", "price"]' in uses  # generator condition, dict display
+    after = errors()
+    assert [e for e in after if e[2] == "loaded-path"] == []
+    others_before = sorted((f, c) for f, _, c in before if c not in plugin_codes)
+    others_after = sorted((f, c) for f, _, c in after if c not in plugin_codes)
+    assert others_after == others_before

@@ -70,6 +70,17 @@ class BuildFailed(Exception):
 class Project:
     functions: dict[str, Function]
     files: dict[str, str]  # module -> path of the analysed source
+    schema: CheckerSchema
+
+    def trim(self, model: str, path: tuple[str, ...]) -> tuple[str, ...]:
+        """The longest prefix of ``path`` that is a relationship path of ``model``."""
+        current = self.schema.model(model)
+        for i, name in enumerate(path):
+            rel = current.relationship(name) if current is not None else None
+            if rel is None:
+                return path[:i]
+            current = self.schema.model(rel.target) if rel.target else None
+        return path
 
 
 def analyse(targets: list[str], config_file: str | None) -> Project:
@@ -87,7 +98,7 @@ def analyse(targets: list[str], config_file: str | None) -> Project:
             if fn is not None:
                 functions[fn.fullname] = fn
     _keep_project_calls(functions)
-    return Project(functions, files)
+    return Project(functions, files, schema)
 
 
 def _lookup(name: str, modules: dict[str, MypyFile]) -> SymbolTableNode | None:
@@ -234,12 +245,12 @@ def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[s
         model = schema.model(fn.params[root].model)
         if model is None:
             continue
-        path, _reached, rest = relationship_prefix(schema, model, names)
-        if rest:
+        path, reached, rest = relationship_prefix(schema, model, names)
+        if rest or reached is None:
             continue  # passes a column or a member's result: not an object the callee's facts describe
         shown = ".".join((root, *names))
         fn.calls.append(Call(root, path, callee, name, call.line,
-                             f"{callee.rsplit('.', 1)[-1]}({name}={shown})"))
+                             f"{callee.rsplit('.', 1)[-1]}({name}={shown})", reached.fullname))
 
 
 def _keep_project_calls(functions: dict[str, Function]) -> None:

@@ -10,6 +10,7 @@ was reached by. Recursion (``walk(node.parent)``) would grow paths forever: they
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Path = tuple[str, ...]
@@ -32,6 +33,7 @@ class Call:
     callee_param: str
     line: int
     text: str
+    arrives: str = ""  # fullname of the model the passed object is (the parameter's, below prefix)
 
 
 @dataclass
@@ -65,9 +67,15 @@ class Reason:
 
 
 Requirements = dict[tuple[str, str], dict[Path, Reason]]  # (function, param) -> path -> why
+# The longest prefix of a path that ``model`` has (see ``Call.arrives``).
+Trim = Callable[[str, Path], Path]
 
 
-def infer(functions: dict[str, Function], max_depth: int = MAX_DEPTH) -> Requirements:
+def infer(functions: dict[str, Function], max_depth: int = MAX_DEPTH, trim: Trim | None = None
+          ) -> Requirements:
+    """Each parameter's required paths. ``trim`` cuts a callee's path where the model that
+    arrives lacks it: ``if isinstance(price, MeteredPrice): f(price)`` passes a ``Price``
+    to a function of ``MeteredPrice`` that reads ``meter``, which ``Price`` has not."""
     result: Requirements = {}
     for fn in functions.values():
         for param in fn.params.values():
@@ -91,11 +99,15 @@ def infer(functions: dict[str, Function], max_depth: int = MAX_DEPTH) -> Require
                 if call.param not in fn.params or target is None:
                     continue
                 mine = result[fn.fullname, call.param]
-                for path in list(target):
+                for callee_path in list(target):
+                    path = trim(call.arrives, callee_path) if trim is not None and call.arrives \
+                        else callee_path
+                    if not path:
+                        continue
                     full = (call.prefix + path)[:max_depth]
                     if full not in mine:
                         changed = True
-                    elif not mine[full].declared or target[path].declared:
+                    elif not mine[full].declared or target[callee_path].declared:
                         continue
                     mine[full] = Reason(call.line, call.text, (call.callee, call.callee_param, path))
                 if call.prefix and call.prefix[:max_depth] not in mine:

@@ -18,7 +18,7 @@ def annotate(paths: list[str], *, config_file: str | None, diff: bool, check: bo
     except collect.BuildFailed as exc:
         print(f"mypy-eagerload annotate: mypy could not analyse the project:\n{exc}", file=err)
         return 2
-    required = infer.infer(project.functions, max_depth)
+    required = infer.infer(project.functions, max_depth, project.trim)
     if explain:
         for name in explain:
             print("\n".join(infer.explain(project.functions, required, name)), file=out)
@@ -61,7 +61,9 @@ def _edits(project: collect.Project, required: infer.Requirements) -> dict[str, 
     for fn in project.functions.values():
         qualname = fn.fullname[len(fn.module) + 1:]
         for param in fn.params.values():
-            paths = infer.maximal(set(required.get((fn.fullname, param.name), {})))
+            # Only paths the model has: a stale existing annotation is loaded-path's to report.
+            found = {project.trim(param.model, p) for p in required.get((fn.fullname, param.name), {})}
+            paths = infer.maximal({p for p in found if p})
             if paths and param.rewritable:
                 edits.setdefault(fn.module, []).append(Edit(qualname, param.name, tuple(paths)))
     return edits

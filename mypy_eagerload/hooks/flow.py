@@ -91,6 +91,7 @@ from mypy.types import Instance, TupleType, Type, UnionType, get_proper_type
 from mypy_eagerload.hooks import compat
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, hint_of
+from mypy_eagerload.hooks.syntax import walk
 from mypy_eagerload.hooks.types import intersect_hints, with_hint
 
 # ---------------------------------------------------------------------------------------
@@ -655,20 +656,7 @@ def _walk_expr(expr: Expression) -> Iterator[Node]:
 
 def _walk_all(node: Node) -> Iterator[Node]:
     """Every node below ``node``, statements and expressions, nested scopes included."""
-    stack: list[object] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (list, tuple)):
-            stack.extend(current)
-            continue
-        if not isinstance(current, Node):
-            continue
-        yield current
-        for attr in (*_EXPR_ATTRS, "body", "else_body", "finally_body", "handlers", "lvalues",
-                     "rvalue", "defs", "func", "items", "bodies", "guards", "subject", "generator"):
-            child = getattr(current, attr, None)
-            if child is not None:
-                stack.append(child)
+    return walk([node])
 
 
 def _imported_names(stmt: Import | ImportFrom | ImportAll) -> list[str]:

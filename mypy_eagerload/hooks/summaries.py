@@ -363,7 +363,7 @@ def _children(node: object) -> list[object]:
     out: list[object] = []
     for attr in _CHILD_ATTRS:
         value = getattr(node, attr, None)
-        if isinstance(value, list):
+        if isinstance(value, (list, tuple)):
             out.extend(value)
         elif value is not None:
             out.append(value)
@@ -375,7 +375,7 @@ def _walk(stmt: Statement, into_defs: bool = True) -> Iterator[object]:
     stack: list[object] = [stmt]
     while stack:
         node = stack.pop()
-        if isinstance(node, list):
+        if isinstance(node, (list, tuple)):  # tuples: a dict display's (key, value) items
             stack.extend(node)
             continue
         yield node

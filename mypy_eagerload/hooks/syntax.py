@@ -6,20 +6,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from mypy.nodes import (
+    AssignmentExpr,
     AssignmentStmt,
     CallExpr,
+    DictionaryComprehension,
     Expression,
     ForStmt,
     FuncItem,
     GeneratorExpr,
     IndexExpr,
     ListComprehension,
+    ListExpr,
     MemberExpr,
     NameExpr,
     Node,
+    OperatorAssignmentStmt,
     SetComprehension,
+    StarExpr,
     SuperExpr,
+    TryStmt,
+    TupleExpr,
     Var,
+    WithStmt,
 )
 
 from mypy_eagerload.names import STATEMENT_REFINERS
@@ -60,17 +68,29 @@ def walk(roots: Iterable[Node]) -> Iterator[Node]:
     seen: set[int] = set()
     while stack:
         node = stack.pop()
-        if isinstance(node, list):
+        if isinstance(node, (list, tuple)):  # tuples: a dict display's (key, value) items
             stack.extend(node)
             continue
         if not isinstance(node, Node) or id(node) in seen:
             continue
         seen.add(id(node))
         yield node
-        for attr in _CHILD_ATTRS:
+        for attr in child_attrs(node):
             child = getattr(node, attr, None)
             if child is not None:
                 stack.append(child)
+
+
+def child_attrs(node: Node) -> tuple[str, ...]:
+    """The names in ``_CHILD_ATTRS`` that ``node``'s class has (found once per class)."""
+    cls = type(node)
+    found = _ATTRS_BY_CLASS.get(cls)
+    if found is None:
+        found = _ATTRS_BY_CLASS[cls] = tuple(attr for attr in _CHILD_ATTRS if hasattr(cls, attr))
+    return found
+
+
+_ATTRS_BY_CLASS: dict[type, tuple[str, ...]] = {}
 
 
 # ---------------------------------------------------------------------------------------
@@ -104,29 +124,71 @@ def attribute_chain(expr: Expression, env: dict[str, Chain]) -> Chain | None:
 
 def alias_env(nodes: list[Node], roots: Iterable[str]) -> dict[str, Chain]:
     """Local names bound to something reached from a root: ``x = user.posts``, ``for post
-    in user.posts``, comprehension variables (to a fixpoint, a few rounds)."""
+    in user.posts``, comprehension variables (to a fixpoint, a few rounds).
+
+    The walk is not flow-sensitive, so a name is an alias only if every binding of it is the
+    same chain: ``customer = checkout.customer`` then ``customer = Customer(...)``, or a loop
+    variable over two roots' collections, makes the name no alias at all (its reads are not
+    a root's, whichever binding they follow)."""
+    sources: dict[str, list[Expression | None]] = {}
+    for node in nodes:
+        for name, source in _bindings(node):
+            sources.setdefault(name, []).append(source)
     env: dict[str, Chain] = {root: (root, ()) for root in roots}
     fixed = set(env)
     for _ in range(4):
-        for node in nodes:
-            for name, source in _bindings(node):
-                found = attribute_chain(source, env)
-                if found is not None and name not in fixed and env.get(name) != found:
-                    env[name] = found
+        for name, bound in sources.items():
+            if name in fixed:
+                continue
+            chains = {attribute_chain(s, env) if s is not None else None for s in bound}
+            found = chains.pop() if len(chains) == 1 else None
+            if found is not None:
+                env[name] = found
+            else:
+                env.pop(name, None)
     return env
 
 
-def _bindings(node: object) -> list[tuple[str, Expression]]:
-    if isinstance(node, AssignmentStmt) and len(node.lvalues) == 1 and isinstance(node.lvalues[0], NameExpr):
-        return [(node.lvalues[0].name, node.rvalue)]
-    if isinstance(node, ForStmt) and isinstance(node.index, NameExpr):
-        return [(node.index.name, node.expr)]
+def _bindings(node: object) -> list[tuple[str, Expression | None]]:
+    """The names ``node`` binds, each with the expression it binds it to (None: a value the
+    chain rules cannot follow, such as one item of a tuple, a ``with`` target, an exception)."""
+    if isinstance(node, AssignmentStmt):
+        if len(node.lvalues) == 1 and isinstance(node.lvalues[0], NameExpr):
+            return [(node.lvalues[0].name, node.rvalue)]
+        return [(name, None) for name in _target_names(node.lvalues)]
+    if isinstance(node, ForStmt):
+        if isinstance(node.index, NameExpr):
+            return [(node.index.name, node.expr)]
+        return [(name, None) for name in _target_names([node.index])]
     if isinstance(node, (ListComprehension, SetComprehension)):
         node = node.generator
-    if isinstance(node, GeneratorExpr):
-        return [(index.name, seq) for index, seq in zip(node.indices, node.sequences)
-                if isinstance(index, NameExpr)]
+    if isinstance(node, (GeneratorExpr, DictionaryComprehension)):
+        return [(index.name, seq) if isinstance(index, NameExpr) else (name, None)
+                for index, seq in zip(node.indices, node.sequences)
+                for name in ([index.name] if isinstance(index, NameExpr) else _target_names([index]))]
+    if isinstance(node, OperatorAssignmentStmt):
+        return [(name, None) for name in _target_names([node.lvalue])]
+    if isinstance(node, AssignmentExpr):
+        return [(node.target.name, node.value)]
+    if isinstance(node, WithStmt):
+        return [(name, None) for target in node.target if target is not None
+                for name in _target_names([target])]
+    if isinstance(node, TryStmt):
+        return [(var.name, None) for var in node.vars if var is not None]
     return []
+
+
+def _target_names(targets: list[Expression]) -> list[str]:
+    """Names an assignment target binds (``a``, ``a, (b, *c)``); attributes and items bind none."""
+    names: list[str] = []
+    for target in targets:
+        if isinstance(target, NameExpr):
+            names.append(target.name)
+        elif isinstance(target, (TupleExpr, ListExpr)):
+            names.extend(_target_names(target.items))
+        elif isinstance(target, StarExpr):
+            names.extend(_target_names([target.expr]))
+    return names
 
 
 def written(nodes: list[Node]) -> set[int]:
@@ -140,9 +202,14 @@ def awaited_attrs(nodes: list[Node]) -> set[str]:
             and isinstance(node.expr, MemberExpr) and node.expr.name == "awaitable_attrs"}
 
 
-# The attributes of mypy nodes that hold sub-nodes (statements and expressions).
-_CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "expr", "exprs", "callee", "args",
+# The attributes of mypy nodes that hold sub-nodes (statements, expressions, match patterns),
+# checked against mypy.nodes: a name missing here is a blind spot of every walk (issue 20
+# found comprehension conditions, slices and dict displays unread). tests/test_syntax.py
+# has a case per shape.
+_CHILD_ATTRS = ("body", "else_body", "lvalues", "rvalue", "lvalue", "expr", "exprs", "callee", "args",
                 "left_expr", "key", "generator",
                 "items", "index", "base", "left", "right", "operands", "cond", "if_expr",
-                "else_expr", "value", "sequences", "condlist", "indices", "handlers",
-                "finally_body", "target", "defs", "bodies", "subject", "guards")
+                "else_expr", "value", "sequences", "condlists", "indices", "handlers", "types",
+                "finally_body", "target", "defs", "bodies", "subject", "guards", "patterns", "pattern",
+                "keys", "values", "positionals", "keyword_values", "begin_index", "end_index", "stride",
+                "from_expr", "msg", "func", "decorators")
