@@ -2,7 +2,8 @@
 
 Each flow ``k`` reads one relationship path (1 to 3 hops over ``dmodels``) spread over three
 calls in three modules: ``handlers.h_k`` takes the query's object, ``render.r_k`` the object one
-hop down (or a ``Sequence`` of them, or an ``Optional``), ``fmt.f_k`` reads the last hop. The
+hop down (or a ``Sequence`` of them, or an ``Optional``), ``fmt.f_k`` reads the last hop (one
+flow in four through a pydantic schema whose field reads it: a serializer helper). The
 query in ``queries.q_k`` loads a random part of the path. Nothing is annotated: the project is
 clean with and without the plugin until ``annotate`` writes what each function reads.
 
@@ -84,15 +85,22 @@ def write(tmp: Path, flows: list[Flow]) -> None:
     models = ("from flowapp.models import Address, Comment, Group, Node, Post, Profile, Tag, User"
               "  # noqa: F401\n")
     head = "from __future__ import annotations\n\nfrom collections.abc import Sequence  # noqa: F401\n\n"
-    fmt = [head, models, "REACHED: set[int] = set()\n"]
+    fmt = [head, models, "from typing import Any\n\nfrom pydantic import BaseModel, ConfigDict\n\n",
+           "REACHED: set[int] = set()\n"]
     render = [head, models, "from flowapp.fmt import *  # noqa: F403\n"]
     handlers = [head, models, "from flowapp.render import *  # noqa: F403\n"]
     for flow in flows:
         k = flow.key
         top, mid, leaf = _split(flow)
         owner, name, _target, collection = leaf
-        fmt.append(f"\n\ndef f_{k}(obj: {owner}) -> int:\n    REACHED.add({k})\n"
-                   f"    value = obj.{name}\n    return {'len(value)' if collection else '1'}\n")
+        if k % 4 == 3:  # a serializer helper: the schema's field reads the leaf (issue 20)
+            fmt.append(f"\n\nclass S{k}(BaseModel):\n    model_config = ConfigDict(from_attributes=True)\n"
+                       f"    {name}: Any\n"
+                       f"\n\ndef f_{k}(obj: {owner}) -> int:\n    REACHED.add({k})\n"
+                       f"    S{k}.model_validate(obj)\n    return 1\n")
+        else:
+            fmt.append(f"\n\ndef f_{k}(obj: {owner}) -> int:\n    REACHED.add({k})\n"
+                       f"    value = obj.{name}\n    return {'len(value)' if collection else '1'}\n")
         render.append(_step(f"r_{k}", f"f_{k}", mid, owner, k))
         handlers.append(_step(f"h_{k}", f"r_{k}", top, mid[0][0] if mid else owner, k))
     (pkg / "fmt.py").write_text("".join(fmt))

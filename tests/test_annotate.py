@@ -77,7 +77,7 @@ def test_callee_paths_are_cut_where_the_arriving_model_lacks_them() -> None:
 
 
 def _rewrite(source: str, *edits: tuple[str, str, tuple[str, ...]]) -> str:
-    return rewrite(textwrap.dedent(source), [Edit(q, p, paths) for q, p, paths in edits]).source
+    return rewrite(textwrap.dedent(source), [Edit(q, p, paths) for q, p, paths in edits], 200).source
 
 
 def test_rewrite_shapes_and_import() -> None:
@@ -123,6 +123,61 @@ def test_rewrite_skips_shapes_it_cannot_edit() -> None:
                      [Edit("f", "u", ("posts",)), Edit("f", "v", ("posts",))])
     assert result.source == "def f(u: 'User', v: User | Post) -> None: ...\n"
     assert [e.param for e, _ in result.skipped] == ["u", "v"]
+
+
+FORMATTED = """\
+from app.models import Order
+
+
+class Service:
+    async def handle(self, session: object, order: Order, *, flag: bool = False, **kw: object) -> int:
+        return 1
+
+
+def short(order: Order) -> None:
+    pass
+
+
+def already(
+    order: Order,
+    other: int,
+) -> None:
+    pass
+"""
+
+
+@pytest.mark.parametrize("width", [88, 120])
+def test_rewrite_keeps_the_formatter_line_length(tmp_path: Path, width: int) -> None:
+    """A signature that grows past the line length is split as ruff (and black) format it:
+    ruff's formatter, run with that line length, changes nothing in the rewritten file."""
+    edits = [Edit("Service.handle", "order", ("customer.addresses", "items.product.supplier")),
+             Edit("short", "order", ("customer",)),
+             Edit("already", "order", ("customer.addresses", "items.product.supplier"))]
+    source = FORMATTED.replace("from app.models", "from mypy_eagerload import Loaded\nfrom app.models")
+    out = rewrite(source, edits, width).source
+    assert len(rewrite(source, edits, width).applied) == 3
+    assert all(len(line) <= width for line in out.splitlines())
+    assert "    async def handle(\n        self,\n" in out  # too long either way: split
+    assert 'def short(order: Loaded[Order, "customer"]) -> None:' in out  # fits: one line
+    (tmp_path / "m.py").write_text(out)
+    proc = subprocess.run([sys.executable, "-m", "ruff", "format", "--diff", "--line-length", str(width),
+                           "--isolated", "m.py"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_line_length_comes_from_the_formatter_configuration(tmp_path: Path) -> None:
+    from mypy_eagerload.annotate.run import formatter_line_length
+
+    inner = tmp_path / "src" / "pkg"
+    inner.mkdir(parents=True)
+    assert formatter_line_length(inner) == 88
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    assert formatter_line_length(inner) == 100
+    both = "[tool.ruff]\nline-length = 120\n[tool.black]\nline-length = 100\n"
+    (tmp_path / "pyproject.toml").write_text(both)
+    assert formatter_line_length(inner) == 120
+    (tmp_path / "src" / "ruff.toml").write_text("line-length = 79\n")
+    assert formatter_line_length(inner) == 79
 
 
 # ---------------------------------------------------------------------------------------
@@ -320,6 +375,9 @@ def rebound(line: Line) -> int:
 def shapes(line: Line) -> dict[str, object]:
     first = next((o for o in line.customer.orders if o.price.id), None)
     return {"price": line.price.id, "first": first}
+
+def either(x: Customer | Line) -> int:
+    return x.id
 '''
 
 
@@ -356,6 +414,7 @@ def test_annotate_writes_only_paths_the_models_have(tmp_path: Path) -> None:
     # ``customer`` is claimed (the second is on another object; the first is given up).
     assert 'def rebound(line: Loaded[Line, "customer"])' in uses
     assert 'Loaded[Line, "customer.orders.price", "price"]' in uses  # generator condition, dict display
+    assert "uses.py: either(x): skipped: a union of models (Customer | Line)" in proc.stderr
     after = errors()
     assert [e for e in after if e[2] == "loaded-path"] == []
     others_before = sorted((f, c) for f, _, c in before if c not in plugin_codes)

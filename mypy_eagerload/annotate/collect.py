@@ -56,7 +56,9 @@ from mypy_eagerload.hooks.loaded_annotation import requirement_of
 from mypy_eagerload.hooks.members import requirement
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema
+from mypy_eagerload.hooks.serializers import class_object_type, validation_reads
 from mypy_eagerload.hooks.syntax import alias_env, attribute_chain, awaited_attrs, walk_nodes, written
+from mypy_eagerload.names import SCHEMA_VALIDATORS
 
 PLUGIN = "mypy_eagerload.plugin"
 _MAX_NESTING = 4  # how deep a parameter's declared type is unwrapped (recursive aliases)
@@ -148,6 +150,11 @@ def _function(func: FuncDef, is_method: bool, tree: MypyFile, result: BuildResul
             continue
         found = _model_of(signature.arg_types[index])
         if found is None:
+            models = _models_in_union(signature.arg_types[index])
+            if len(models) > 1:
+                fn.skipped[argument.variable.name] = (
+                    f"a union of models ({' | '.join(models)}): which one a read is on is not known; "
+                    "annotate each model of the union with Loaded[...] yourself")
             continue
         info, existing = found
         fn.params[argument.variable.name] = Param(argument.variable.name, info.fullname, existing)
@@ -163,6 +170,7 @@ def _function(func: FuncDef, is_method: bool, tree: MypyFile, result: BuildResul
             _record_read(fn, node, env, awaited, schema)
         elif isinstance(node, CallExpr):
             _record_call(fn, node, env, result, schema)
+            _record_validation(fn, node, env, result, schema)
     return fn
 
 
@@ -184,6 +192,17 @@ def _model_of(typ: Type, depth: int = 0) -> tuple[TypeInfo, tuple[str, ...]] | N
     if proper.type.fullname in CONTAINERS and len(proper.args) >= 1:
         return _model_of(proper.args[0], depth + 1)
     return None
+
+
+def _models_in_union(typ: Type) -> list[str]:
+    proper = get_proper_type(typ)
+    if not isinstance(proper, UnionType):
+        return []
+    names = []
+    for item in map(get_proper_type, proper.items):
+        if isinstance(item, Instance) and (metadata(item.type) or {}).get("kind") == "model":
+            names.append(item.type.name)
+    return names
 
 
 def _mark_rebound(fn: Function, nodes: list[Node]) -> None:
@@ -251,6 +270,31 @@ def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[s
         shown = ".".join((root, *names))
         fn.calls.append(Call(root, path, callee, name, call.line,
                              f"{callee.rsplit('.', 1)[-1]}({name}={shown})", reached.fullname))
+
+
+def _record_validation(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[str, ...]]],
+                       result: BuildResult, schema: CheckerSchema) -> None:
+    """``AuthorOut.model_validate(author)`` (or ``from_orm``): the schema's reads are reads
+    of the parameter the object comes from (a serializer helper needs them loaded)."""
+    callee = call.callee
+    if not isinstance(callee, MemberExpr) or callee.name not in SCHEMA_VALIDATORS or not call.args:
+        return
+    target = class_object_type(result.types.get(callee.expr) or AnyType(TypeOfAny.special_form))
+    found = attribute_chain(call.args[0], env)
+    if target is None or found is None or found[0] not in fn.params or not fn.params[found[0]].rewritable:
+        return
+    root, names = found
+    model = schema.model(fn.params[root].model)
+    if model is None:
+        return
+    path, reached, rest = relationship_prefix(schema, model, names)
+    if rest or reached is None:
+        return
+    shown = f"{target.type.name}.{callee.name}({'.'.join((root, *names))})"
+    if path:
+        fn.reads.append(Read(root, path, call.line, shown))
+    for sub, field in validation_reads(schema, reached, target, call).items():
+        fn.reads.append(Read(root, path + sub, call.line, f"{shown}: {field}"))
 
 
 def _keep_project_calls(functions: dict[str, Function]) -> None:

@@ -54,6 +54,7 @@ class Function:
     params: dict[str, Param] = field(default_factory=dict)
     reads: list[Read] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # parameter -> why it is not analysed
 
 
 @dataclass(frozen=True)

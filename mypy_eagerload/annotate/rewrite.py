@@ -6,6 +6,8 @@ kept): ``User``, ``models.User``, ``User | None``, ``Optional[User]``, ``list[Us
 ``Loaded[User, ...]``, which is widened (its paths kept as written, new ones appended).
 Anything else (a string annotation, a union of two models) is reported as skipped.
 ``from mypy_eagerload import Loaded`` is added where the module does not bind ``Loaded``.
+A signature that grows past the project's line length is split one parameter per line, with
+a trailing comma, as black and ruff format it.
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ class Rewritten:
     skipped: list[tuple[Edit, str]] = field(default_factory=list)  # edit, why
 
 
-def rewrite(source: str, edits: Sequence[Edit]) -> Rewritten:
+DEFAULT_LINE_LENGTH = 88  # black's and ruff's default
+
+
+def rewrite(source: str, edits: Sequence[Edit], line_length: int = DEFAULT_LINE_LENGTH) -> Rewritten:
     module = cst.parse_module(source)
-    annotator = _Annotator(edits, _bound_name(module))
+    annotator = _Annotator(edits, _bound_name(module), module, line_length)
     module = module.visit(annotator)
     out = Rewritten(module.code, annotator.applied, annotator.skipped)
     if annotator.wrapped and annotator.loaded == LOADED and not _binds(module, LOADED):
@@ -89,8 +94,11 @@ def _dotted(expr: cst.BaseExpression | None) -> str:
 
 
 class _Annotator(cst.CSTTransformer):
-    def __init__(self, edits: Sequence[Edit], loaded: str) -> None:
+    def __init__(self, edits: Sequence[Edit], loaded: str, module: cst.Module, line_length: int) -> None:
         super().__init__()
+        self.module = module
+        self.line_length = line_length
+        self.depth = 0  # indentation levels of the function being left
         self.edits: dict[str, dict[str, Edit]] = {}
         for edit in edits:
             self.edits.setdefault(edit.qualname, {})[edit.param] = edit
@@ -114,14 +122,27 @@ class _Annotator(cst.CSTTransformer):
     def leave_FunctionDef(self, original_node: cst.FunctionDef,
                           updated_node: cst.FunctionDef) -> cst.FunctionDef:
         edits = self.edits.get(".".join(self.stack), {})
+        indent = len(self.stack) - 1  # classes and functions around it (block indentation)
         self.stack.pop()
         if not edits:
             return updated_node
         params = updated_node.params
-        return updated_node.with_changes(params=params.with_changes(
+        applied = len(self.applied)
+        new = updated_node.with_changes(params=params.with_changes(
             params=[self._param(p, edits) for p in params.params],
             posonly_params=[self._param(p, edits) for p in params.posonly_params],
             kwonly_params=[self._param(p, edits) for p in params.kwonly_params]))
+        if len(self.applied) > applied and self._too_long(new, indent):
+            return _one_parameter_per_line(new, self.module.default_indent)
+        return new
+
+    def _too_long(self, func: cst.FunctionDef, indent: int) -> bool:
+        """A line of the signature (``def`` to ``:``) is longer than the project allows."""
+        header = self.module.code_for_node(func.with_changes(
+            body=cst.SimpleStatementSuite([cst.Expr(cst.Ellipsis())]), decorators=[],
+            leading_lines=[]))
+        width = len(self.module.default_indent.expandtabs()) * indent
+        return any(width + len(line) > self.line_length for line in header.splitlines())
 
     def _param(self, param: cst.Param, edits: dict[str, Edit]) -> cst.Param:
         edit = edits.get(param.name.value)
@@ -172,6 +193,42 @@ class _Annotator(cst.CSTTransformer):
             return expr
         self.added = new
         return expr.with_changes(slice=[*expr.slice, *(_string(p) for p in new)])
+
+
+def _one_parameter_per_line(func: cst.FunctionDef, indent: str) -> cst.FunctionDef:
+    """``def f(\n    a: A,\n    b: B,\n) -> R:``: black's and ruff's shape for a signature that
+    does not fit (the trailing comma keeps them from joining it again)."""
+    params = func.params
+    slash = [params.posonly_ind] if isinstance(params.posonly_ind, cst.ParamSlash) else []
+    star = [params.star_arg] if isinstance(params.star_arg, (cst.Param, cst.ParamStar)) else []
+    kwargs = [params.star_kwarg] if params.star_kwarg is not None else []
+    elements: list[cst.Param | cst.ParamSlash | cst.ParamStar] = [
+        *params.posonly_params, *slash, *params.params, *star, *params.kwonly_params, *kwargs]
+    if not elements:
+        return func
+
+    def newline(last: str) -> cst.ParenthesizedWhitespace:
+        return cst.ParenthesizedWhitespace(first_line=cst.TrailingWhitespace(), empty_lines=[],
+                                           indent=True, last_line=cst.SimpleWhitespace(last))
+
+    changed: dict[int, cst.CSTNode] = {}
+    for i, element in enumerate(elements):
+        last = i == len(elements) - 1
+        comma = cst.Comma(whitespace_before=cst.SimpleWhitespace(""),
+                          whitespace_after=newline("" if last else indent))
+        changed[id(element)] = element.with_changes(comma=comma)
+
+    def pick(node: object) -> object:
+        return changed.get(id(node), node)
+
+    new_params = params.with_changes(
+        posonly_params=[pick(p) for p in params.posonly_params],
+        posonly_ind=pick(params.posonly_ind),
+        params=[pick(p) for p in params.params],
+        star_arg=pick(params.star_arg),
+        kwonly_params=[pick(p) for p in params.kwonly_params],
+        star_kwarg=pick(params.star_kwarg))
+    return func.with_changes(params=new_params, whitespace_before_params=newline(indent))
 
 
 def _string(path: str) -> cst.SubscriptElement:

@@ -414,6 +414,23 @@ def _common(alternatives: list[dict[K, str]]) -> dict[K, str]:
     return {p: f for p, f in alternatives[0].items() if p in keep}
 
 
+def validation_reads(schema: CheckerSchema, model: Model, target: Instance,
+                     call: CallExpr) -> dict[Path, str]:
+    """What ``Target.model_validate(obj)`` / ``from_orm(obj)`` (``call``) reads on a ``model``
+    object: {relationship path: the field that reads it}; empty when it reads by attribute
+    only if told (no ``from_attributes``) or the schema cannot be read. For ``annotate``:
+    a serializer helper's parameter needs what its schema reads."""
+    flag = next((isinstance(arg, NameExpr) and arg.name == "True"
+                 for name, arg in zip(call.arg_names, call.args) if name == "from_attributes"), None)
+    shapes = Shapes()
+    if flag is None:
+        flag = bool(shapes.config(target.type).get("from_attributes"))
+    shape = shapes.of(target)
+    if not flag or shape is None or shape.unknown:
+        return {}
+    return requirement(schema, model, shape, _member_paths(schema), _has_attribute(schema))
+
+
 def _member_paths(schema: CheckerSchema) -> Callable[[Model, str], list[Path]]:
     def paths(model: Model, name: str) -> list[Path]:
         return [p for p, _ in member_requirement(schema, model, name)]  # [] if not a member
