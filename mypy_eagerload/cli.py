@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     annotate.add_argument("--config-file", metavar="FILE", help="the mypy configuration to use")
     annotate.add_argument("--max-depth", type=int, default=5, metavar="N",
                           help="cut inferred paths at N relationships (recursive reads; default 5)")
+    annotate.add_argument("--no-cache", action="store_true",
+                          help="analyse everything afresh (the default keeps mypy's cache and the "
+                               "facts of each module in <cache_dir>/eagerload-annotate)")
     annotate.add_argument("--line-length", type=int, metavar="N",
                           help="split signatures longer than N one parameter per line (default: the "
                                "line-length of ruff or black in pyproject.toml / ruff.toml, else 88)")
@@ -64,4 +67,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run.annotate(args.paths, config_file=args.config_file, diff=args.diff, check=args.check,
                         explain=args.explain, exclude=[re.compile(x) for x in args.exclude],
                         max_depth=args.max_depth, out=sys.stdout, err=sys.stderr,
-                        line_length=args.line_length)
+                        line_length=args.line_length, use_cache=not args.no_cache)

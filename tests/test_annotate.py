@@ -312,6 +312,30 @@ def test_annotated_project_gives_the_same_errors_in_every_mode(
         daemon.stop()
 
 
+def test_a_warm_annotate_gives_the_cold_answer(flow_project: Project, tmp_path: Path) -> None:
+    """The second run reuses mypy's cache and the stored facts (issue 20: it was a full cold
+    build each time); after edits in two modules it still says what a run without the cache
+    says. (Timings are in docs/performance.md, not asserted.)"""
+    src, flows = flow_project
+    tmp = tmp_path / "warm"
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("*.db", ".mypy_cache"))
+    first = _annotate(tmp, "--diff")
+    assert "would change" in first.stderr and (tmp / ".mypy_cache" / "eagerload-annotate" / "facts").is_dir()
+    assert _annotate(tmp, "--diff").stdout == first.stdout
+    flow, extra = next((f, n) for f in flows if len(f.path) == 1 and f.options == ""
+                       for n in sorted(LAZY_SELECT.get(f.root, ())) if n != f.path[0][1])
+    fmt = tmp / "flowapp" / "fmt.py"
+    fmt.write_text(fmt.read_text().replace(f"    REACHED.add({flow.key})\n",
+                                           f"    REACHED.add({flow.key})\n    _ = obj.{extra}\n", 1))
+    render = tmp / "flowapp" / "render.py"
+    render.write_text(render.read_text() + f"\n\ndef extra_{flow.key}(obj: {flow.root}) -> int:\n"
+                      f"    return f_{flow.key}(obj)\n")
+    warm = _annotate(tmp, "--diff")
+    cold = _annotate(tmp, "--diff", "--no-cache")
+    assert warm.stdout == cold.stdout and warm.stderr == cold.stderr
+    assert warm.stdout != first.stdout and f"def extra_{flow.key}(obj: Loaded[" in warm.stdout
+
+
 # ---------------------------------------------------------------------------------------
 # Issue 20: annotate writes only paths the models have, and adds no error of another code
 

@@ -1,9 +1,11 @@
 """Run mypy once over the project and record what each function reads on its parameters.
 
 This is the only part of ``annotate`` that knows mypy. The build keeps every module's tree
-and the type of every expression (``preserve_asts``, ``export_types``), has no cache (a tree
-loaded from the cache has no bodies), and runs the plugin, which records the models, their
-members' chains and the paths of ``Loaded[...]`` annotations already written.
+and the type of every expression (``preserve_asts``, ``export_types``) and runs the plugin,
+which records the models, their members' chains and the paths of ``Loaded[...]`` annotations
+already written. It is incremental, with a cache of its own (``<cache_dir>/eagerload-annotate``):
+a module mypy finds fresh comes from that cache without its bodies, and its facts come from
+the store beside it (``facts``); a fresh module with no stored facts makes the build run cold.
 
 Per function and model-typed parameter (``User``, ``User | None``, ``list[User]``,
 ``Sequence[User]``, an existing ``Loaded[User, ...]``), the walk records:
@@ -18,7 +20,9 @@ Per function and model-typed parameter (``User``, ``User | None``, ``list[User]`
 
 from __future__ import annotations
 
+import ast
 import os
+import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -28,7 +32,7 @@ from mypy.main import process_options
 from mypy.argmap import map_actuals_to_formals
 
 # isort: on
-from mypy.build import BuildResult, build
+from mypy.build import BuildResult, build, process_fresh_modules, sorted_components
 from mypy.lookup import lookup_fully_qualified
 from mypy.nodes import (
     ARG_NAMED,
@@ -49,8 +53,9 @@ from mypy.nodes import (
 )
 from mypy.types import AnyType, CallableType, Instance, NoneType, Type, TypeOfAny, UnionType, get_proper_type
 
+from mypy_eagerload.annotate.facts import FactStore
 from mypy_eagerload.annotate.infer import Call, Function, Param, Read
-from mypy_eagerload.core.schema import relationship_prefix
+from mypy_eagerload.core.schema import Model, relationship_prefix
 from mypy_eagerload.hooks.contracts import CONTAINERS
 from mypy_eagerload.hooks.loaded_annotation import requirement_of
 from mypy_eagerload.hooks.members import requirement
@@ -85,8 +90,25 @@ class Project:
         return path
 
 
-def analyse(targets: list[str], config_file: str | None) -> Project:
-    result, modules = _build(targets, config_file)
+CACHE_SUBDIR = "eagerload-annotate"
+
+
+class _MissingFacts(Exception):
+    """A module came from mypy's cache and its facts are not in the store."""
+
+
+def analyse(targets: list[str], config_file: str | None, use_cache: bool = True) -> Project:
+    """Every function's facts. With ``use_cache``, a warm run re-walks only what mypy re-checks."""
+    for cold in (False, True):
+        result, modules, store = _build(targets, config_file, use_cache, cold)
+        try:
+            return _project(result, modules, store)
+        except _MissingFacts:
+            continue
+    raise AssertionError("a cold build has every tree")  # _project never raises then
+
+
+def _project(result: BuildResult, modules: set[str], store: FactStore | None) -> Project:
     schema = CheckerSchema(lambda name: _lookup(name, result.files))
     functions: dict[str, Function] = {}
     files: dict[str, str] = {}
@@ -95,19 +117,38 @@ def analyse(targets: list[str], config_file: str | None) -> Project:
         if tree is None:
             continue
         files[module] = tree.path
-        for func, is_method in _functions(tree.defs):
-            fn = _function(func, is_method, tree, result, schema)
-            if fn is not None:
-                functions[fn.fullname] = fn
+        if store is not None and not tree.defs:  # loaded from the cache: no statements
+            saved = store.load(module, tree.path)
+            if saved is None and _defines_functions(tree.path):
+                raise _MissingFacts(module)
+            functions.update((fn.fullname, fn) for fn in saved or [])
+            continue
+        found = [fn for func, is_method in _functions(tree.defs)
+                 if (fn := _function(func, is_method, tree, result, schema)) is not None]
+        functions.update((fn.fullname, fn) for fn in found)
+        if store is not None:
+            store.save(module, tree.path, found)
     _keep_project_calls(functions)
     return Project(functions, files, schema)
+
+
+def _defines_functions(path: str) -> bool:
+    """Whether the source defines a function or class (else its facts are empty anyway)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return True
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+               for node in ast.walk(tree))
 
 
 def _lookup(name: str, modules: dict[str, MypyFile]) -> SymbolTableNode | None:
     return lookup_fully_qualified(name, modules, raise_on_missing=False)
 
 
-def _build(targets: list[str], config_file: str | None) -> tuple[BuildResult, set[str]]:
+def _build(targets: list[str], config_file: str | None, use_cache: bool, cold: bool
+           ) -> tuple[BuildResult, set[str], FactStore | None]:
     """mypy with the project's configuration (found as mypy finds it, or ``config_file``)."""
     args = [*(["--config-file", config_file] if config_file else []), *targets]
     sources, options = process_options(args, require_targets=False)
@@ -115,8 +156,18 @@ def _build(targets: list[str], config_file: str | None) -> tuple[BuildResult, se
         raise BuildFailed("no Python files to analyse (name paths, or set files= in the mypy configuration)")
     options.preserve_asts = True
     options.export_types = True
-    options.incremental = False
-    options.cache_dir = os.devnull
+    store = None
+    if use_cache and options.cache_dir != os.devnull:
+        # A cache of annotate's own: the project's mypy runs (with other options) keep theirs.
+        root = os.path.join(options.cache_dir, CACHE_SUBDIR)
+        if cold:
+            shutil.rmtree(root, ignore_errors=True)
+        options.cache_dir = os.path.join(root, "mypy")
+        options.incremental = True
+        store = FactStore(os.path.join(root, "facts"))
+    else:
+        options.incremental = False
+        options.cache_dir = os.devnull
     if PLUGIN not in options.plugins:
         options.plugins = [*options.plugins, PLUGIN]
     try:
@@ -124,7 +175,20 @@ def _build(targets: list[str], config_file: str | None) -> tuple[BuildResult, se
     except Exception as exc:  # CompileError: blocking errors, already formatted by mypy
         messages = getattr(exc, "messages", None) or [str(exc)]
         raise BuildFailed("\n".join(messages)) from exc
-    return result, {source.module for source in sources}
+    _load_fresh_modules(result)
+    return result, {source.module for source in sources}, store
+
+
+def _load_fresh_modules(result: BuildResult) -> None:
+    """Load the symbol tables of modules mypy found fresh and did not need: a warm run
+    that re-checks little loads only what the stale modules import, but the models and the
+    modules' paths are needed for every module."""
+    if all(module in result.files for module in result.graph):
+        return
+    for scc in sorted_components(result.graph):  # dependencies first, as mypy loads them
+        ids = sorted(module for module in scc.mod_ids if module not in result.files)
+        if ids:
+            process_fresh_modules(result.graph, ids, result.manager)
 
 
 def _functions(defs: Sequence[object], depth: int = 0) -> Iterator[tuple[FuncDef, bool]]:
@@ -257,19 +321,29 @@ def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[s
         name = callee_type.arg_names[formal]
         if len(actuals) != 1 or name is None or call.arg_kinds[actuals[0]] not in (ARG_POS, ARG_NAMED):
             continue
-        found = attribute_chain(call.args[actuals[0]], env)
-        if found is None or found[0] not in fn.params or not fn.params[found[0]].rewritable:
-            continue
-        root, names = found
-        model = schema.model(fn.params[root].model)
-        if model is None:
-            continue
-        path, reached, rest = relationship_prefix(schema, model, names)
-        if rest or reached is None:
-            continue  # passes a column or a member's result: not an object the callee's facts describe
-        shown = ".".join((root, *names))
-        fn.calls.append(Call(root, path, callee, name, call.line,
-                             f"{callee.rsplit('.', 1)[-1]}({name}={shown})", reached.fullname))
+        passed = _object_from_parameter(fn, call.args[actuals[0]], env, schema)
+        if passed is not None:
+            root, path, reached, shown = passed
+            fn.calls.append(Call(root, path, callee, name, call.line,
+                                 f"{callee.rsplit('.', 1)[-1]}({name}={shown})", reached.fullname))
+
+
+def _object_from_parameter(fn: Function, expr: Expression, env: dict[str, tuple[str, tuple[str, ...]]],
+                           schema: CheckerSchema) -> tuple[str, tuple[str, ...], Model, str] | None:
+    """(parameter, relationship path, model reached, as written) when ``expr`` is an object
+    reached from a rewritable parameter through relationships only; None for anything else
+    (a column, a member's result: not an object the callee's facts describe)."""
+    found = attribute_chain(expr, env)
+    if found is None or found[0] not in fn.params or not fn.params[found[0]].rewritable:
+        return None
+    root, names = found
+    model = schema.model(fn.params[root].model)
+    if model is None:
+        return None
+    path, reached, rest = relationship_prefix(schema, model, names)
+    if rest or reached is None:
+        return None
+    return root, path, reached, ".".join((root, *names))
 
 
 def _record_validation(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[str, ...]]],
@@ -280,17 +354,11 @@ def _record_validation(fn: Function, call: CallExpr, env: dict[str, tuple[str, t
     if not isinstance(callee, MemberExpr) or callee.name not in SCHEMA_VALIDATORS or not call.args:
         return
     target = class_object_type(result.types.get(callee.expr) or AnyType(TypeOfAny.special_form))
-    found = attribute_chain(call.args[0], env)
-    if target is None or found is None or found[0] not in fn.params or not fn.params[found[0]].rewritable:
+    passed = _object_from_parameter(fn, call.args[0], env, schema)
+    if target is None or passed is None:
         return
-    root, names = found
-    model = schema.model(fn.params[root].model)
-    if model is None:
-        return
-    path, reached, rest = relationship_prefix(schema, model, names)
-    if rest or reached is None:
-        return
-    shown = f"{target.type.name}.{callee.name}({'.'.join((root, *names))})"
+    root, path, reached, written = passed
+    shown = f"{target.type.name}.{callee.name}({written})"
     if path:
         fn.reads.append(Read(root, path, call.line, shown))
     for sub, field in validation_reads(schema, reached, target, call).items():

@@ -19,9 +19,9 @@ else:  # mypy depends on tomli for Python < 3.11
 
 def annotate(paths: list[str], *, config_file: str | None, diff: bool, check: bool, explain: list[str],
              exclude: list[re.Pattern[str]], max_depth: int, out: TextIO, err: TextIO,
-             line_length: int | None = None) -> int:
+             line_length: int | None = None, use_cache: bool = True) -> int:
     try:
-        project = collect.analyse(paths, config_file)
+        project = collect.analyse(paths, config_file, use_cache)
     except collect.BuildFailed as exc:
         print(f"mypy-eagerload annotate: mypy could not analyse the project:\n{exc}", file=err)
         return 2
