@@ -21,7 +21,11 @@ ALLOW_LAZY = ("sync", "always", "never")
 # "always": everywhere (a sync-only code base: strict mode reports only raise strategies);
 # "never": nowhere (also report the N+1 queries of sync sessions).
 
-CHECKS = ("unloaded-relationship", "unloaded-column", "missing-unique", "loader-conflict")
+CHECKS = ("unloaded-relationship", "unloaded-column", "missing-unique", "loader-conflict",
+          "expired-attribute")
+# What a commit does to a session's objects when the code does not show how the session was
+# made: "auto" (not known: commits are not followed), "true" (SQLAlchemy's default), "false".
+EXPIRE_ON_COMMIT = ("auto", "true", "false")
 
 SECTION_TOML = "tool.mypy_eagerload"
 SECTION_INI = "mypy_eagerload"
@@ -36,13 +40,14 @@ class Settings:
     strict: bool = False
     allow_lazy_loads: str = "sync"
     disabled_checks: frozenset[str] = field(default_factory=frozenset)
+    expire_on_commit: str = "auto"
 
     def enabled(self, check: str) -> bool:
         return check not in self.disabled_checks
 
     def as_report(self) -> dict[str, object]:
         return {"strict": self.strict, "allow_lazy_loads": self.allow_lazy_loads,
-                "disabled_checks": sorted(self.disabled_checks)}
+                "disabled_checks": sorted(self.disabled_checks), "expire_on_commit": self.expire_on_commit}
 
 
 def key(settings: Settings) -> str:
@@ -141,7 +146,7 @@ def _sections(path: str) -> list[tuple[str, str]]:
 
 
 def parse(raw: dict[str, object], where: str) -> Settings:
-    known = {"strict", "allow_lazy_loads", "disabled_checks"}
+    known = {"strict", "allow_lazy_loads", "disabled_checks", "expire_on_commit"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -155,7 +160,13 @@ def parse(raw: dict[str, object], where: str) -> Settings:
     if bad:
         raise ConfigError(f"{where}: disabled_checks: unknown check {bad[0]!r} "
                           f"(known: {', '.join(CHECKS)})")
-    return Settings(strict, allow.strip(), frozenset(checks))
+    expire = raw.get("expire_on_commit", "auto")
+    if isinstance(expire, bool):
+        expire = "true" if expire else "false"
+    if not isinstance(expire, str) or expire.strip().lower() not in EXPIRE_ON_COMMIT:
+        raise ConfigError(f"{where}: expire_on_commit must be one of {', '.join(EXPIRE_ON_COMMIT)}, "
+                          f"not {expire!r}")
+    return Settings(strict, allow.strip(), frozenset(checks), expire.strip().lower())
 
 
 def _bool(value: object, what: str) -> bool:

@@ -58,6 +58,11 @@ ASYNC_SESSION_CLASSES = (
     "sqlalchemy.ext.asyncio.session.AsyncSession",
     "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
 )
+# The session classes a session is made with directly, and the factories (their
+# ``expire_on_commit=`` decides what a commit does to the session's objects).
+SESSION_CLASSES = frozenset({SYNC_SESSION, "sqlalchemy.ext.asyncio.session.AsyncSession"})
+SESSION_FACTORIES = frozenset({"sqlalchemy.orm.session.sessionmaker",
+                               "sqlalchemy.ext.asyncio.session.async_sessionmaker"})
 # Methods whose ``options=`` apply to the object they return.
 SESSION_GET = frozenset({"get", "get_one"})
 # Methods that return ORM results (sync sessions only need these for the wider view).

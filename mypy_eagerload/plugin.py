@@ -223,13 +223,16 @@ class EagerLoadPlugin(Plugin):
         data = models.metadata(sym.node)
         if data is None:
             return None
-        rels, columns = models.attribute_names(data)
+        rels, columns, plain = models.attribute_names(data)
+        expiry = self.settings.enabled("expired-attribute")
         if attr in rels:
             if not self._contracts:
-                return None
+                return access.expiry_hook(attr, self.settings) if expiry else None
             return access.relationship_hook(attr, self.lookup_fully_qualified, self.settings)
         if attr in columns and self.settings.enabled("unloaded-column"):
             return access.column_hook(attr, self.lookup_fully_qualified, self.settings)
+        if expiry and (attr in columns or attr in plain):
+            return access.expiry_hook(attr, self.settings)
         model = schema.mapped_class(sym.node)
         record = members.member_record(models.metadata(model) or {}, attr) if model is not None else None
         if record is not None and record.get("kind") == "property" and self._contracts:

@@ -59,6 +59,12 @@ def _mypy(tmp: Path, config_name: str, text: str, *extra: str) -> subprocess.Com
                           cwd=tmp, capture_output=True, text=True, check=False)
 
 
+def test_expire_on_commit_reads_booleans_and_words() -> None:
+    assert config.parse({"expire_on_commit": True}, "x").expire_on_commit == "true"
+    assert config.parse({"expire_on_commit": "False"}, "x").expire_on_commit == "false"
+    assert config.parse({}, "x").expire_on_commit == "auto"
+
+
 def test_parse_accepts_both_spellings() -> None:
     toml = config.parse({"strict": True, "allow_lazy_loads": "never",
                          "disabled_checks": ["missing-unique"]}, "x")
@@ -73,6 +79,7 @@ def test_parse_accepts_both_spellings() -> None:
     ({"allow_lazy_loads": "sometimes"}, "allow_lazy_loads must be one of sync, always, never"),
     ({"disabled_checks": ["unloaded"]}, "unknown check 'unloaded'"),
     ({"disabled_checks": 3}, "disabled_checks must be a list of check names"),
+    ({"expire_on_commit": "sometimes"}, "expire_on_commit must be one of auto, true, false"),
 ])
 def test_parse_rejects_with_a_message(raw: dict[str, object], message: str) -> None:
     with pytest.raises(config.ConfigError, match=message):
@@ -112,7 +119,7 @@ def test_report_config_data_carries_every_setting() -> None:
     plugin = EagerLoadPlugin(Options())
     data = plugin.report_config_data(ReportConfigContext("app", "app.py", is_check=True))
     assert data == {"mypy_eagerload": __version__, "strict": False, "allow_lazy_loads": "sync",
-                    "disabled_checks": []}
+                    "disabled_checks": [], "expire_on_commit": "auto"}
 
 
 def test_a_warm_run_imports_no_hook_module(tmp_path: Path) -> None:

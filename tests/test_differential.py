@@ -68,3 +68,23 @@ def test_strict_mode_agrees_with_runtime(tmp_path: Path) -> None:
     assert result.agreements >= STRICT * 3 // 4
     flagged = sum(1 for e in errors if e[3] in harness.PLUGIN_CODES)
     assert flagged >= STRICT // 5, "strict mode should find the reads that fail"
+
+
+LIFECYCLE = 240  # issue 18: at least 200 generated sequences of session operations
+
+
+def test_session_lifecycle_agrees_with_runtime(tmp_path: Path) -> None:
+    """Commits, rollbacks, expiry, refreshes, closing and expunging between the query and
+    the reads (``scenarios.lifecycle``): the plugin reports exactly the reads that fail."""
+    cases = scenarios.lifecycle(LIFECYCLE)
+    module = harness.write_project(tmp_path, cases)
+    errors = harness.run_mypy(module.parent, [module.name], plugin=True, settings="expire_on_commit = true")
+    foreign = [e for e in errors if e[3] not in harness.ALL_CODES]
+    assert foreign == [], f"errors other than the plugin's own: {foreign}"
+    outcomes = harness.run_runtime(module)
+    result = harness.compare(cases, errors, outcomes)
+    print(f"\nlifecycle: {len(cases)} scenarios, {result.probes} probes, {result.agreements} agreements, "
+          f"{result.unknown} documented unknown, {result.no_data} without data")
+    assert result.disagreements == [], "\n".join(result.disagreements)
+    expired = sum(1 for e in errors if e[3] == "expired-attribute")
+    assert result.probes >= 600 and expired >= 100

@@ -30,7 +30,7 @@ from tests.fuzz import generator
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = ROOT.parent / "shared" / "corpora" / "sqlalchemy-typing"
 PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column", "missing-unique",
-                          "loader-conflict", "loaded-path", "unverified-serializer"})
+                          "loader-conflict", "loaded-path", "unverified-serializer", "expired-attribute"})
 _LINE = re.compile(r"^(?P<loc>[^:]+:\d+(?::\d+)?): (?P<kind>error|note|warning): (?P<msg>.*?)"
                    r"(?:  \[(?P<code>[a-z-]+)\])?$")
 

@@ -174,3 +174,34 @@ def _reads_unmet(lead: str, miss: Missing) -> str:
         return f"{lead}, but {why(miss.reason, miss.target)}"
     return (f"{lead}, which the query that produced this {_short(miss.hops[0][0])} did not load "
             f"({why(miss.reason, miss.target)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Session lifecycle (expired-attribute)
+
+_OPERATION_TEXT = {"commit": "commit()", "rollback": "rollback()", "expire_all": "expire_all()",
+                   "expire": "expire()"}
+
+
+def expired(owner: str, attr: str, op: str, session: str, line: int, setting: str, detached: str,
+            sync: bool, raises: str = "") -> str:
+    """``"User.name" is expired: session.commit() on line 12 expired it (...), ...``"""
+    why = f" ({setting})" if setting else ""
+    if detached:
+        outcome = f"and {detached} detached the object: reading it raises DetachedInstanceError"
+    elif raises:
+        outcome = f"and reloading it raises InvalidRequestError ({raises})"
+    elif sync:
+        outcome = "and reading it emits SQL (an extra query per object)"
+    else:
+        outcome = "and reading it emits SQL, which fails under AsyncSession"
+    return (f'"{owner}.{attr}" is expired: {session}.{_OPERATION_TEXT.get(op, op + "()")} on line {line} '
+            f"expired it{why}, {outcome}")
+
+
+def expired_fix(variable: str, attr: str, op: str, session: str, line: int, sync: bool = False) -> str:
+    reload = f'{"" if sync else "await "}{session}.refresh({variable}, ["{attr}"])'
+    if op == "commit":
+        return (f"read it before line {line}, reload it with {reload}, or make the session with "
+                "expire_on_commit=False")
+    return f"read it before line {line}, or reload it with {reload}"

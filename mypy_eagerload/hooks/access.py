@@ -21,7 +21,7 @@ from mypy_eagerload.core.loadstate import (
     ref_columns,
 )
 from mypy_eagerload.core.requirements import STRICT_PREFIX
-from mypy_eagerload.hooks import flow
+from mypy_eagerload.hooks import flow, lifecycle
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
@@ -43,6 +43,8 @@ def relationship_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr):
             return ctx.default_attr_type  # the class-body declaration, not a read
+        if lifecycle.check_read(ctx, settings, attr):
+            return ctx.default_attr_type  # expired since the query: what it loaded is gone
         return flow.produced(ctx.api, ctx.context, _read(ctx))
 
     def _read(ctx: AttributeContext) -> Type:
@@ -210,6 +212,8 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
     def hook(ctx: AttributeContext) -> Type:
         if not isinstance(ctx.context, MemberExpr) or ctx.is_lvalue:
             return ctx.default_attr_type
+        if lifecycle.check_read(ctx, settings, attr):
+            return ctx.default_attr_type
         receiver = get_proper_type(flow.fresh(ctx.api, CheckerSchema(lookup), ctx.context.expr, ctx.type))
         items = merge_states(receiver.relevant_items()) if isinstance(receiver, UnionType) else [receiver]
         for item in items:
@@ -227,6 +231,18 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
             report(ctx.api, ctx.context, messages.unloaded_column_at(path, attr, reason, model.fullname),
                    messages.column_fix(path, attr, reason, model.fullname, from_root), UNLOADED_COLUMN)
             break
+        return ctx.default_attr_type
+
+    return hook
+
+
+def expiry_hook(attr: str, settings: Settings) -> Callable[[AttributeContext], Type]:
+    """An attribute with no other check (a primary key, a column when ``unloaded-column`` is
+    off): only whether a session operation expired it (``hooks.lifecycle``)."""
+
+    def hook(ctx: AttributeContext) -> Type:
+        if isinstance(ctx.context, MemberExpr) and not ctx.is_lvalue:
+            lifecycle.check_read(ctx, settings, attr)
         return ctx.default_attr_type
 
     return hook

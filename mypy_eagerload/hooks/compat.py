@@ -161,6 +161,12 @@ def current_module(api: object) -> MypyFile | None:
     return module if isinstance(module, MypyFile) else None
 
 
+def checked_module(api: CheckerPluginInterface) -> MypyFile | None:
+    """The module the checker is checking."""
+    module = getattr(api, "tree", None)
+    return module if isinstance(module, MypyFile) else None
+
+
 def analyze_annotated(ctx: AnalyzeTypeContext, fullname: str) -> Type:
     """mypy's own analysis of ``Annotated[...]``, for the ones the plugin does not own (a
     type-analyze hook replaces that analysis, so it is called back explicitly)."""

@@ -26,6 +26,12 @@ MISSING_UNIQUE = ErrorCode(
     "mypy_eagerload",
 )
 
+EXPIRED_ATTRIBUTE = ErrorCode(
+    "expired-attribute",
+    "Reading an attribute that a session operation (commit, rollback, expire) expired since the query",
+    "mypy_eagerload",
+)
+
 LOADED_PATH = ErrorCode(
     "loaded-path",
     "A Loaded[...] annotation names a path that is not a relationship of the model",

@@ -42,20 +42,22 @@ def metadata(info: TypeInfo) -> Json | None:
     return data if isinstance(data, dict) else None
 
 
-def attribute_names(data: Json) -> tuple[frozenset[str], frozenset[str]]:
-    """The relationship and the column names a record declares, as sets: mypy asks the
-    attribute hook for every attribute read. Memoized per record object (a record is
-    replaced, never changed, when its class is analysed again)."""
+def attribute_names(data: Json) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """The relationship, the tracked column and the other column names (primary keys) a
+    record declares, as sets: mypy asks the attribute hook for every attribute read.
+    Memoized per record object (a record is replaced, never changed, when its class is
+    analysed again)."""
     hit = _NAMES.get(id(data))
     if hit is not None and hit[0] is data:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     rels = frozenset([*data.get("slots", ()), *(r["name"] for r in data.get("rels", ()))])
     columns = frozenset(c["name"] for c in data.get("columns", ()))
-    _NAMES[id(data)] = (data, rels, columns)
-    return rels, columns
+    plain = frozenset(data.get("plain", ()))
+    _NAMES[id(data)] = (data, rels, columns, plain)
+    return rels, columns, plain
 
 
-_NAMES: dict[int, tuple[Json, frozenset[str], frozenset[str]]] = {}
+_NAMES: dict[int, tuple[Json, frozenset[str], frozenset[str], frozenset[str]]] = {}
 
 
 def is_declarative(info: TypeInfo) -> bool:

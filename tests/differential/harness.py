@@ -121,7 +121,9 @@ def probe(key: str, fn: Callable[[], object]) -> None:
 '''
 
 # The codes that say "this read fails at runtime".
-PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column"})
+PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column", "expired-attribute"})
+# Outcomes of a read that fails (a detached object's unloaded attribute: DetachedInstanceError).
+FAILURES = ("MissingGreenlet", "InvalidRequestError", "DetachedInstanceError")
 CONFLICT_CODE = "loader-conflict"
 UNIQUE_CODE = "missing-unique"
 ALL_CODES = PLUGIN_CODES | {CONFLICT_CODE, UNIQUE_CODE}
@@ -292,7 +294,7 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
     bad: list[str] = []
     # One program run down several paths: a probe fails if it fails on any of them.
     failing_paths = {(sc.paths, i) for sc in scenarios if sc.paths for i in range(len(sc.probes))
-                     if outcomes.get(f"{sc.name}:{i}") in ("MissingGreenlet", "InvalidRequestError")}
+                     if outcomes.get(f"{sc.name}:{i}") in FAILURES}
     for sc in scenarios:
         first, last = sc.setup_lines
         flagged_conflict = any(first <= line <= last for line in conflicts)
@@ -326,8 +328,8 @@ def compare(scenarios: list[Scenario], errors: list[tuple[str, int, str, str]],
                 probes -= 1
                 no_data += 1  # an empty collection in the seed data: nothing was read
                 continue
-            fails = outcome in ("MissingGreenlet", "InvalidRequestError") or (sc.paths, i) in failing_paths
-            if outcome not in ("ok", "MissingGreenlet", "InvalidRequestError"):
+            fails = outcome in FAILURES or (sc.paths, i) in failing_paths
+            if outcome != "ok" and outcome not in FAILURES:
                 bad.append(f"{sc.name}: probe {sc.probes[i]!r} had an unexpected outcome {outcome}")
                 continue
             flagged = line in reported or any(x in reported for x in sc.extra_lines.get(i, []))

@@ -16,6 +16,7 @@ is ``Computed``).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 import warnings
 from collections.abc import Callable
@@ -73,7 +74,7 @@ class Row:
     factory: dict[str, Any] = field(default_factory=dict)  # sessionmaker arguments
 
 
-LOADED = ("user.name", "user.posts", "user.notes")
+LOADED = ("user.id", "user.name", "user.posts", "user.notes")
 NEW = ("new.id", "new.name", "new.created", "new.double", "new.posts")
 
 ROWS = [
@@ -148,64 +149,53 @@ def _outcome(fn: Callable[[], object], counter: Counter) -> str:
 # -- the steps, sync and async ----------------------------------------------------------------
 
 
-def _sync_step(session: Session, objects: dict[str, Any], step: str) -> None:
+def _step(session: Any, objects: dict[str, Any], step: str) -> tuple[object, str | None]:
+    """Start ``step`` on either kind of session: (what the call returned, an awaitable under
+    AsyncSession; the name of the object the result becomes, if any)."""
     user = objects.get("user")
     if step == "load":
-        objects["user"] = session.scalars(select(User).where(User.id == 1)
-                                          .options(selectinload(User.posts))).one()
-    elif step == "new":
+        return session.scalars(select(User).where(User.id == 1).options(selectinload(User.posts))), "user"
+    if step == "new":
         objects["new"] = User(id=2, name="bob")
-        session.add(objects["new"])
-    elif step == "change":
+        return session.add(objects["new"]), None
+    if step == "change":
         user.name = "changed"
-    elif step == "savepoint":
-        objects["savepoint"] = session.begin_nested()
-    elif step == "savepoint_rollback":
-        objects["savepoint"].rollback()
-    elif step == "savepoint_commit":
-        objects["savepoint"].commit()
-    elif step in ("expire", "expire_name", "expire_posts"):
-        session.expire(user, {"expire": None, "expire_name": ["name"], "expire_posts": ["posts"]}[step])
-    elif step == "expire_all":
-        session.expire_all()
-    elif step.startswith("refresh"):
+        return None, None
+    if step == "savepoint":
+        return session.begin_nested(), "savepoint"
+    if step in ("savepoint_rollback", "savepoint_commit"):
+        return getattr(objects["savepoint"], step.split("_")[1])(), None
+    if step in ("expire", "expire_name", "expire_posts"):
+        names = {"expire": None, "expire_name": ["name"], "expire_posts": ["posts"]}[step]
+        return session.expire(user, names), None
+    if step == "expire_all":
+        return session.expire_all(), None
+    if step.startswith("refresh"):
         names = {"refresh": None, "refresh_posts": ["posts"], "refresh_name": ["name"],
                  "refresh_notes": ["notes"]}[step]
-        session.refresh(user, names)
-    elif step == "expunge":
-        session.expunge(user)
-    else:
-        getattr(session, step)()  # commit, rollback, flush, close
+        return session.refresh(user, names), None
+    if step == "expunge":
+        return session.expunge(user), None
+    return getattr(session, step)(), None  # commit, rollback, flush, close
+
+
+def _keep(objects: dict[str, Any], name: str | None, value: Any) -> None:
+    if name == "user":
+        objects["user"] = value.one()
+    elif name is not None:
+        objects[name] = value
+
+
+def _sync_step(session: Session, objects: dict[str, Any], step: str) -> None:
+    value, name = _step(session, objects, step)
+    _keep(objects, name, value)
 
 
 async def _async_step(session: AsyncSession, objects: dict[str, Any], step: str) -> None:
-    user = objects.get("user")
-    if step == "load":
-        objects["user"] = (await session.scalars(select(User).where(User.id == 1)
-                                                 .options(selectinload(User.posts)))).one()
-    elif step == "new":
-        objects["new"] = User(id=2, name="bob")
-        session.add(objects["new"])
-    elif step == "change":
-        user.name = "changed"
-    elif step == "savepoint":
-        objects["savepoint"] = await session.begin_nested()
-    elif step == "savepoint_rollback":
-        await objects["savepoint"].rollback()
-    elif step == "savepoint_commit":
-        await objects["savepoint"].commit()
-    elif step in ("expire", "expire_name", "expire_posts"):
-        session.expire(user, {"expire": None, "expire_name": ["name"], "expire_posts": ["posts"]}[step])
-    elif step == "expire_all":
-        session.expire_all()
-    elif step.startswith("refresh"):
-        names = {"refresh": None, "refresh_posts": ["posts"], "refresh_name": ["name"],
-                 "refresh_notes": ["notes"]}[step]
-        await session.refresh(user, names)
-    elif step == "expunge":
-        session.expunge(user)
-    else:
-        await getattr(session, step)()
+    value, name = _step(session, objects, step)
+    if inspect.isawaitable(value):
+        value = await value
+    _keep(objects, name, value)
 
 
 # -- running a row ----------------------------------------------------------------------------
