@@ -17,7 +17,7 @@ error naming the field path. The FastAPI side is in ``hooks.routes``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from mypy.expandtype import expand_type_by_instance
@@ -420,8 +420,7 @@ def validation_reads(schema: CheckerSchema, model: Model, target: Instance,
     object: {relationship path: the field that reads it}; empty when it reads by attribute
     only if told (no ``from_attributes``) or the schema cannot be read. For ``annotate``:
     a serializer helper's parameter needs what its schema reads."""
-    flag = next((isinstance(arg, NameExpr) and arg.name == "True"
-                 for name, arg in zip(call.arg_names, call.args) if name == "from_attributes"), None)
+    flag = _from_attributes_argument(call.arg_names, call.args)
     shapes = Shapes()
     if flag is None:
         flag = bool(shapes.config(target.type).get("from_attributes"))
@@ -461,7 +460,7 @@ def validate_hook(lookup: Lookup, settings: Settings, method: str,
         target = class_object_type(ctx.type)
         if target is None or not ctx.arg_types or not ctx.arg_types[0]:
             return ctx.default_return_type
-        flag = _from_attributes_argument(ctx)
+        flag = _from_attributes_in(ctx)
         if flag is None:
             flag = bool(Shapes().config(target.type).get("from_attributes"))
         if flag:
@@ -495,7 +494,7 @@ def type_adapter_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodCon
         if not isinstance(adapter, Instance) or not adapter.args or not ctx.arg_types or not ctx.arg_types[0]:
             return ctx.default_return_type
         targets = schema_types(adapter.args[0])
-        flag = _from_attributes_argument(ctx)
+        flag = _from_attributes_in(ctx)
         if flag is None:
             configs = [Shapes().config(t.type) for t in targets]
             flag = bool(configs) and all(c.get("from_attributes") for c in configs)
@@ -515,11 +514,15 @@ def _values(ctx: MethodContext, schema: CheckerSchema) -> list[Type]:
     return [t for t, _ in argument_values(ctx.api, schema, ctx.args[0][0], ctx.arg_types[0][0])]
 
 
-def _from_attributes_argument(ctx: MethodContext) -> bool | None:
+def _from_attributes_in(ctx: MethodContext) -> bool | None:
+    return _from_attributes_argument([n for names_ in ctx.arg_names for n in names_],
+                                     [a for args in ctx.args for a in args])
+
+
+def _from_attributes_argument(arg_names: Sequence[str | None], args: Sequence[Expression]) -> bool | None:
     """True or False as written; None when not given. A value that is not a literal
     counts as False: the plugin cannot tell, so it claims nothing."""
-    for names_, args in zip(ctx.arg_names, ctx.args):
-        for name, arg in zip(names_, args):
-            if name == "from_attributes":
-                return isinstance(arg, NameExpr) and arg.name == "True"
+    for name, arg in zip(arg_names, args):
+        if name == "from_attributes":
+            return isinstance(arg, NameExpr) and arg.name == "True"
     return None
