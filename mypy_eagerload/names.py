@@ -8,6 +8,7 @@ from __future__ import annotations
 PLUGIN_KEY = "mypy_eagerload"  # TypeInfo.metadata key
 MAPPING_DIGEST = "__eagerload_mapping__"  # generated class attribute (see hooks.models)
 MODULE_FUNCTIONS = "__eagerload_functions__"  # generated module attribute (see hooks.layers)
+FACTORY_PREFIX = "__eagerload_factory__"  # + a session factory's name (hooks.session_effects)
 REVEAL_LOADS = "mypy_eagerload.reveal.reveal_loads"
 # The public Loaded[...] is an alias of Annotated for type checkers (see loaded.py).
 ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})

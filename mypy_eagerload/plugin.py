@@ -21,6 +21,7 @@ from mypy.plugin import (
     AnalyzeTypeContext,
     AttributeContext,
     ClassDefContext,
+    DynamicClassDefContext,
     FunctionContext,
     MethodContext,
     Plugin,
@@ -64,12 +65,13 @@ if TYPE_CHECKING:
         routes,
         schema,
         serializers,
+        session_effects,
     )
 else:  # the same names, each a _Deferred module
     globals().update({name: _Deferred(f"mypy_eagerload.hooks.{name}") for name in (
         "access", "compat", "contracts", "explicit_loads", "loaded_annotation", "loader_options",
         "layers", "members", "models", "queries", "results", "reveal", "routes", "schema",
-        "serializers")})
+        "serializers", "session_effects")})
 
 _CHAIN_METHODS = {f"{cls}.{fn}": fn for cls in (names.ABSTRACT_LOAD, names.LOAD_CLASS)
                   for fn in (*names.LOADER_OPTION_FUNCTIONS, "options")}
@@ -98,13 +100,13 @@ class EagerLoadPlugin(Plugin):
     def report_config_data(self, ctx: ReportConfigContext) -> object:
         if not ctx.is_check and self._summarised(ctx.id, ctx.path):
             # Called just before the module's tree is serialized (see hooks.layers).
-            layers.store_module_summaries(self._module(ctx.id), self._info("builtins.str"))
+            layers.store_module_summaries(self._module(ctx.id), self._info("builtins.str"), self._module)
         return {"mypy_eagerload": VERSION, **self.settings.as_report()}
 
     def get_additional_indirect_deps(self, file: MypyFile) -> set[str]:
         # Called at the end of checking, before the tree is freed (see hooks.layers).
         if self._summarised(file.fullname, file.path):
-            layers.store_module_summaries(file, self._info("builtins.str"))
+            layers.store_module_summaries(file, self._info("builtins.str"), self._module)
         return set()
 
     @staticmethod
@@ -128,6 +130,11 @@ class EagerLoadPlugin(Plugin):
         if fullname.startswith(_NO_DEPS_PREFIXES):
             return None
         return _record_class
+
+    def get_dynamic_class_hook(self, fullname: str) -> Callable[[DynamicClassDefContext], None] | None:
+        if fullname in names.SESSION_FACTORIES:
+            return session_effects.record_factory  # factory = async_sessionmaker(...)
+        return None
 
     # -- type checking -------------------------------------------------------------------
     def get_function_hook(self, fullname: str) -> Callable[[FunctionContext], Type] | None:

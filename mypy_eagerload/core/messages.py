@@ -184,7 +184,7 @@ _OPERATION_TEXT = {"commit": "commit()", "rollback": "rollback()", "expire_all":
 
 
 def expired(owner: str, attr: str, op: str, session: str, line: int, setting: str, detached: str,
-            sync: bool, raises: str = "") -> str:
+            sync: bool, raises: str = "", via: str = "") -> str:
     """``"User.name" is expired: session.commit() on line 12 expired it (...), ...``"""
     why = f" ({setting})" if setting else ""
     if detached:
@@ -195,7 +195,8 @@ def expired(owner: str, attr: str, op: str, session: str, line: int, setting: st
         outcome = "and reading it emits SQL (an extra query per object)"
     else:
         outcome = "and reading it emits SQL, which fails under AsyncSession"
-    return (f'"{owner}.{attr}" is expired: {session}.{_OPERATION_TEXT.get(op, op + "()")} on line {line} '
+    where = f"in {via} (called on line {line})" if via else f"on line {line}"
+    return (f'"{owner}.{attr}" is expired: {session}.{_OPERATION_TEXT.get(op, op + "()")} {where} '
             f"expired it{why}, {outcome}")
 
 

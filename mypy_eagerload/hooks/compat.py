@@ -71,6 +71,11 @@ def depend_on_functions(api: CheckerPluginInterface, modules: Iterable[str]) -> 
     _depend_on(api, [f"<{module}.{MODULE_FUNCTIONS}>" for module in modules])
 
 
+def depend_on_names(api: CheckerPluginInterface, fullnames: Iterable[str]) -> None:
+    """The same, on module-level names (a generated record: ``hooks.session_effects``)."""
+    _depend_on(api, [f"<{name}>" for name in fullnames])
+
+
 def _depend_on(api: CheckerPluginInterface, triggers: list[str]) -> None:
     """The checker has no API for this; semantic analysis has ``add_plugin_dependency``,
     which writes the same ``MypyFile.plugin_deps`` that the dependency pass reads after

@@ -59,7 +59,7 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.loadstate import State
-from mypy_eagerload.hooks import flow
+from mypy_eagerload.hooks import flow, session_effects
 from mypy_eagerload.hooks.compat import depend_on_functions, depend_on_mappings, expression_type
 from mypy_eagerload.hooks.contracts import requirements_in
 from mypy_eagerload.hooks.declarations import Json
@@ -98,8 +98,11 @@ def record_class(ctx: ClassDefContext) -> None:
             or info.tuple_type is not None or info.is_enum:
         return
     functions = summarize_class(ctx.cls)
-    if functions:
+    effects = session_effects.summarize_class(ctx.cls)
+    if functions or effects:
         record: Json = {"kind": "layer", "functions": functions}
+        if effects:
+            record["effects"] = effects
         info.metadata[names.PLUGIN_KEY] = record
         expose_digest(ctx, info, record)
     elif (metadata(info) or {}).get("kind") == "layer":
@@ -121,11 +124,12 @@ _MODULE_MEMO: dict[str, dict[str, Ir]] = {}  # decoded tables, by their text
 _TREE_MEMO: dict[int, tuple[MypyFile, int, dict[str, Ir]]] = {}
 
 
-def store_module_summaries(tree: MypyFile | None, str_info: TypeInfo | None) -> None:
+def store_module_summaries(tree: MypyFile | None, str_info: TypeInfo | None,
+                           modules: Callable[[str], MypyFile | None]) -> None:
     """Write (or remove) the module's summaries, from its whole tree."""
     if not MODULE_SUMMARIES or tree is None or str_info is None or tree.is_stub or not tree.defs:
         return
-    functions = _tree_summaries(tree)
+    functions = {**_tree_summaries(tree), **_lifecycle_tables(tree, modules)}
     if not functions:
         tree.names.pop(names.MODULE_FUNCTIONS, None)
         return
@@ -137,9 +141,12 @@ def store_module_summaries(tree: MypyFile | None, str_info: TypeInfo | None) -> 
                                                          plugin_generated=True)
 
 
-def module_summary(tree: MypyFile, name: str) -> Ir | None:
+def module_summary(tree: MypyFile, name: str,
+                   modules: Callable[[str], MypyFile | None] | None = None) -> Ir | None:
     """The summary of module-level function ``name``: stored, or (same module's SCC, daemon)
-    computed from the tree still in memory, which gives what will be stored."""
+    computed from the tree still in memory, which gives what will be stored. Names starting
+    with "@" are the module's session tables (``session_effects.lifecycle_tables``); they
+    need ``modules``."""
     if not MODULE_SUMMARIES:
         return None
     sym = tree.names.get(names.MODULE_FUNCTIONS)
@@ -154,8 +161,15 @@ def module_summary(tree: MypyFile, name: str) -> Ir | None:
         found = table.get(name)
         return found if isinstance(found, dict) else None
     if sym is None and tree.defs and not tree.is_stub:
+        if name.startswith("@"):
+            return _lifecycle_tables(tree, modules or (lambda _: None)).get(name)
         return _tree_summaries(tree).get(name)
     return None
+
+
+def _lifecycle_tables(tree: MypyFile, modules: Callable[[str], MypyFile | None]) -> dict[str, Ir]:
+    return session_effects.lifecycle_tables(tree.defs, tree.fullname,
+                                            lambda name: tree if name == tree.fullname else modules(name))
 
 
 def _tree_summaries(tree: MypyFile) -> dict[str, Ir]:

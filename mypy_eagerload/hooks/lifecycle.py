@@ -25,7 +25,9 @@ commit on a session whose ``expire_on_commit`` is not known (see ``session_setti
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from mypy.nodes import (
     AssignmentStmt,
@@ -34,7 +36,6 @@ from mypy.nodes import (
     ClassDef,
     Decorator,
     Expression,
-    ExpressionStmt,
     ForStmt,
     FuncDef,
     FuncItem,
@@ -42,6 +43,7 @@ from mypy.nodes import (
     ListExpr,
     MatchStmt,
     MemberExpr,
+    MypyFile,
     NameExpr,
     Node,
     OverloadedFuncDef,
@@ -49,9 +51,9 @@ from mypy.nodes import (
     RefExpr,
     ReturnStmt,
     Statement,
-    StrExpr,
     TryStmt,
     TupleExpr,
+    TypeInfo,
     Var,
     WhileStmt,
     WithStmt,
@@ -61,25 +63,20 @@ from mypy.types import Instance, get_proper_type
 
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages
-from mypy_eagerload.hooks.compat import checked_module, enclosing_functions, expression_type, report
+from mypy_eagerload.hooks import session_effects as fx
+from mypy_eagerload.hooks.compat import (
+    checked_module,
+    depend_on_functions,
+    depend_on_names,
+    enclosing_functions,
+    expression_type,
+    report,
+)
 from mypy_eagerload.hooks.errorcodes import EXPIRED_ATTRIBUTE
 from mypy_eagerload.hooks.models import attribute_names, metadata
 from mypy_eagerload.hooks.schema import model_info
 from mypy_eagerload.hooks.syntax import walk
-from mypy_eagerload.names import (
-    ASYNC_SESSION_CLASSES,
-    SESSION_CLASSES,
-    SESSION_FACTORIES,
-    SYNC_SESSION_CLASSES,
-)
-
-# Session methods whose result holds objects of that session.
-_FETCHES = frozenset({"execute", "scalars", "scalar", "get", "get_one", "stream", "stream_scalars",
-                      "merge"})
-# Session methods that change what its objects hold (the ones a walk has to look at).
-_OPERATIONS = frozenset({"commit", "rollback", "expire", "expire_all", "refresh", "close", "expunge",
-                         "expunge_all", "reset", "invalidate"})
-_DETACHING = frozenset({"close", "expunge", "expunge_all", "reset", "invalidate"})
+from mypy_eagerload.names import ASYNC_SESSION_CLASSES, FACTORY_PREFIX, SYNC_SESSION_CLASSES
 
 
 @dataclass(frozen=True)
@@ -92,6 +89,7 @@ class Event:
     names: frozenset[str] | None = None  # the attributes it expired; None: all
     reloaded: frozenset[str] = frozenset()  # refreshed since (refresh(obj, [names]))
     detached: str = ""  # "close() on line 12" when the object was detached afterwards
+    via: str = ""  # the helper it happened in: "save()"
 
 
 Facts = frozenset[Event]
@@ -99,6 +97,17 @@ Env = dict[str, tuple[str, Facts]]  # name -> (its session, events since it was 
 # An object built in code and added keeps what it was given on rollback (it goes back to
 # being transient) and is not expired by expire_all(): only a commit expires it (measured).
 _ADDED = "+"  # suffix of the session key of added objects
+_RESULT = "@result"  # what a helper call returns, until the assignment binds it
+# A call not understood was given the object or its session without being awaited: under
+# AsyncSession it cannot have loaded anything (no IO without await); under Session any
+# attribute it read reloaded the whole expired object. An event that expires nothing.
+_TOUCHED = "touched"
+# "#<session>" is in the env while the session is known to be in a transaction (a query
+# ran since the last commit, rollback or close): a rollback outside one does nothing
+# (measured: commit(), then rollback(), leaves loaded attributes loaded).
+_ACTIVE = "#"
+_SQL_FETCHES = frozenset({"execute", "scalars", "scalar", "stream", "stream_scalars"})
+_VOCABULARY = fx.FETCHES | fx.OPERATIONS | fx.HARMLESS | {"add", "add_all", "begin", "begin_nested"}
 
 
 @dataclass
@@ -106,15 +115,19 @@ class Analysis:
     reads: dict[int, tuple[str, Facts]]  # id(MemberExpr read on a tracked name) -> its facts
     sessions: dict[str, Expression]  # session as written -> an expression of it (for its type)
     origins: dict[str, Expression | None]  # session -> the call that made it, if local
+    params: dict[str, Expression | None] = field(default_factory=dict)  # parameter -> default
 
 
-def analyse(func: FuncItem) -> Analysis | None:
+Resolver = Callable[[CallExpr], "tuple[fx.Record, dict[str, Expression], str] | None"]
+
+
+def analyse(func: FuncItem, api: CheckerPluginInterface) -> Analysis | None:
     """The walk, or None when the function calls no session operation at all (most do not:
     this is the fast answer for every attribute read there)."""
     hit = _MEMO.get(id(func))
     if hit is not None and hit[0] is func:
         return hit[1]
-    result = _Walker().run(func) if _has_operations(func) else None
+    result = _Walker(_resolver(api, func)).run(func) if _has_operations(func) else None
     _MEMO[id(func)] = (func, result)
     if len(_MEMO) > 4096:
         _MEMO.pop(next(iter(_MEMO)))
@@ -125,9 +138,11 @@ _MEMO: dict[int, tuple[FuncItem, Analysis | None]] = {}
 
 
 def _has_operations(func: FuncItem) -> bool:
-    return any(isinstance(n, CallExpr) and isinstance(n.callee, MemberExpr)
-               and (n.callee.name in _OPERATIONS or n.callee.name == "begin")
-               for n in walk(func.body.body))
+    """A session operation, or a call given a name (a helper may commit what it is given)."""
+    return any(isinstance(n, CallExpr) and (
+        (isinstance(n.callee, MemberExpr) and (n.callee.name in fx.OPERATIONS or n.callee.name == "begin"))
+        or any(fx.dotted(a) is not None for a in n.args))
+        for n in walk(func.body.body))
 
 
 def expired_by(facts: Facts, attr: str, expire_on_commit: dict[str, bool | None],
@@ -148,47 +163,15 @@ def expired_by(facts: Facts, attr: str, expire_on_commit: dict[str, bool | None]
 # ---------------------------------------------------------------------------------------------
 
 
-def _dotted(expr: Expression) -> str | None:
-    if isinstance(expr, NameExpr):
-        return expr.name
-    if isinstance(expr, MemberExpr) and isinstance(expr.expr, NameExpr) and expr.expr.name == "self":
-        return f"self.{expr.name}"
-    return None
-
-
-def _session_call(expr: Expression | None) -> tuple[str, CallExpr] | None:
-    """``s.<method>(...)`` (awaited or not), with ``s`` as written."""
-    if isinstance(expr, AwaitExpr):
-        expr = expr.expr
-    if isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr):
-        session = _dotted(expr.callee.expr)
-        if session is not None:
-            return session, expr
-    return None
-
-
-def _fetch_session(expr: Expression | None) -> tuple[str, Expression] | None:
-    """The session whose query ``expr`` takes its objects from: ``(await s.execute(q))
-    .unique().scalar_one()``, ``await s.get(User, 1)``, ``(await s.scalars(q)).all()``."""
-    while expr is not None:
-        if isinstance(expr, AwaitExpr):
-            expr = expr.expr
-            continue
-        if not (isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr)):
-            return None
-        if expr.callee.name in _FETCHES:
-            session = _dotted(expr.callee.expr)
-            if session is not None:
-                return session, expr.callee.expr
-        expr = expr.callee.expr
-    return None
-
-
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, resolve: Resolver) -> None:
         self.result = Analysis({}, {}, {})
+        self.resolve = resolve
+        self.holders: dict[str, str] = {}  # a local made with a session passed -> that session
+        self.fields: dict[str, dict[str, str]] = {}  # repo -> {"self.session": "session"}
 
     def run(self, func: FuncItem) -> Analysis:
+        self.result.params = {arg.variable.name: arg.initializer for arg in func.arguments}
         self.block(func.body.body, {})
         return self.result
 
@@ -206,6 +189,7 @@ class _Walker:
         if isinstance(stmt, IfStmt):
             for cond in stmt.expr:
                 self.reads(cond, env)
+                self.calls(cond, env)
             branches = [self.block(b.body, dict(env)) for b in stmt.body]
             branches.append(self.block(stmt.else_body.body, dict(env)) if stmt.else_body else env)
             return _merge(branches)
@@ -222,37 +206,46 @@ class _Walker:
                 out = self.block(stmt.finally_body.body, out if out is not None else dict(env))
             return out
         if isinstance(stmt, WithStmt):
-            for expr, target in zip(stmt.expr, stmt.target):
-                self.reads(expr, env)
-                if isinstance(target, NameExpr):
-                    env.pop(target.name, None)
-                    self.result.origins[target.name] = expr  # async with factory() as session
-            out = self.block(stmt.body.body, env)
-            if out is not None:
-                for expr, target in zip(stmt.expr, stmt.target):
-                    call = _session_call(expr)
-                    if call is not None and call[1].callee.name == "begin":  # type: ignore[attr-defined]
-                        self.event(out, Event("commit", stmt.line, call[0]))  # leaving begin() commits
-                    elif isinstance(target, NameExpr):  # async with factory() as session: closed
-                        self.detach(out, target.name, f"leaving the with block on line {stmt.line}")
-            return out
+            return self.with_stmt(stmt, env)
         if isinstance(stmt, MatchStmt):
             self.reads(stmt.subject, env)
+            self.calls(stmt.subject, env)
             return _merge([env, *(self.block(b.body, dict(env)) for b in stmt.bodies)])
         if isinstance(stmt, (ReturnStmt, RaiseStmt)):
             self.reads(stmt, env)
             return None
         self.reads(stmt, env)
         if isinstance(stmt, AssignmentStmt):
+            self.calls(stmt.rvalue, env)
             for lvalue in stmt.lvalues:
                 self.bind(env, lvalue, stmt.rvalue)
-        elif isinstance(stmt, ExpressionStmt):
-            self.call(env, stmt.expr)
+        else:
+            self.calls(stmt, env)
+        env.pop(_RESULT, None)
         return env
+
+    def with_stmt(self, stmt: WithStmt, env: Env) -> Env | None:
+        for expr, target in zip(stmt.expr, stmt.target):
+            self.reads(expr, env)
+            self.calls(expr, env)
+            if isinstance(target, NameExpr):
+                env.pop(target.name, None)
+                self.result.origins[target.name] = expr  # async with factory() as session
+        out = self.block(stmt.body.body, env)
+        if out is not None:
+            for expr, target in zip(stmt.expr, stmt.target):
+                call = _method_call(expr)
+                if call is not None and call[1] == "begin":
+                    self.event(out, Event("commit", stmt.line, call[0]))  # leaving begin() commits
+                    out.pop(_ACTIVE + call[0], None)
+                elif isinstance(target, NameExpr):  # async with factory() as session: closed
+                    self.detach(out, target.name, f"leaving the with block on line {stmt.line}")
+        return out
 
     def loop(self, stmt: ForStmt | WhileStmt, env: Env) -> Env | None:
         head = stmt.expr
         self.reads(head, env)
+        self.calls(head, env)
         current = env
         for _ in range(2):  # twice: what the end of the body did reaches its start
             inner = dict(current)
@@ -267,56 +260,237 @@ class _Walker:
 
     def bind(self, env: Env, target: Expression, source: Expression | None) -> None:
         if isinstance(target, NameExpr):
-            found = _fetch_session(source)
+            found = fx.fetch_session(source)
+            result = env.pop(_RESULT, None)
+            self.holders.pop(target.name, None)
+            self.fields.pop(target.name, None)
             if found is not None:
                 env[target.name] = (found[0], frozenset())
                 self.result.sessions.setdefault(found[0], found[1])
+            elif result is not None:
+                env[target.name] = result
             else:
                 env.pop(target.name, None)
+                holder = self.holder_of(source, env)
+                if holder is not None:
+                    self.holders[target.name] = holder
+                fields = self.stored_by(source)
+                if fields:
+                    self.fields[target.name] = fields
             if target.name in self.result.origins or isinstance(source, CallExpr):
                 self.result.origins.setdefault(target.name, source)
         elif isinstance(target, (TupleExpr, ListExpr)):
             for item in target.items:
                 self.bind(env, item, None)
 
-    def call(self, env: Env, expr: Expression) -> None:
-        found = _session_call(expr)
-        if found is None:
+    def holder_of(self, source: Expression | None, env: Env) -> str | None:
+        """``repo = Repository(session)``: a local made with a tracked session passed (its
+        methods may run queries and commits on it)."""
+        if not isinstance(source, CallExpr):
+            return None
+        owners = _owners(env)
+        for arg in source.args:
+            key = fx.dotted(arg)
+            if key in owners:
+                return key
+        return None
+
+    def stored_by(self, source: Expression | None) -> dict[str, str]:
+        """``repo = Repository(session)`` with ``self.session = session`` in its ``__init__``:
+        ``{"self.session": "session"}``."""
+        if not (isinstance(source, CallExpr) and isinstance(source.callee, RefExpr)
+                and isinstance(source.callee.node, TypeInfo)):
+            return {}
+        init = _method_record(source.callee.node, "__init__")
+        if init is None or "stores" not in init:
+            return {}
+        mapping = _map_arguments(source, init["params"][1:])
+        if mapping is None:
+            return {}
+        out = {}
+        for attr, param in init["stores"].items():
+            key = fx.dotted(mapping[param]) if param in mapping else None
+            if key is not None:
+                out[attr] = key
+        return out
+
+    # -- calls ---------------------------------------------------------------------------------
+    def calls(self, node: Node, env: Env) -> None:
+        calls = fx.calls_in(node)  # type: ignore[arg-type]
+        if not calls:
             return
-        session, call = found
-        method = call.callee.name  # type: ignore[attr-defined]
+        awaited = {id(n.expr) for n in walk([node]) if isinstance(n, AwaitExpr)}
+        for call in calls:
+            self.call(env, call, id(call) in awaited or _coroutine(call))
+
+    def call(self, env: Env, call: CallExpr, awaited: bool = True) -> None:
+        found = _method_call(call)
+        owners = _owners(env)
+        if found is not None and found[1] in _SQL_FETCHES:
+            env[_ACTIVE + found[0]] = (_ACTIVE, frozenset())
+        if found is not None and found[0] in owners:
+            session, method = found
+            if method in fx.OPERATIONS or method in ("add", "add_all"):
+                self.operation(env, session, method, call)
+            elif method in fx.FETCHES:
+                self.refetch(env, session)  # the identity map's expired objects load again
+            elif method not in fx.HARMLESS and method != "begin":
+                self.forget_session(env, session)  # run_sync(), connection(): anything
+            return
+        if found is not None and found[1] in ("add", "add_all") and found[0] in self.result.sessions:
+            self.operation(env, found[0], found[1], call)
+            return
+        if found is not None and found[1] in _VOCABULARY:
+            return  # a session's own method on a session holding nothing followed yet
+        resolved = self.resolve(call)
+        if resolved is not None:
+            self.helper(env, call, *resolved)
+            return
+        if isinstance(call.callee, RefExpr) and call.callee.fullname.startswith("builtins."):
+            return  # print(obj), len(...), isinstance(...): they load nothing
+        # Not understood: what it is given may be reloaded, expired or detached by it, if
+        # it is awaited (see _TOUCHED otherwise).
+        lose = self.forget if awaited else lambda env, key: self.touch(env, key, call.line)
+        keys = [fx.dotted(arg) for arg in call.args]
+        if isinstance(call.callee, MemberExpr):
+            receiver = fx.dotted(call.callee.expr)
+            if receiver is not None:
+                keys.append(self.holders.get(receiver, receiver))
+                if receiver == "self" or receiver.startswith("self."):
+                    keys.extend(s for s in _owners(env) if s.startswith("self."))
+        for key in keys:
+            if key is not None:
+                lose(env, key)
+
+    def operation(self, env: Env, session: str, method: str, call: CallExpr, via: str = "",
+                  target_key: str | None = None, names: frozenset[str] | None = None) -> None:
         args = call.args
-        target = args[0].name if args and isinstance(args[0], NameExpr) else None
+        if not via:
+            target_key = fx.dotted(args[0]) if args else None
+            names = fx.names_argument(args[1]) if len(args) > 1 else None
         if method in ("add", "add_all"):
-            added = [args[0]] if method == "add" and args else (args[0].items if args and isinstance(
-                args[0], (ListExpr, TupleExpr)) else [])
-            for item in added:
-                if isinstance(item, NameExpr) and item.name not in env:
-                    env[item.name] = (session + _ADDED, frozenset())
-                    self.result.sessions.setdefault(session, call.callee.expr)  # type: ignore[attr-defined]
+            added = [fx.dotted(args[0]) if args else None] if method == "add" or via else [
+                fx.dotted(i) for i in getattr(args[0] if args else None, "items", ())]
+            if via:
+                added = [target_key]
+            for key in added:
+                if key is not None and key not in env:
+                    env[key] = (session + _ADDED, frozenset())
+                    self.result.sessions.setdefault(session, call.callee.expr  # type: ignore[attr-defined]
+                                                    if not via else _session_expr(call, session))
             return
-        if method not in _OPERATIONS:
-            return
-        names = _names_argument(args[1] if len(args) > 1 else None)
-        if method == "refresh" and target is not None and target in env:
-            owner, facts = env[target]
+        line = call.line
+        if method == "refresh":
+            env[_ACTIVE + session] = (_ACTIVE, frozenset())
+        if method == "rollback" and _ACTIVE + session not in env:
+            return  # no transaction known to be open: it may expire nothing
+        if method in ("commit", "rollback", *fx.DETACHING):
+            env.pop(_ACTIVE + session, None)
+        if method == "refresh" and target_key is not None and target_key in env:
+            owner, facts = env[target_key]
             reloaded = {e if names is None else replace(e, reloaded=e.reloaded | names) for e in facts}
-            env[target] = (owner, frozenset() if names is None else frozenset(reloaded))
-        elif method == "expire" and target is not None and target in env and env[target][0] == session:
-            owner, facts = env[target]
-            env[target] = (owner, facts | {Event("expire", call.line, session, names)})
-        elif method == "expunge" and target is not None and target in env:
-            owner, facts = env[target]
-            detached = f"expunge() on line {call.line}"
-            env[target] = (owner, frozenset(replace(e, detached=e.detached or detached) for e in facts))
+            env[target_key] = (owner, frozenset() if names is None else frozenset(reloaded))
+        elif method == "expire" and target_key is not None and target_key in env \
+                and env[target_key][0] == session:
+            owner, facts = env[target_key]
+            env[target_key] = (owner, facts | {Event("expire", line, session, names, via=via)})
+        elif method == "expunge" and target_key is not None and target_key in env:
+            owner, facts = env[target_key]
+            detached = _how("expunge", line, via)
+            env[target_key] = (owner, frozenset(replace(e, detached=e.detached or detached) for e in facts))
         elif method in ("commit", "rollback", "expire_all"):
-            self.event(env, Event(method, call.line, session))
-        elif method in _DETACHING:
-            self.detach(env, session, f"{method}() on line {call.line}")
+            self.event(env, Event(method, line, session, via=via))
+        elif method in fx.DETACHING:
+            self.detach(env, session, _how(method, line, via))
+
+    def helper(self, env: Env, call: CallExpr, record: fx.Record, mapping: dict[str, Expression],
+               receiver: str) -> None:
+        """A call of a function whose record is known: what it passes to opaque parameters
+        is forgotten, its operations happen to the caller's sessions and objects, and what
+        it returns is bound by the assignment (``_RESULT``)."""
+        label = f"{_callee_name(call)}()"
+
+        def key_of(param: str | None) -> str | None:
+            if param is None:
+                return None
+            if param.startswith("self."):
+                return param if receiver == "self" else self.fields.get(receiver, {}).get(param)
+            expr = mapping.get(param)
+            return fx.dotted(expr) if expr is not None else None
+
+        for param in record["opaque"]:
+            if param == "self" and receiver:
+                self.forget(env, self.holders.get(receiver, receiver))
+            key = key_of(param)
+            if key is not None:
+                self.forget(env, key)
+        for param in record.get("read", ()):
+            key = key_of(param)
+            if key is not None and key in env:
+                owner, facts = env[key]
+                env[key] = (owner, facts | {Event(_TOUCHED, call.line, owner, frozenset())})
+        result = record.get("result")
+        start = result[2] if result else None
+        for index, (op, session_param, target, names) in enumerate(record["ops"]):
+            if result and index == start:
+                self.bind_result(env, call, result, key_of)
+            session = key_of(session_param)
+            if session is None:
+                if op in ("fetch", "refresh", "add"):
+                    for owner in _owners(env):
+                        self.refetch(env, owner)  # another session may be this one
+                continue
+            if op == "fetch":
+                if names and names[0] in _SQL_FETCHES:
+                    env[_ACTIVE + session] = (_ACTIVE, frozenset())
+                self.refetch(env, session)
+                continue
+            self.operation(env, session, op, call, via=label, target_key=key_of(target),
+                           names=frozenset(names) if names is not None else None)
+        if result and start is not None and start >= len(record["ops"]):
+            self.bind_result(env, call, result, key_of)
+
+    def bind_result(self, env: Env, call: CallExpr, result: list[Any],
+                    key_of: Callable[[str | None], str | None]) -> None:
+        kind, where, _ = result
+        key = key_of(where)
+        if key is None:
+            return
+        if kind == "param":
+            if key in env:
+                env[_RESULT] = env[key]
+        else:
+            env[_RESULT] = (key + (_ADDED if kind == "add" else ""), frozenset())
+            self.result.sessions.setdefault(key, _session_expr(call, key))
+
+    # -- what operations do ----------------------------------------------------------------------
+    def forget(self, env: Env, key: str) -> None:
+        """Stop following ``key``: an object, or every object of a session."""
+        env.pop(key, None)
+        env.pop(_ACTIVE + key, None)
+        self.forget_session(env, key)
+
+    def forget_session(self, env: Env, session: str) -> None:
+        for name, (owner, _) in list(env.items()):
+            if owner in (session, session + _ADDED):
+                del env[name]
+
+    def touch(self, env: Env, key: str, line: int) -> None:
+        # The transaction stays known: under AsyncSession the call cannot have ended it;
+        # under Session the objects' _TOUCHED events silence every report about them.
+        for name, (owner, facts) in list(env.items()):
+            if name == key or owner in (key, key + _ADDED):
+                env[name] = (owner, facts | {Event(_TOUCHED, line, owner, frozenset())})
+
+    def refetch(self, env: Env, session: str) -> None:
+        """A query on ``session``: expired objects of it that the rows hold load again."""
+        for name, (owner, facts) in list(env.items()):
+            if owner in (session, session + _ADDED) and facts:
+                del env[name]
 
     def detach(self, env: Env, session: str, how: str) -> None:
         for name, (owner, facts) in list(env.items()):
-            if owner == session:
+            if owner in (session, session + _ADDED):
                 env[name] = (owner, frozenset(replace(e, detached=e.detached or how) for e in facts))
 
     def event(self, env: Env, event: Event) -> None:
@@ -332,10 +506,44 @@ class _Walker:
                 self.result.reads[id(inner)] = env[inner.expr.name]
 
 
-def _names_argument(expr: Expression | None) -> frozenset[str] | None:
-    if isinstance(expr, (ListExpr, TupleExpr)) and all(isinstance(i, StrExpr) for i in expr.items):
-        return frozenset(i.value for i in expr.items)  # type: ignore[attr-defined]
+def _owners(env: Env) -> set[str]:
+    return {owner.removesuffix(_ADDED) for owner, _ in env.values() if owner != _ACTIVE}
+
+
+def _how(method: str, line: int, via: str) -> str:
+    return f"{method}() in {via} (called on line {line})" if via else f"{method}() on line {line}"
+
+
+def _method_call(expr: Expression) -> tuple[str, str] | None:
+    """``s.<method>(...)`` (awaited or not): ``s`` as written and the method."""
+    while not isinstance(expr, CallExpr) and hasattr(expr, "expr") and not isinstance(expr, MemberExpr):
+        expr = expr.expr
+    if isinstance(expr, CallExpr) and isinstance(expr.callee, MemberExpr):
+        session = fx.dotted(expr.callee.expr)
+        if session is not None:
+            return session, expr.callee.name
     return None
+
+
+def _coroutine(call: CallExpr) -> bool:
+    """A call of an ``async def`` (its coroutine may be awaited elsewhere: ``gather``)."""
+    node = call.callee.node if isinstance(call.callee, RefExpr) else None
+    return isinstance(node, FuncDef) and node.is_coroutine
+
+
+def _callee_name(call: CallExpr) -> str:
+    callee = call.callee
+    if isinstance(callee, MemberExpr):
+        base = fx.dotted(callee.expr)
+        return f"{base}.{callee.name}" if base else callee.name
+    return callee.name if isinstance(callee, NameExpr) else "the call"
+
+
+def _session_expr(call: CallExpr, session: str) -> Expression:
+    for arg in call.args:
+        if fx.dotted(arg) == session:
+            return arg
+    return call
 
 
 def _merge(envs: list[Env | None]) -> Env | None:
@@ -353,6 +561,88 @@ def _merge(envs: list[Env | None]) -> Env | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Helpers' records, found from a call
+
+
+def _resolver(api: CheckerPluginInterface, func: FuncItem) -> Resolver:
+    modules: dict[str, MypyFile] = getattr(api, "modules", None) or {}
+
+    def resolve(call: CallExpr) -> tuple[fx.Record, dict[str, Expression], str] | None:
+        if any(kind.is_star() for kind in call.arg_kinds):
+            return None
+        callee = call.callee
+        found: tuple[fx.Record, str] | None = None
+        if (isinstance(callee, NameExpr) and isinstance(callee.node, FuncDef) and not callee.node.info) \
+                or (isinstance(callee, MemberExpr) and isinstance(callee.expr, NameExpr) \
+                and isinstance(callee.expr.node, MypyFile)):
+            record = _module_record(api, modules, callee.fullname, "@effects")
+            found = (record, "") if record is not None else None
+        elif isinstance(callee, MemberExpr):
+            receiver = fx.dotted(callee.expr)
+            info = _receiver_info(callee.expr, func)
+            method = _method_record(info, callee.name) if info is not None else None
+            if method is not None and receiver is not None:
+                found = (method, receiver)
+        if found is None:
+            return None
+        record, receiver = found
+        params = list(record["params"])
+        mapping = _map_arguments(call, params[1:] if receiver else params)
+        return (record, mapping, receiver) if mapping is not None else None
+
+    return resolve
+
+
+def _map_arguments(call: CallExpr, params: list[str]) -> dict[str, Expression] | None:
+    """Parameter -> argument expression (None with ``*args``/``**kwargs`` at the call)."""
+    if any(kind.is_star() for kind in call.arg_kinds):
+        return None
+    mapping: dict[str, Expression] = {}
+    for i, (arg, name) in enumerate(zip(call.args, call.arg_names)):
+        if name is not None:
+            mapping[name] = arg
+        elif i < len(params):
+            mapping[params[i]] = arg
+    return mapping
+
+
+def _module_record(api: CheckerPluginInterface, modules: dict[str, MypyFile], fullname: str,
+                   table: str) -> Any:
+    from mypy_eagerload.hooks.layers import module_summary  # layers imports this module's users
+
+    module, _, name = fullname.rpartition(".")
+    tree = modules.get(module)
+    if tree is None:
+        return None
+    depend_on_functions(api, [module])
+    records = module_summary(tree, table, modules.get)
+    found = records.get(name) if isinstance(records, dict) else None
+    return found if isinstance(found, dict) else None
+
+
+def _receiver_info(expr: Expression, func: FuncItem) -> TypeInfo | None:
+    """The class of a call's receiver, from what is declared: ``self``, a parameter or local
+    with a known type, ``self.<attr>``."""
+    if isinstance(expr, NameExpr) and expr.name == "self" and isinstance(func, FuncDef) and func.info:
+        return func.info
+    node = expr.node if isinstance(expr, NameExpr) else None
+    if isinstance(expr, MemberExpr) and isinstance(expr.expr, NameExpr) and expr.expr.name == "self" \
+            and isinstance(func, FuncDef) and func.info:
+        sym = func.info.get(expr.name)
+        node = sym.node if sym is not None else None
+    typ = get_proper_type(node.type) if isinstance(node, Var) and node.type is not None else None
+    return typ.type if isinstance(typ, Instance) else None
+
+
+def _method_record(info: TypeInfo, method: str) -> fx.Record | None:
+    for base in info.mro:
+        if method in base.names:
+            found = ((metadata(base) or {}).get("effects") or {}).get(method)
+            return found if isinstance(found, dict) else None
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 # The check, at a read
 
 
@@ -363,7 +653,7 @@ def check_read(ctx: AttributeContext, settings: Settings, attr: str) -> bool:
     if not isinstance(context, MemberExpr) or ctx.is_lvalue or not settings.enabled(EXPIRED_ATTRIBUTE.code):
         return False
     functions = enclosing_functions(ctx.api)
-    analysis = analyse(functions[0]) if functions else None
+    analysis = analyse(functions[0], ctx.api) if functions else None
     found = analysis.reads.get(id(context)) if analysis is not None else None
     if analysis is None or found is None or not found[1]:
         return False
@@ -380,15 +670,17 @@ def check_read(ctx: AttributeContext, settings: Settings, attr: str) -> bool:
     sync = _is_sync(ctx.api, analysis.sessions.get(session))
     # A whole object expired reloads on first access with the query's own options (what they
     # loaded comes back); an attribute expired by name reloads with its own strategy.
-    counted = [e for e in facts if e.op != "commit" or setting[0] is True]
+    counted = [e for e in facts if e.op != _TOUCHED and (e.op != "commit" or setting[0] is True)]
     raises = _reload_raises(data, attr) if all(e.names is not None for e in counted) or not sync else ""
     if sync is None or (sync and not event.detached and not raises and settings.allow_lazy_loads != "never"):
         return False  # a sync session emits SQL and succeeds; an unknown session says nothing
+    if sync and any(e.op == _TOUCHED for e in facts):
+        return False  # a call given the object or its session may have read (reloaded) it
     owner = info.name
     variable = context.expr.name if isinstance(context.expr, NameExpr) else owner.lower()
     report(ctx.api, context, messages.expired(owner, attr, event.op, event.session, event.line,
                                               setting[1] if event.op == "commit" else "",
-                                              event.detached, sync, raises),
+                                              event.detached, sync, raises, event.via),
            messages.expired_fix(variable, attr, event.op, event.session, event.line, sync), EXPIRED_ATTRIBUTE)
     return True
 
@@ -409,50 +701,77 @@ def session_setting(api: CheckerPluginInterface, analysis: Analysis, session: st
                     settings: Settings) -> tuple[bool | None, str]:
     """Whether ``session`` expires its objects on commit, and why the plugin thinks so. The
     code says it where the session is made in this function (``AsyncSession(engine, ...)``,
-    ``async with factory() as session`` with ``factory = async_sessionmaker(...)`` in this
-    module); otherwise the ``expire_on_commit`` setting decides (``auto``: not known)."""
-    origin = analysis.origins.get(session)
-    made = _factory_call(api, origin) if isinstance(origin, CallExpr) else None
-    if made is not None:
-        call, where = made
-        value = _keyword(call, "expire_on_commit")
-        if value is not None:
+    ``async with factory() as session`` with a module-level ``factory =
+    async_sessionmaker(...)`` of any module) or comes from a FastAPI dependency that yields
+    one (``session: AsyncSession = Depends(get_session)``, ``async with get_session() as
+    session`` for a context manager); otherwise the ``expire_on_commit`` setting decides
+    (``auto``: not known)."""
+    source = _session_source(api, analysis, session)
+    if source is not None:
+        value = source.get("eoc")
+        if not isinstance(value, bool):
+            return None, ""
+        where = f"{source['call']}(...) on line {source['line']}"
+        module = checked_module(api)
+        if module is None or source.get("module") != module.fullname:
+            where += f" of {source.get('module')}"
+        if source.get("through"):
+            where += f", the session of {source['through']}"
+        if source.get("given"):
             return value, f"expire_on_commit={value} in {where}"
-        if value is None and not any(name == "expire_on_commit" for name in call.arg_names):
-            return True, f"SQLAlchemy's default for {where}"
-        return None, ""
+        return value, f"SQLAlchemy's default for {where}"
     configured = settings.expire_on_commit
     if configured == "auto":
         return None, ""
     return configured == "true", f"expire_on_commit = {configured} in [tool.mypy_eagerload]"
 
 
-def _factory_call(api: CheckerPluginInterface, origin: CallExpr) -> tuple[CallExpr, str] | None:
-    """The call that sets up the session ``origin`` makes: ``AsyncSession(...)`` itself, or
-    the ``async_sessionmaker(...)`` a module-level name of this module was bound to."""
-    callee = origin.callee
-    if isinstance(callee, RefExpr) and callee.fullname in SESSION_CLASSES:
-        return origin, f"{callee.fullname.rsplit('.', 1)[-1]}(...) on line {origin.line}"
-    node = callee.node if isinstance(callee, NameExpr) else None
+_DEPENDS = frozenset({"fastapi.param_functions.Depends", "fastapi.Depends"})
+
+
+def _session_source(api: CheckerPluginInterface, analysis: Analysis, session: str) -> dict[str, Any] | None:
+    modules: dict[str, MypyFile] = getattr(api, "modules", None) or {}
     module = checked_module(api)
-    if not isinstance(node, Var) or module is None or node.fullname != f"{module.fullname}.{node.name}":
-        return None  # another module's: its statements may not be loaded (a cached module)
-    for stmt in module.defs:
-        if not (isinstance(stmt, AssignmentStmt) and len(stmt.lvalues) == 1
-                and isinstance(stmt.lvalues[0], NameExpr) and stmt.lvalues[0].name == node.name):
-            continue
-        made = stmt.rvalue
-        if isinstance(made, CallExpr) and isinstance(made.callee, RefExpr) \
-                and made.callee.fullname in SESSION_FACTORIES:
-            return made, f"{made.callee.fullname.rsplit('.', 1)[-1]}(...) on line {stmt.line}"
-    return None
+    here = module.fullname if module is not None else ""
 
 
-def _keyword(call: CallExpr, name: str) -> bool | None:
-    for arg_name, arg in zip(call.arg_names, call.args):
-        if arg_name == name and isinstance(arg, NameExpr) and arg.name in ("True", "False"):
-            return arg.name == "True"
-    return None
+    origin = analysis.origins.get(session)
+    if session in analysis.params and origin is None:
+        default = analysis.params[session]  # session: AsyncSession = Depends(get_session)
+        if isinstance(default, CallExpr) and isinstance(default.callee, RefExpr) \
+                and default.callee.fullname in _DEPENDS and len(default.args) == 1 \
+                and isinstance(default.args[0], RefExpr):
+            return _dependency(api, modules, default.args[0], cm=False)
+        return None
+    if not isinstance(origin, CallExpr):
+        return None
+    callee = origin.callee
+    if isinstance(callee, RefExpr) and isinstance(callee.node, (FuncDef, Decorator)):
+        return _dependency(api, modules, callee, cm=True)  # async with get_session() as session
+    node = callee.node if isinstance(callee, RefExpr) else None
+    if isinstance(node, Var) and node.fullname.rpartition(".")[0] in modules:
+        owner, _, name = node.fullname.rpartition(".")
+        depend_on_names(api, [f"{owner}.{FACTORY_PREFIX}{name}"])  # dmypy: the record changed
+    return fx.session_source(origin, here, modules.get)
+
+
+def _dependency(api: CheckerPluginInterface, modules: dict[str, MypyFile], ref: RefExpr,
+                cm: bool) -> dict[str, Any] | None:
+    found = _module_table(api, modules, ref.fullname, "@sessions")
+    if not isinstance(found, dict) or bool(found.get("cm")) != cm:
+        return None
+    return {**found, "through": f"{ref.fullname.rpartition('.')[2]}()"}
+
+
+def _module_table(api: CheckerPluginInterface, modules: dict[str, MypyFile], fullname: str,
+                  table: str) -> Any:
+    """``table`` of module ``fullname`` (a module name), or its entry for a function name."""
+    if fullname in modules:
+        from mypy_eagerload.hooks.layers import module_summary
+
+        depend_on_functions(api, [fullname])
+        return module_summary(modules[fullname], table, modules.get)
+    return _module_record(api, modules, fullname, table)
 
 
 def _is_sync(api: CheckerPluginInterface, session: Expression | None) -> bool | None:

@@ -43,6 +43,7 @@ from sqlalchemy.sql.base import ExecutableOption
 from mypy_eagerload import Loaded
 
 from dmodels import Address, Base, Comment, Group, Node, Post, Profile, Tag, User
+import dsessions
 
 OUTCOMES: dict[str, str] = {}
 T = TypeVar("T")
@@ -148,13 +149,18 @@ def render(scenarios: list[Scenario]) -> str:
             sc.extra_lines.setdefault(i, []).append(start + offset)
         if sc.helpers:
             lines.extend(["", ""])
+        param = "outer" if sc.wrap else "session"  # a wrap makes the session (see Scenario.wrap)
         if sc.sync:
-            lines.append(f"def sc_{sc.name}(session: Session) -> None:")
+            lines.append(f"def sc_{sc.name}({param}: Session) -> None:")
         else:
-            lines.append(f"async def sc_{sc.name}(session: AsyncSession) -> None:")
+            lines.append(f"async def sc_{sc.name}({param}: AsyncSession) -> None:")
+        pad = "    "
+        if sc.wrap:
+            lines.append(pad + sc.wrap)
+            pad += "    "
         sc.setup_lines = (len(lines) + 1, len(lines) + len(sc.setup))
-        lines.extend("    " + s for s in sc.setup)
-        lines.append(f"    note_overlap('{sc.name}', obj)")
+        lines.extend(pad + s for s in sc.setup)
+        lines.append(f"{pad}note_overlap('{sc.name}', obj)")
         for i, stmt in enumerate(sc.probes):
             returns = "None"
             if "=" in stmt.split("(")[0] or ".append(" in stmt or ".remove(" in stmt:
@@ -165,10 +171,10 @@ def render(scenarios: list[Scenario]) -> str:
                 body, returns = f"return [{stmt}]", "object"  # returned displays: another trial
             else:
                 body = f"_ = {stmt}"
-            lines.append(f"    def _p{i}() -> {returns}:")
-            lines.append(f"        {body}")
+            lines.append(f"{pad}def _p{i}() -> {returns}:")
+            lines.append(f"{pad}    {body}")
             sc.lines[len(lines)] = i
-            lines.append(f"    probe('{sc.name}:{i}', _p{i})")
+            lines.append(f"{pad}probe('{sc.name}:{i}', _p{i})")
         lines.append("")
         lines.append("")
     for var, sync in (("SCENARIOS", False), ("SYNC_SCENARIOS", True)):
@@ -183,6 +189,7 @@ def write_models(tmp: Path, models: str = "dmodels.py") -> None:
     here = Path(__file__).parent
     (tmp / models).write_text((here / "dmodels.py").read_text())
     (tmp / "dconsts.py").write_text((here / "dconsts.py").read_text())
+    (tmp / "dsessions.py").write_text((here / "dsessions.py").read_text())
 
 
 def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
@@ -218,7 +225,7 @@ async def _run_all(module_path: Path) -> dict[str, str]:
 
     sys.path.insert(0, str(module_path.parent))
     try:
-        for name in ("dmodels", "dconsts", "scenarios_mod"):
+        for name in ("dmodels", "dconsts", "dsessions", "scenarios_mod"):
             sys.modules.pop(name, None)
         spec = importlib.util.spec_from_file_location("scenarios_mod", module_path)
         assert spec is not None and spec.loader is not None

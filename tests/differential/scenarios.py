@@ -56,6 +56,9 @@ class Scenario:
     # Scenarios that are one program run down different paths (``flag`` true, then false):
     # the plugin must report a probe exactly when some path fails it.
     paths: str = ""
+    # A ``with`` header the setup and the probes run inside (a session of a factory); the
+    # scenario's parameter is then ``outer``.
+    wrap: str = ""
 
 
 def fetch(root: str, stmt: str, style: int, unique: bool = True) -> list[str]:
@@ -1148,3 +1151,77 @@ def lifecycle(count: int, seed: int = 18) -> list[Scenario]:
                                                         "expire_all()")) for op in ops))
         out.append(Scenario(f"lifecycle_{n}", setup, probes, root=root, sync=sync, unknown=unknown))
     return out
+
+
+# Issue 18 through the application's layers: the object comes from a loading helper or the
+# query itself; a slice of the operations runs in a helper function or in a method of an
+# object made with the session (``self.session``); the session is the parameter (mypy runs
+# with ``expire_on_commit = true``) or one made by a factory of another module, which
+# says otherwise (``dsessions.keep``: expire_on_commit=False) or the same (``plain``).
+# ``module_functions``: whether the plugin summarises module-level functions (mypy 2.x);
+# without, the scenarios that need it are documented unknown.
+
+def lifecycle_layers(count: int, seed: int = 180, module_functions: bool = True) -> list[Scenario]:
+    rng = random.Random(seed)
+    out = []
+    for n in range(count):
+        sync = n % 4 == 3
+        root = rng.choice(sorted(_LIFECYCLE_ROOTS))
+        columns, rels = _LIFECYCLE_ROOTS[root]
+        loaded = rng.sample(rels, rng.randint(0, 2))
+        stmt = f"select({root})" + (f".options({', '.join(f'selectinload({root}.{r})' for r in loaded)})"
+                                    if loaded else "")
+        steps = rng.randint(1, 3)
+        ops = [_lifecycle_op(rng, columns, rels, i == steps - 1, sync) for i in range(steps)]
+        if rng.random() < 0.3:
+            ops.insert(rng.randrange(len(ops) + 1), "await session.flush()")
+        helpers: list[str] = []
+        through_functions = False
+        if rng.random() < 0.5:
+            helpers += [f"async def lc_load_{n}(session: AsyncSession) -> {root}:",
+                        f"    return (await session.execute({stmt}.where({root}.id == 1))).unique().scalar_one()"]
+            setup = [f"obj = await lc_load_{n}(session)"]
+            through_functions = True
+        else:
+            setup = fetch(root, stmt, 0)
+        style = rng.choice(["direct", "function", "method"])
+        first = rng.randrange(len(ops))
+        last = rng.randint(first + 1, len(ops))
+        moved = [op.replace("obj", "x") for op in ops[first:last]]
+        if style == "function":
+            helpers += [f"async def lc_ops_{n}(session: AsyncSession, x: {root}) -> None:",
+                        *("    " + op for op in moved)]
+            ops[first:last] = [f"await lc_ops_{n}(session, obj)"]
+            through_functions = True
+        elif style == "method":
+            helpers += [f"class LcOps{n}:",
+                        "    def __init__(self, session: AsyncSession) -> None:",
+                        "        self.session = session",
+                        "",
+                        f"    async def run(self, x: {root}) -> None:",
+                        *("        " + op.replace("session.", "self.session.") for op in moved)]
+            setup.append(f"ops = LcOps{n}(session)")
+            ops[first:last] = ["await ops.run(obj)"]
+        factory = rng.choice(["", "", "keep", "plain"])
+        wrap = f"async with dsessions.{factory}(bind=outer.bind) as session:" if factory else ""
+        setup += ops
+        if sync:
+            helpers = [_sync(line) for line in helpers]
+            setup = [_sync(line) for line in setup]
+            wrap = _sync(wrap.replace("dsessions.", "dsessions.sync_"))
+        probes = sorted({f"obj.{rng.choice(columns)}", "obj.id", f"obj.{rng.choice(loaded or rels)}",
+                         f"obj.{rng.choice(rels)}"})
+        unknown = any(f"refresh(obj, ['{rel}'])" in op or f"refresh(x, ['{rel}'])" in op
+                      for op in ops + moved for rel in rels)
+        unknown = unknown or (sync and any(op.endswith(("commit()", "rollback()", "expire(obj)",
+                                                        "expire(x)", "expire_all()"))
+                                           for op in ops + moved))
+        unknown = unknown or (through_functions and not module_functions)
+        out.append(Scenario(f"lclayer_{n}", setup, probes, root=root, sync=sync, unknown=unknown,
+                            helpers=helpers, wrap=wrap))
+    return out
+
+
+def _sync(line: str) -> str:
+    return line.replace("async def", "def").replace("async with", "with").replace("await ", "") \
+        .replace("AsyncSession", "Session")

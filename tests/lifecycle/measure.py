@@ -83,6 +83,8 @@ ROWS = [
     Row("commit(), expire_on_commit=False", ("load", "commit"), LOADED, {"expire_on_commit": False}),
     Row("rollback()", ("load", "rollback"), LOADED),
     Row("rollback() after a change", ("load", "change", "rollback"), LOADED),
+    Row("commit(), then rollback(), expire_on_commit=False", ("load", "commit", "rollback"), LOADED,
+        {"expire_on_commit": False}),
     Row("begin_nested(), rollback of the savepoint", ("load", "savepoint", "savepoint_rollback"), LOADED),
     Row("change in a savepoint, rollback of it", ("load", "savepoint", "change", "savepoint_rollback"), LOADED),
     Row("begin_nested(), commit of the savepoint", ("load", "savepoint", "savepoint_commit"), LOADED),
