@@ -1124,18 +1124,26 @@ def _lifecycle_op(rng: random.Random, columns: list[str], rels: list[str], last:
     return rng.choice(ops)
 
 
+def _lifecycle_draw(rng: random.Random, sync: bool
+                    ) -> tuple[str, list[str], list[str], list[str], str, list[str]]:
+    """A root, its columns and relationships, the ones the query loads, the query, and 1-3
+    operations."""
+    root = rng.choice(sorted(_LIFECYCLE_ROOTS))
+    columns, rels = _LIFECYCLE_ROOTS[root]
+    loaded = rng.sample(rels, rng.randint(0, 2))
+    stmt = f"select({root})" + (f".options({', '.join(f'selectinload({root}.{r})' for r in loaded)})"
+                                if loaded else "")
+    steps = rng.randint(1, 3)
+    ops = [_lifecycle_op(rng, columns, rels, i == steps - 1, sync) for i in range(steps)]
+    return root, columns, rels, loaded, stmt, ops
+
+
 def lifecycle(count: int, seed: int = 18) -> list[Scenario]:
     rng = random.Random(seed)
     out = []
     for n in range(count):
         sync = n % 4 == 3
-        root = rng.choice(sorted(_LIFECYCLE_ROOTS))
-        columns, rels = _LIFECYCLE_ROOTS[root]
-        loaded = rng.sample(rels, rng.randint(0, 2))
-        stmt = f"select({root})" + (f".options({', '.join(f'selectinload({root}.{r})' for r in loaded)})"
-                                    if loaded else "")
-        steps = rng.randint(1, 3)
-        ops = [_lifecycle_op(rng, columns, rels, i == steps - 1, sync) for i in range(steps)]
+        root, columns, rels, loaded, stmt, ops = _lifecycle_draw(rng, sync)
         setup = fetch(root, stmt, 0) + ops
         if sync:
             setup = [line.replace("await ", "") for line in setup]
@@ -1166,13 +1174,7 @@ def lifecycle_layers(count: int, seed: int = 180, module_functions: bool = True)
     out = []
     for n in range(count):
         sync = n % 4 == 3
-        root = rng.choice(sorted(_LIFECYCLE_ROOTS))
-        columns, rels = _LIFECYCLE_ROOTS[root]
-        loaded = rng.sample(rels, rng.randint(0, 2))
-        stmt = f"select({root})" + (f".options({', '.join(f'selectinload({root}.{r})' for r in loaded)})"
-                                    if loaded else "")
-        steps = rng.randint(1, 3)
-        ops = [_lifecycle_op(rng, columns, rels, i == steps - 1, sync) for i in range(steps)]
+        root, columns, rels, loaded, stmt, ops = _lifecycle_draw(rng, sync)
         if rng.random() < 0.3:
             ops.insert(rng.randrange(len(ops) + 1), "await session.flush()")
         helpers: list[str] = []
