@@ -99,6 +99,11 @@ def record_class(ctx: ClassDefContext) -> None:
         return
     functions = summarize_class(ctx.cls)
     effects = session_effects.summarize_class(ctx.cls)
+    if not any(r["ops"] or r["result"] or r.get("stores") for r in effects.values()) \
+            or "site-packages" in getattr(getattr(ctx.api, "cur_mod_node", None), "path", ""):
+        # Only "does nothing" records (a protocol's stub methods: a generated attribute
+        # there would become a protocol member), or a library's classes.
+        effects = {}
     if functions or effects:
         record: Json = {"kind": "layer", "functions": functions}
         if effects:
