@@ -369,10 +369,12 @@ class _Walker:
             target_key = fx.dotted(args[0]) if args else None
             names = fx.names_argument(args[1]) if len(args) > 1 else None
         if method in ("add", "add_all"):
-            added = [fx.dotted(args[0]) if args else None] if method == "add" or via else [
-                fx.dotted(i) for i in getattr(args[0] if args else None, "items", ())]
             if via:
                 added = [target_key]
+            elif method == "add":
+                added = [fx.dotted(args[0])] if args else []
+            else:  # add_all([a, b])
+                added = [fx.dotted(i) for i in getattr(args[0] if args else None, "items", ())]
             for key in added:
                 if key is not None and key not in env:
                     env[key] = (session + _ADDED, frozenset())
@@ -757,21 +759,10 @@ def _session_source(api: CheckerPluginInterface, analysis: Analysis, session: st
 
 def _dependency(api: CheckerPluginInterface, modules: dict[str, MypyFile], ref: RefExpr,
                 cm: bool) -> dict[str, Any] | None:
-    found = _module_table(api, modules, ref.fullname, "@sessions")
+    found = _module_record(api, modules, ref.fullname, "@sessions")
     if not isinstance(found, dict) or bool(found.get("cm")) != cm:
         return None
     return {**found, "through": f"{ref.fullname.rpartition('.')[2]}()"}
-
-
-def _module_table(api: CheckerPluginInterface, modules: dict[str, MypyFile], fullname: str,
-                  table: str) -> Any:
-    """``table`` of module ``fullname`` (a module name), or its entry for a function name."""
-    if fullname in modules:
-        from mypy_eagerload.hooks.layers import module_summary
-
-        depend_on_functions(api, [fullname])
-        return module_summary(modules[fullname], table, modules.get)
-    return _module_record(api, modules, fullname, table)
 
 
 def _is_sync(api: CheckerPluginInterface, session: Expression | None) -> bool | None:

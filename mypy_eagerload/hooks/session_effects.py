@@ -216,8 +216,7 @@ class _Effects:
             else:
                 self.make_opaque(stmt)
                 self.result = None
-                for name in list(self.locals):
-                    self.locals.pop(name)
+                self.locals.clear()
                 if not isinstance(stmt, (FuncDef, Decorator)) and any(
                         isinstance(n, ReturnStmt) for n in walk([stmt])):
                     return  # a return inside: what the function gives is not known
