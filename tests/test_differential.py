@@ -74,19 +74,11 @@ LIFECYCLE = 240  # issue 18: at least 200 generated sequences of session operati
 LIFECYCLE_LAYERS = 160  # the same through helpers, methods and factories of another module
 
 
-def _module_summaries() -> bool:
-    """Whether this mypy lets the plugin summarise module-level functions (hooks.layers)."""
-    import mypy.build  # noqa: F401  (mypy's modules import in this order)
-    from mypy.plugin import Plugin
-
-    return hasattr(Plugin, "get_additional_indirect_deps")
-
-
 def test_session_lifecycle_agrees_with_runtime(tmp_path: Path) -> None:
     """Commits, rollbacks, expiry, refreshes, closing and expunging between the query and
     the reads (``scenarios.lifecycle``): the plugin reports exactly the reads that fail."""
     cases = scenarios.lifecycle(LIFECYCLE) + scenarios.lifecycle_layers(
-        LIFECYCLE_LAYERS, module_functions=_module_summaries())
+        LIFECYCLE_LAYERS, module_functions=scenarios.module_summaries())
     module = harness.write_project(tmp_path, cases)
     errors = harness.run_mypy(module.parent, [module.name], plugin=True, settings="expire_on_commit = true")
     foreign = [e for e in errors if e[3] not in harness.ALL_CODES]

@@ -183,9 +183,16 @@ _OPERATION_TEXT = {"commit": "commit()", "rollback": "rollback()", "expire_all":
                    "expire": "expire()"}
 
 
+def _as_written(name: str) -> str:
+    """mypy renames a variable bound again in another block (``session'``); say it as the
+    code does."""
+    return name.replace("'", "")
+
+
 def expired(owner: str, attr: str, op: str, session: str, line: int, setting: str, detached: str,
             sync: bool, raises: str = "", via: str = "") -> str:
     """``"User.name" is expired: session.commit() on line 12 expired it (...), ...``"""
+    session, detached = _as_written(session), _as_written(detached)
     why = f" ({setting})" if setting else ""
     if detached:
         outcome = f"and {detached} detached the object: reading it raises DetachedInstanceError"
@@ -201,6 +208,7 @@ def expired(owner: str, attr: str, op: str, session: str, line: int, setting: st
 
 
 def expired_fix(variable: str, attr: str, op: str, session: str, line: int, sync: bool = False) -> str:
+    variable, session = _as_written(variable), _as_written(session)
     reload = f'{"" if sync else "await "}{session}.refresh({variable}, ["{attr}"])'
     if op == "commit":
         return (f"read it before line {line}, reload it with {reload}, or make the session with "

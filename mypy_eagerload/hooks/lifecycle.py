@@ -138,11 +138,37 @@ _MEMO: dict[int, tuple[FuncItem, Analysis | None]] = {}
 
 
 def _has_operations(func: FuncItem) -> bool:
-    """A session operation, or a call given a name (a helper may commit what it is given)."""
+    """A session operation, or a call that may be a helper acting on a name it is given
+    (skipping the walk only ever loses reports: an unwalked function reports nothing)."""
     return any(isinstance(n, CallExpr) and (
         (isinstance(n.callee, MemberExpr) and (n.callee.name in fx.OPERATIONS or n.callee.name == "begin"))
-        or any(fx.dotted(a) is not None for a in n.args))
+        or _may_act(n))
         for n in walk(func.body.body))
+
+
+_NOT_HELPERS = fx.FETCHES | fx.HARMLESS
+
+
+def _may_act(call: CallExpr) -> bool:
+    """A call given an object or a session that is not one of SQLAlchemy's own (a fetch,
+    ``select(User)``, a loader option) nor a class that does nothing to what it holds: the
+    query functions of most applications, which only fetch and read, are not walked."""
+    callee = call.callee
+    if isinstance(callee, MemberExpr) and callee.name in _NOT_HELPERS:
+        return False
+    if isinstance(callee, RefExpr) and callee.fullname.startswith(("sqlalchemy.", "builtins.")):
+        return False
+    if isinstance(callee, RefExpr) and isinstance(callee.node, TypeInfo) and not _class_acts(callee.node):
+        return False
+    return any(fx.dotted(a) is not None and not (isinstance(a, RefExpr) and isinstance(
+        a.node, (TypeInfo, MypyFile, FuncDef, Decorator))) for a in call.args)
+
+
+def _class_acts(info: TypeInfo) -> bool:
+    """Whether a method of the class does more to a session than fetch (its effect records)."""
+    return any(op[0] != "fetch"
+               for base in info.mro for record in ((metadata(base) or {}).get("effects") or {}).values()
+               if isinstance(record, dict) for op in record.get("ops", ()))
 
 
 def expired_by(facts: Facts, attr: str, expire_on_commit: dict[str, bool | None],

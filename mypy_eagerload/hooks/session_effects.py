@@ -65,10 +65,16 @@ from mypy.nodes import (
     WithStmt,
 )
 from mypy.plugin import DynamicClassDefContext
-from mypy.types import LiteralType, get_proper_type
+from mypy.types import CallableType, Instance, LiteralType, get_proper_type
 
 from mypy_eagerload.hooks.syntax import walk
-from mypy_eagerload.names import FACTORY_PREFIX, SESSION_CLASSES, SESSION_FACTORIES
+from mypy_eagerload.names import (
+    ASYNC_SESSION_CLASSES,
+    FACTORY_PREFIX,
+    SESSION_CLASSES,
+    SESSION_FACTORIES,
+    SYNC_SESSION_CLASSES,
+)
 
 Record = dict[str, Any]
 
@@ -468,17 +474,12 @@ def lifecycle_tables(defs: Sequence[Statement], module: str,
     records of its top-level functions) and ``@sessions`` (its dependencies' sessions:
     ``{function: factory record}``, resolved now so that a change to the factory in its
     own module changes this module's table, and with it what mypy rechecks)."""
-    effects: dict[str, Record] = {}
+    effects = _module_effects(defs)
     sessions: dict[str, dict[str, Any]] = {}
-
     for stmt in defs:
         func = stmt.func if isinstance(stmt, Decorator) else stmt
-        if not isinstance(func, FuncDef):
+        if not isinstance(func, FuncDef) or not _hands_out(func):
             continue
-        if isinstance(stmt, FuncDef):
-            record = summarize(func)
-            if record is not None:
-                effects[func.name] = record
         if isinstance(stmt, Decorator) and not all(
                 isinstance(d, RefExpr) and d.fullname in _CONTEXT_MANAGERS for d in stmt.decorators):
             continue
@@ -494,6 +495,49 @@ def lifecycle_tables(defs: Sequence[Statement], module: str,
 
 
 _CONTEXT_MANAGERS = frozenset({"contextlib.asynccontextmanager", "contextlib.contextmanager"})
+
+
+def _hands_out(func: FuncDef) -> bool:
+    """A generator, or a function with a top-level ``return <name>``: the shapes
+    ``yielded_factory`` accepts, told without walking the body."""
+    return func.is_generator or func.is_async_generator or any(
+        isinstance(stmt, ReturnStmt) and isinstance(stmt.expr, NameExpr) for stmt in func.body.body)
+
+
+def _may_take_session(func: FuncDef) -> bool:
+    """A module function can act on a session only through a parameter (its record says what
+    it does to its parameters): one declared a session, or not declared at all. Most
+    functions of an application take none and are not walked."""
+    typ = func.type
+    if not isinstance(typ, CallableType):
+        return True
+    for arg_type in typ.arg_types:
+        proper = get_proper_type(arg_type)
+        if not isinstance(proper, Instance) or any(
+                proper.type.has_base(name) for name in (*SYNC_SESSION_CLASSES, *ASYNC_SESSION_CLASSES)):
+            return True
+    return False
+
+
+# Records of a tree's functions, by the identity of its definitions list (a cache, not
+# state: both the store at the end of a module and its callers in the same SCC ask).
+_EFFECTS_MEMO: dict[int, tuple[Sequence[Statement], int, dict[str, Record]]] = {}
+
+
+def _module_effects(defs: Sequence[Statement]) -> dict[str, Record]:
+    hit = _EFFECTS_MEMO.get(id(defs))
+    if hit is not None and hit[0] is defs and hit[1] == len(defs):
+        return hit[2]
+    effects: dict[str, Record] = {}
+    for stmt in defs:
+        if isinstance(stmt, FuncDef) and _may_take_session(stmt):
+            record = summarize(stmt)
+            if record is not None:
+                effects[stmt.name] = record
+    if len(_EFFECTS_MEMO) > 256:
+        _EFFECTS_MEMO.clear()
+    _EFFECTS_MEMO[id(defs)] = (defs, len(defs), effects)
+    return effects
 
 
 def summarize_class(defn: ClassDef) -> dict[str, Record]:

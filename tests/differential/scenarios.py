@@ -486,13 +486,13 @@ def layered(count: int, seed: int = 17) -> list[Scenario]:
         setup = [f"obj = {call}"]
         probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 4))})
         # mypy 1.x: module-level functions are not summarised (hooks.layers).
-        unknown = module_level and not _module_summaries()
+        unknown = module_level and not module_summaries()
         out.append(Scenario(name, setup, probes, root=root, helpers=helpers, unknown=unknown,
                             notes="module-level summaries need mypy 2.x" if unknown else ""))
     return out
 
 
-def _module_summaries() -> bool:
+def module_summaries() -> bool:
     import mypy.types  # noqa: F401  (first: importing mypy.maptype first is a cycle in mypy)
 
     from mypy_eagerload.hooks import layers
@@ -1204,7 +1204,9 @@ def lifecycle_layers(count: int, seed: int = 180, module_functions: bool = True)
                         *("        " + op.replace("session.", "self.session.") for op in moved)]
             setup.append(f"ops = LcOps{n}(session)")
             ops[first:last] = ["await ops.run(obj)"]
-        factory = rng.choice(["", "", "keep", "plain"])
+        factory = rng.choice(["", "", "keep", "plain", "keep_session", "plain_session"])
+        if factory.endswith("_session") and not module_functions:
+            factory = factory[:-len("_session")]  # mypy 1.x: no module summaries to follow
         wrap = f"async with dsessions.{factory}(bind=outer.bind) as session:" if factory else ""
         setup += ops
         if sync:
