@@ -1,7 +1,8 @@
 """``mypy-eagerload`` (also ``python -m mypy_eagerload``): the command line.
 
-One command so far, ``annotate`` (see ``mypy_eagerload.annotate``). It needs libcst, the
-``annotate`` extra: ``pip install 'mypy-eagerload[annotate]'``.
+Two commands, ``annotate`` (see ``mypy_eagerload.annotate``) and ``fix`` (see
+``mypy_eagerload.fix``). They need libcst, the ``annotate`` extra:
+``pip install 'mypy-eagerload[annotate]'``.
 """
 
 from __future__ import annotations
@@ -57,7 +58,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     annotate.add_argument("--line-length", type=int, metavar="N",
                           help="split signatures longer than N one parameter per line (default: the "
                                "line-length of ruff or black in pyproject.toml / ruff.toml, else 88)")
+    fix = commands.add_parser(
+        "fix", help="apply the fix notes that are patches (loader options, .unique())",
+        description="Run mypy once over PATHS (with the project's mypy configuration) and apply each "
+                    "report's fix note that names a query and an exact change: loader options merged "
+                    "into the query's options, options=[...] for session.get and repository calls, "
+                    "conflicting or deferring options removed, .unique() on results. Other notes are "
+                    "listed as skipped, with the reason.")
+    fix.add_argument("paths", nargs="*",
+                     help="files or directories (default: files= of the mypy configuration)")
+    fix_mode = fix.add_mutually_exclusive_group()
+    fix_mode.add_argument("--diff", action="store_true", help="print the changes as a diff, write nothing")
+    fix_mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if a fix would apply")
+    fix.add_argument("--code", action="append", default=[], metavar="CODE",
+                     help="only the reports of this error code (repeatable)")
+    fix.add_argument("--config-file", metavar="FILE", help="the mypy configuration to use")
     args = parser.parse_args(argv)
+    if args.command == "fix":
+        try:
+            from mypy_eagerload.fix import run as fix_run
+        except ImportError as exc:  # libcst missing
+            print(f"mypy-eagerload fix needs libcst: pip install 'mypy-eagerload[annotate]' ({exc})",
+                  file=sys.stderr)
+            return 2
+        return fix_run.fix(args.paths, config_file=args.config_file, diff=args.diff, check=args.check,
+                           codes=args.code, out=sys.stdout, err=sys.stderr)
     try:
         from mypy_eagerload.annotate import run
     except ImportError as exc:  # libcst missing

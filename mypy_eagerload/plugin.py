@@ -269,8 +269,8 @@ class EagerLoadPlugin(Plugin):
         # allow_lazy_loads = "never": sync sessions are held to the async rules (N+1 queries).
         wide = sync and self.settings.allow_lazy_loads != "never"
         if method in names.SESSION_GET:
-            return queries.session_get_hook(lookup, wide, self.settings)
-        if wide:
+            return queries.session_get_hook(lookup, wide, self.settings, never_sync=sync and not wide)
+        if sync:
             return queries.sync_result_hook(lookup, self.settings, method)
         return queries.returned_hook(lookup, self.settings) if method == "scalar" else None
 

@@ -29,6 +29,9 @@ MAX_DEPTH = 16
 SYNC_EXPANSION = 2
 
 
+Route = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class DefaultRef:
     """A loaded subtree not built yet: the inputs of SQLAlchemy's path-dependent rules
@@ -49,6 +52,10 @@ class DefaultRef:
     node: FrozenNode | None = None  # the options below it (``freeze``); None: no option
     wildcard: str | None = None  # the statement-level wildcard in force below it
     column_wildcards: tuple[tuple[str, str], ...] = ()
+    # The relationships from the statement's root to here, each with the strategy of the
+    # option that named it ("" when none did): what a fix note extends (``full`` has the
+    # entities).
+    route: Route = ()
 
     @property
     def in_root_select(self) -> bool:
@@ -157,6 +164,9 @@ def default_reason(lazy: str) -> str:
 
 
 CYCLE_PREFIX = "cycle:"
+# Label of what a sync Session fetched under allow_lazy_loads = "never" (held to the async
+# rules): the message then says what happens there, an extra query, not a failure.
+SYNC_STRICT_PREFIX = "sync:"
 WITH_SUBOPTIONS = "+"  # reason suffix: the lazy path has options below it
 OPTION_REASONS = {opt.LAZY: "lazyload()", opt.RAISE: "raiseload()",
                   opt.RAISE_ON_SQL: "raiseload(sql_only=True)"}
@@ -240,6 +250,11 @@ class _Path:
     # Reached through an immediateload: SQLAlchemy then sets the reverse many-to-one to
     # lazyload itself (a wildcard does not touch it; another option on it conflicts).
     via_immediate: bool = False
+    route: Route = ()  # as in ``DefaultRef``
+
+    def hop(self, rel: Relationship, node: _Node | None) -> Route:
+        """The route one relationship further, with the strategy an option gave it."""
+        return self.route + ((rel.name, (node.strategy or "") if node is not None else ""),)
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:
@@ -320,6 +335,7 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
         wildcard=None if strategy == opt.IMMEDIATE else path.wildcard,
         column_wildcards=() if strategy == opt.IMMEDIATE else path.column_wildcards,
         via_immediate=strategy == opt.IMMEDIATE,
+        route=path.hop(rel, child),
     )
     joined = same_select and rel.uselist and path.select == path.full
     # Built when read (``expand``), with the target's mapping: most are never read.
@@ -327,7 +343,8 @@ def _slot_for(schema: Schema, model: Model, rel: Relationship, node: _Node | Non
     return Loaded(None, DefaultRef(rel.target, child_path.full, child_path.select,
                                    (model.fullname, rel.name), child_path.via_immediate, depth + 1,
                                    joined, node=below, wildcard=child_path.wildcard,
-                                   column_wildcards=child_path.column_wildcards))
+                                   column_wildcards=child_path.column_wildcards,
+                                   route=child_path.route))
 
 
 def _strategy(rel: Relationship, node: _Node | None, wildcard: str | None) -> tuple[str, str, bool]:
@@ -417,7 +434,7 @@ def ref_columns(schema: Schema, ref: DefaultRef) -> Columns:
     if model is None:
         return None
     columns = _level_columns(model, thaw(ref.node), _ref_path(schema, ref))
-    return _sync_columns(columns) if ref.sync else columns
+    return _relabel_columns(_sync_columns(columns) if ref.sync else columns, ref.label)
 
 
 def _ref_path(schema: Schema, ref: DefaultRef) -> _Path:
@@ -426,7 +443,8 @@ def _ref_path(schema: Schema, ref: DefaultRef) -> _Path:
         owner = schema.model(ref.via[0])
         rel = owner.relationship(ref.via[1]) if owner is not None else None
         via = (owner, rel) if owner is not None and rel is not None else None
-    return _Path(ref.full, ref.select, via, ref.wildcard, ref.column_wildcards, ref.via_immediate)
+    return _Path(ref.full, ref.select, via, ref.wildcard, ref.column_wildcards, ref.via_immediate,
+                 ref.route)
 
 
 def resolve(schema: Schema, slot: Loaded) -> State | None:
@@ -439,9 +457,16 @@ def resolve(schema: Schema, slot: Loaded) -> State | None:
 
 
 def relabel(state: State, prefix: str) -> State:
-    """The same state with ``prefix`` before every reason (strict mode says why)."""
-    return State(state.model, tuple((n, _relabel_slot(v, prefix)) for n, v in state.slots), state.columns,
-                 state.joined_collection)
+    """The same state with ``prefix`` before every reason, its columns' too (strict mode, a
+    sync session held to the async rules: the message says why)."""
+    return State(state.model, tuple((n, _relabel_slot(v, prefix)) for n, v in state.slots),
+                 _relabel_columns(state.columns, prefix), state.joined_collection)
+
+
+def _relabel_columns(columns: Columns, prefix: str) -> Columns:
+    if columns is None or not prefix:
+        return columns
+    return tuple((name, prefix + reason) for name, reason in columns)
 
 
 def _relabel_slot(value: Slot, prefix: str) -> Slot:
@@ -617,12 +642,19 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
             slot = fresh[rel.name]  # an explicit option: SQLAlchemy uses it
             if before == defaults[rel.name]:
                 pass  # nothing earlier touched this path: the new option alone decides
+            elif isinstance(before, NotLoaded) and before.reason.endswith(WITH_SUBOPTIONS) \
+                    and isinstance(slot, Loaded):
+                # An earlier defaultload(User.posts).selectinload(Post.comments) on a lazy
+                # path: its options below apply once this one loads the path, and the state
+                # did not keep them (measured: they do apply).
+                slot = Loaded(None)
             elif isinstance(slot, Loaded) and before_state is not None:
                 target = schema.model(rel.target)
                 slot_state = resolve(schema, slot)
                 if target is not None and slot_state is not None:
                     child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel),
-                                       None if child.strategy == opt.IMMEDIATE else path.wildcard)
+                                       None if child.strategy == opt.IMMEDIATE else path.wildcard,
+                                       route=path.hop(rel, child))
                     merged = _merge(schema, target, before_state, child, child_path, depth + 1)
                     slot = Loaded(replace(merged, joined_collection=slot_state.joined_collection
                                           or merged.joined_collection))
@@ -648,7 +680,8 @@ def _merge(schema: Schema, model: Model, current: State, node: _Node, path: _Pat
             elif path.wildcard:
                 slot = Loaded(None)  # as above: the wildcard's reach below it is unknown
             else:
-                child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel))
+                child_path = _Path(path.full + (target.fullname,), (target.fullname,), (model, rel),
+                                   route=path.hop(rel, child))
                 slot = Loaded(_merge(schema, target, before_state, child, child_path, depth + 1))
         else:
             slot = before

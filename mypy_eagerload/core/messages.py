@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from mypy_eagerload.core.loadstate import CYCLE_PREFIX, WITH_SUBOPTIONS
+from mypy_eagerload.core import patches
+from mypy_eagerload.core.loadstate import CYCLE_PREFIX, SYNC_STRICT_PREFIX, WITH_SUBOPTIONS
+from mypy_eagerload.core.options import LOADING, OPTION_STRATEGIES
+from mypy_eagerload.core.patches import Site
 from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX, Missing
 
 
 def _short(fullname: str) -> str:
-    return fullname.rsplit(".", 1)[-1]
+    """The class name as written: mypy names a class defined in a function ``Name@12``."""
+    return fullname.rsplit(".", 1)[-1].split("@", 1)[0]
 
 
 def why(reason: str, target: str) -> str:
     reason = reason.removesuffix(WITH_SUBOPTIONS)
+    if reason.startswith(SYNC_STRICT_PREFIX):
+        return _as_sync(why(reason[len(SYNC_STRICT_PREFIX):], target))
     if reason.startswith(UNDECLARED_PREFIX):
         root, path = _undeclared(reason)
         return f'the Loaded[{root}, ...] annotation it came through does not list "{path}"'
@@ -38,6 +44,15 @@ def why(reason: str, target: str) -> str:
     return "not every query that reaches this object loads it"
 
 
+_FAILS_ASYNC = ", which fails under AsyncSession"
+
+
+def _as_sync(text: str) -> str:
+    """The same reason for a sync Session under allow_lazy_loads = "never"."""
+    return text.replace(_FAILS_ASYNC, ': one more query per object under this sync Session '
+                                      '(allow_lazy_loads = "never")')
+
+
 def _undeclared(reason: str) -> tuple[str, str]:
     root, _, path = reason[len(UNDECLARED_PREFIX):].partition(":")
     return root, path
@@ -57,24 +72,38 @@ def unloaded(path: list[tuple[str, str]], reason: str, target: str) -> str:
             f"({why(reason, target)})")
 
 
-def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str = "") -> str:
+def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str = "",
+        strategies: list[str] | None = None, site: Site | None = None) -> str:
+    """``strategies``: how each hop before the last was loaded (an option's strategy, ""
+    for a default), when the state recorded it; ``site``: the query, when the function that
+    reads shows which it is (the note is then a patch, ``core.patches``)."""
     if reason.startswith(UNDECLARED_PREFIX):
         root, dotted = _undeclared(reason)
         return f'add "{dotted}" to the Loaded[{root}, ...] annotation'
     if reason.startswith(STRICT_PREFIX):
-        owner, rel = _short(path[0][0]), path[0][1]
-        return (f'annotate where this {owner} comes from as Loaded[{owner}, "{rel}"], or read it '
+        owner, dotted = _short(path[0][0]), ".".join(r for _, r in path)
+        return (f'annotate where this {owner} comes from as Loaded[{owner}, "{dotted}"], or read it '
                 "from the query that loads it")
     loader = "selectinload" if uselist else "joinedload"
     # The hops before the last are loaded already (else they would be reported first), by
-    # an option or a default; defaultload() walks through them without naming a second,
-    # conflicting strategy for the same path.
-    parts = [f"defaultload({_short(m)}.{r})" for m, r in path[:-1]]
+    # an option or a default: the same option function for an option's hop (SQLAlchemy
+    # merges the two chains), defaultload() for a default's (it walks through without
+    # naming a second, conflicting strategy for the same path).
+    parts = [f"{_loader(strategies[i] if strategies else '')}({_short(m)}.{r})"
+             for i, (m, r) in enumerate(path[:-1])]
     last_model, last_rel = path[-1]
     parts.append(f"{loader}({_short(last_model)}.{last_rel})")
     chain = ".".join(parts)
+    if from_root and site is not None:
+        # The query's own option left it unloaded: adding a loader for the same path would
+        # conflict with it (InvalidRequestError), so the note replaces it.
+        template = _OPTION_TEXT.get(reason.removeprefix(SYNC_STRICT_PREFIX).removesuffix(WITH_SUBOPTIONS))
+        if template is not None:
+            old = ".".join([*parts[:-1], template.format(f"{_short(last_model)}.{last_rel}")])
+            return patches.replace_option(site, old, chain)
+        return patches.add_option(site, chain)
     if from_root:
-        return f"add .options({chain}) to the query"
+        return f"add .options({chain}) to the query that produced this {_short(path[0][0])}"
     return (f"load it in the query that produced this {_short(last_model)}, e.g. by chaining "
             f".{parts[-1]} onto the option that loads it")
 
@@ -92,6 +121,8 @@ _COLUMN_WHY = {
 
 
 def unloaded_column_at(path: list[tuple[str, str]], column: str, reason: str, owner: str) -> str:
+    if reason.startswith(SYNC_STRICT_PREFIX):
+        return _as_sync(unloaded_column_at(path, column, reason[len(SYNC_STRICT_PREFIX):], owner))
     hops = [f"{_short(m)}.{r}" for m, r in path] + [f"{_short(owner)}.{column}"]
     root = _short(path[0][0]) if path else _short(owner)
     if reason.startswith(STRICT_PREFIX):
@@ -104,16 +135,34 @@ def unloaded_column_at(path: list[tuple[str, str]], column: str, reason: str, ow
 
 
 def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str,
-               from_root: bool) -> str:
+               from_root: bool, strategies: list[str] | None = None, site: Site | None = None) -> str:
     attr = f"{_short(owner)}.{column}"
+    reason = reason.removeprefix(SYNC_STRICT_PREFIX)
     if reason.startswith(STRICT_PREFIX):
         return f"undefer it in the query that produces this {_short(owner)}: .options(undefer({attr}))"
-    if reason.startswith("defer("):
-        return f"remove defer({attr}) from the query"
-    option = "".join(f"defaultload({_short(m)}.{r})." for m, r in path) + f"undefer({attr})"
+    if reason.startswith("defer(") and not path:
+        written = f"defer({attr}, raiseload=True)" if "raiseload" in reason else f"defer({attr})"
+        if from_root and site is not None:
+            return patches.remove_option(site, written)
+        return f"remove {written} from the query"
+    option = "".join(f"{_loader(strategies[i] if strategies else '')}({_short(m)}.{r})."
+                     for i, (m, r) in enumerate(path)) + f"undefer({attr})"
+    if from_root and site is not None:
+        return patches.add_option(site, option)
     if from_root:
-        return f"add .options({option}) to the query"
+        root = _short(path[0][0] if path else owner)
+        return f"add .options({option}) to the query that produced this {root}"
     return f"undefer it in the query that produced this {_short(owner)}"
+
+
+# An option's reason (loadstate.OPTION_REASONS) -> the option as written.
+_OPTION_TEXT = {"lazyload()": "lazyload({})", "raiseload()": "raiseload({})",
+                "raiseload(sql_only=True)": "raiseload({}, sql_only=True)"}
+_LOADERS = {strategy: name for name, strategy in OPTION_STRATEGIES.items() if strategy in LOADING}
+
+
+def _loader(strategy: str) -> str:
+    return _LOADERS.get(strategy, "defaultload")
 
 
 def conflict(path: list[tuple[str, str]], first: str, second: str) -> str:
@@ -135,9 +184,9 @@ def missing_unique(path: list[tuple[str, str]]) -> str:
             "fetched through .unique(): without it SQLAlchemy raises InvalidRequestError")
 
 
-def missing_unique_fix() -> str:
-    return ("call .unique() on the result first, e.g. (await session.execute(stmt)).unique()"
-            ".scalars().all(), or load the collection with selectinload()")
+def missing_unique_fix(line: int) -> str:
+    return (f"{patches.unique(line)} (e.g. (await session.execute(stmt)).unique().scalars().all()), "
+            "or load the collection with selectinload()")
 
 
 def requirement_unmet(where: str, annotation: str, miss: Missing) -> str:
@@ -148,10 +197,10 @@ def requirement_unmet(where: str, annotation: str, miss: Missing) -> str:
     return f"{lead}, but the query that produced it did not load it ({why(miss.reason, miss.target)})"
 
 
-def requirement_fix(miss: Missing) -> str:
+def requirement_fix(miss: Missing, site: Site | None = None) -> str:
     if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
         return fix(list(miss.hops), miss.uselist, True, miss.reason)
-    return fix(list(miss.hops), miss.uselist, True)
+    return fix(list(miss.hops), miss.uselist, True, strategies=list(miss.strategies), site=site)
 
 
 def member_unmet(member: str, route: str, miss: Missing) -> str:

@@ -152,6 +152,9 @@ class Missing:
     reason: str
     target: str  # the last hop's target model
     uselist: bool
+    # How each hop before the last was loaded: its option's strategy, "" for a default or
+    # where the state does not say (a fix note then walks it with defaultload()).
+    strategies: tuple[str, ...] = ()
 
 
 def missing(schema: Schema, state: State | None, tree: Tree) -> list[Missing]:
@@ -161,12 +164,12 @@ def missing(schema: Schema, state: State | None, tree: Tree) -> list[Missing]:
     requirement: the plugin reports only what it knows is not loaded.
     """
     found: list[Missing] = []
-    _walk(schema, state, tree, (), found)
+    _walk(schema, state, tree, (), (), found)
     return found
 
 
 def _walk(schema: Schema, state: State | None, tree: Tree, hops: tuple[tuple[str, str], ...],
-          found: list[Missing]) -> None:
+          strategies: tuple[str, ...], found: list[Missing]) -> None:
     if state is None:
         return
     model = schema.model(state.model)
@@ -176,8 +179,9 @@ def _walk(schema: Schema, state: State | None, tree: Tree, hops: tuple[tuple[str
         here = (*hops, (state.model, name))
         if isinstance(slot, NotLoaded):
             found.append(Missing(here, slot.reason, rel.target if rel else "",
-                                 rel.uselist if rel else False))
+                                 rel.uselist if rel else False, strategies))
         elif isinstance(slot, Loaded) and sub:
-            _walk(schema, resolve(schema, slot), sub, here, found)
+            how = slot.default.route[-1][1] if slot.default is not None and slot.default.route else ""
+            _walk(schema, resolve(schema, slot), sub, here, (*strategies, how), found)
         elif isinstance(slot, Unknown):
             continue

@@ -28,6 +28,7 @@ from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSH
 from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.query_sites import Route, query_site, route_of
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_self
 from mypy_eagerload.hooks.types import (
@@ -148,7 +149,7 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, settings: Settings, attr:
         if isinstance(ctx.context, MemberExpr) and loaded_before(ctx.api, ctx.context):
             return None  # refreshed or awaited explicitly earlier in the function
         _report(ctx, model.fullname, attr, slot.reason,
-                relationship.target if relationship else "", uselist)
+                relationship.target if relationship else "", uselist, route_of(receiver))
         return None
     if isinstance(slot, Loaded) and not ctx.is_lvalue and slot_type is not None:
         return _narrow(ctx, lookup, ctx.default_attr_type, slot_type)
@@ -172,11 +173,16 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
 
 
 def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
-            target: str, uselist: bool) -> None:
+            target: str, uselist: bool, route: Route | None) -> None:
     assert isinstance(ctx.context, MemberExpr)
-    path, from_root = _path_to(ctx, ctx.context, [(model, attr)])
+    if route is not None:
+        hops, strategies = route
+        path, from_root = hops + [(model, attr)], True
+    else:
+        (path, from_root), strategies = _path_to(ctx, ctx.context, [(model, attr)]), None
+    site = query_site(ctx.api, path[0][0]) if from_root else None
     report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
-           messages.fix(path, uselist, from_root, reason), UNLOADED_RELATIONSHIP)
+           messages.fix(path, uselist, from_root, reason, strategies, site), UNLOADED_RELATIONSHIP)
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,
@@ -227,9 +233,15 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
             reason = dict(columns or ()).get(attr)
             if model is None or reason is None or loaded_before(ctx.api, ctx.context):
                 continue
-            path, from_root = _path_to(ctx, ctx.context, [])
+            route = route_of(item)
+            if route is not None:
+                (path, strategies), from_root = route, True
+            else:
+                (path, from_root), strategies = _path_to(ctx, ctx.context, []), None
+            site = query_site(ctx.api, path[0][0] if path else model.fullname) if from_root else None
             report(ctx.api, ctx.context, messages.unloaded_column_at(path, attr, reason, model.fullname),
-                   messages.column_fix(path, attr, reason, model.fullname, from_root), UNLOADED_COLUMN)
+                   messages.column_fix(path, attr, reason, model.fullname, from_root, strategies, site),
+                   UNLOADED_COLUMN)
             break
         return ctx.default_attr_type
 

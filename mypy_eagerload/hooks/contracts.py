@@ -45,6 +45,7 @@ from mypy_eagerload.hooks.loaded_annotation import (
     is_new_object,
     requirement_of,
 )
+from mypy_eagerload.hooks.query_sites import requirement_fix
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_name, is_self, walk_nodes
 from mypy_eagerload.hooks.types import type_to_state
@@ -157,8 +158,11 @@ def check_value(api: CheckerPluginInterface, schema: CheckerSchema, settings: Se
             if not known:
                 continue
             for miss in requirements.missing(schema, state, req.tree):
+                proper = get_proper_type(obj)
+                fix = requirement_fix(api, proper, miss) if isinstance(proper, Instance) \
+                    else messages.requirement_fix(miss)
                 report(api, context, messages.requirement_unmet(where, annotation_text(req), miss),
-                       messages.requirement_fix(miss), UNLOADED_RELATIONSHIP)
+                       fix, UNLOADED_RELATIONSHIP)
             break
     depend_on_mappings(api, schema.consulted())
 

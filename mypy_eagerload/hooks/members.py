@@ -45,6 +45,7 @@ from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.errorcodes import UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.models import expose_digest, metadata
+from mypy_eagerload.hooks.query_sites import requirement_fix
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 from mypy_eagerload.hooks.syntax import (
     SUPER_ROOT,
@@ -256,7 +257,7 @@ def _check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Setting
             names = tuple(rel for _, rel in miss.hops)
             route = next((r for p, r in routes.items() if p[:len(names)] == names), "")
             report(api, context, messages.member_unmet(f"{model.name}.{member}", route, miss),
-                   messages.requirement_fix(miss), UNLOADED_RELATIONSHIP)
+                   requirement_fix(api, proper, miss), UNLOADED_RELATIONSHIP)
         depend_on_mappings(api, schema.consulted())
         return
 

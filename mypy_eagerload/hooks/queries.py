@@ -214,7 +214,10 @@ def options_hook(lookup: Lookup, legacy_query: bool = False, conflicts: bool = T
 
 def sync_result_hook(lookup: Lookup, settings: Settings, method: str) -> Callable[[MethodContext], Type]:
     """``Session.execute/scalars/scalar``: what would fail under AsyncSession only by emitting
-    SQL is a lazy load that succeeds in a sync session (see ``loadstate.sync_view``)."""
+    SQL is a lazy load that succeeds in a sync session (see ``loadstate.sync_view``). Under
+    ``allow_lazy_loads = "never"`` those lazy loads stay errors, labelled as a sync session's
+    (the message says "an extra query", not "fails under AsyncSession")."""
+    never = settings.allow_lazy_loads == "never"
 
     def hook(ctx: MethodContext) -> Type:
         schema = CheckerSchema(lookup)
@@ -222,11 +225,15 @@ def sync_result_hook(lookup: Lookup, settings: Settings, method: str) -> Callabl
         def entity(inst: Instance) -> Type:
             ref = type_to_ref(inst)
             if ref is not None:  # not built yet: the sync view stays lazy too
-                return default_to_type(ctx.api, schema, replace(ref, sync=True)) or inst
+                seen = replace(ref, label=loadstate.SYNC_STRICT_PREFIX + ref.label) if never \
+                    else replace(ref, sync=True)
+                return default_to_type(ctx.api, schema, seen) or inst
             state = type_to_state(inst)
             if state is None:
                 return inst
-            return state_to_type(ctx.api, schema, loadstate.sync_view(schema, state)) or inst
+            seen_state = loadstate.relabel(state, loadstate.SYNC_STRICT_PREFIX) if never \
+                else loadstate.sync_view(schema, state)
+            return state_to_type(ctx.api, schema, seen_state) or inst
 
         # ``session.execute(stmt)`` is this hook's own call; for ``for obj in query`` the
         # context is the iterated expression, another hook's producer.
@@ -236,7 +243,8 @@ def sync_result_hook(lookup: Lookup, settings: Settings, method: str) -> Callabl
         result = map_entities(source, entity)
         flow.produced(ctx.api, ctx.context, result, iterating=not own)
         depend_on_mappings(ctx.api, schema.consulted())
-        check_returned(ctx.api, lookup, settings, ctx.context, result)
+        if not never or method == "scalar":  # as for AsyncSession (returned_hook)
+            check_returned(ctx.api, lookup, settings, ctx.context, result)
         return result
 
     return hook
@@ -252,8 +260,10 @@ def returned_hook(lookup: Lookup, settings: Settings) -> Callable[[MethodContext
     return hook
 
 
-def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable[[MethodContext], Type]:
-    """``session.get(User, 1, options=[...])``: the options apply when a query is emitted."""
+def session_get_hook(lookup: Lookup, sync: bool, settings: Settings,
+                     never_sync: bool = False) -> Callable[[MethodContext], Type]:
+    """``session.get(User, 1, options=[...])``: the options apply when a query is emitted.
+    ``sync``: the sync view; ``never_sync``: a sync session held to the async rules."""
 
     def hook(ctx: MethodContext) -> Type:
         schema = CheckerSchema(lookup)
@@ -272,6 +282,8 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings) -> Callable
             state = schema.with_options(model, chains)
             if sync:
                 state = loadstate.sync_view(schema, state)
+            elif never_sync:
+                state = loadstate.relabel(state, loadstate.SYNC_STRICT_PREFIX)
             return state_to_type(ctx.api, schema, state) or inst
 
         result = flow.produced(ctx.api, ctx.context, map_entities(ctx.default_return_type, entity))

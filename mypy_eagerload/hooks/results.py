@@ -64,8 +64,8 @@ def _check_unique(ctx: MethodContext, schema: CheckerSchema, iterated: bool) -> 
     path = _needs_unique(flow.fresh(ctx.api, schema, receiver, ctx.type), schema)
     verdict = _walk(ctx, schema, receiver, path)
     if verdict is not None:
-        report(ctx.api, ctx.context, messages.missing_unique(verdict), messages.missing_unique_fix(),
-               MISSING_UNIQUE)
+        report(ctx.api, ctx.context, messages.missing_unique(verdict),
+               messages.missing_unique_fix(ctx.context.line), MISSING_UNIQUE)
 
 
 def _receiver(ctx: MethodContext, iterated: bool) -> Expression | None:

@@ -62,6 +62,7 @@ from mypy_eagerload.hooks.declarations import Json
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP, UNVERIFIED_SERIALIZER
 from mypy_eagerload.hooks.members import requirement as member_requirement
 from mypy_eagerload.hooks.models import expose_digest
+from mypy_eagerload.hooks.query_sites import requirement_fix
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
 
 K = TypeVar("K")
@@ -374,7 +375,7 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
         for miss in requirements.missing(schema, state, requirements.path_tree(".".join(p) for p in needed)):
             field = _field_for(needed, tuple(rel for _, rel in miss.hops), built[0].name)
             report(api, context, messages.serializer_unmet(reader, field, miss),
-                   messages.requirement_fix(miss), UNLOADED_RELATIONSHIP)
+                   requirement_fix(api, proper, miss), UNLOADED_RELATIONSHIP)
     depend_on_mappings(api, [*schema.consulted(), *shapes.consulted])
 
 

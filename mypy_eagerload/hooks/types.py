@@ -179,14 +179,15 @@ def decode_ref(text: str) -> DefaultRef | None:
 
 def _ref_json(ref: DefaultRef) -> list[object]:
     return [ref.target, ref.full, ref.select, ref.via, ref.via_immediate, ref.depth,
-            ref.joined_collection, ref.sync, ref.label, ref.node, ref.wildcard, ref.column_wildcards]
+            ref.joined_collection, ref.sync, ref.label, ref.node, ref.wildcard, ref.column_wildcards,
+            ref.route]
 
 
 def _ref_from_json(data: list[Any]) -> DefaultRef:
-    t, full, select, via, imm, depth, joined, sync, label, node, wildcard, column_wildcards = data
+    t, full, select, via, imm, depth, joined, sync, label, node, wildcard, column_wildcards, route = data
     return DefaultRef(t, tuple(full), tuple(select), tuple(via) if via else None, imm, depth,
                       joined, sync, label, _tuples(node), wildcard,
-                      tuple((c[0], c[1]) for c in column_wildcards))
+                      tuple((c[0], c[1]) for c in column_wildcards), tuple((r[0], r[1]) for r in route))
 
 
 def _tuples(value: Any) -> Any:

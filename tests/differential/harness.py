@@ -200,6 +200,17 @@ def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
 
 def run_mypy(tmp: Path, files: list[str], plugin: bool,
              extra: list[str] | None = None, settings: str = "") -> list[tuple[str, int, str, str]]:
+    errors = []
+    for line in mypy_output(tmp, files, plugin, extra, settings).splitlines():
+        m = ERROR_RE.match(line)
+        if m:
+            errors.append((Path(m["file"]).name, int(m["line"]), m["msg"], m["code"] or ""))
+    return errors
+
+
+def mypy_output(tmp: Path, files: list[str], plugin: bool,
+                extra: list[str] | None = None, settings: str = "") -> str:
+    """mypy's plain output (errors and notes) on ``files`` of the project in ``tmp``."""
     config = tmp / ("with.ini" if plugin else "without.ini")
     config.write_text("[mypy]\n" + ("plugins = mypy_eagerload.plugin\n" if plugin else "")
                       + (f"[mypy_eagerload]\n{settings}\n" if settings else ""))
@@ -210,12 +221,7 @@ def run_mypy(tmp: Path, files: list[str], plugin: bool,
     proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env=env, check=False)
     if "Traceback" in proc.stderr or "INTERNAL ERROR" in proc.stdout + proc.stderr:
         raise AssertionError(f"mypy crashed:\n{proc.stdout}\n{proc.stderr}")
-    errors = []
-    for line in proc.stdout.splitlines():
-        m = ERROR_RE.match(line)
-        if m:
-            errors.append((Path(m["file"]).name, int(m["line"]), m["msg"], m["code"] or ""))
-    return errors
+    return proc.stdout
 
 
 async def _run_all(module_path: Path) -> dict[str, str]:

@@ -628,6 +628,13 @@ def handwritten() -> list[Scenario]:
         S("eager_defaults", q("select(User).where(User.id == 1)"),
           ["obj.profile", "obj.groups", "obj.groups[0].owner", "obj.profile.user"]),
         S("raise_default", q("select(User).where(User.id == 1)"), ["obj.comments"]),
+        # A defaultload path's options below, then a second .options() that loads the path:
+        # the first's sub-options still apply (found by the fix-note check, issue 19).
+        S("suboptions_then_load", ["stmt = select(User).where(User.id == 1)"
+                                   ".options(defaultload(User.posts).selectinload(Post.comments))",
+                                   "stmt = stmt.options(selectinload(User.posts))",
+                                   "obj = " + one.format("stmt")],
+          ["obj.posts", "obj.posts[0].comments"]),
         S("raise_on_sql_default", q("select(Post).where(Post.id == 1)"), ["obj.tags"]),
         S("raiseload_option", q("select(User).where(User.id == 1).options(raiseload(User.profile))"),
           ["obj.profile"]),

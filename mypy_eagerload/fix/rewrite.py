@@ -1,0 +1,521 @@
+"""Apply fix-note patches (``core.patches``) to one module's source, keeping the rest as it is.
+
+libcst keeps comments, spacing and quotes. Each patch names a line and a query there:
+
+* ``select(User)``: the options join the first ``.options(...)`` of the statement's chain
+  (``select(User).where(...).options(a)``); an option that only extends one already there
+  (``selectinload(User.posts)`` -> ``selectinload(User.posts).selectinload(Post.tags)``)
+  replaces it; with no ``.options(...)`` in the chain, one is added right after ``select()``;
+* ``session.get(User, ...)``: an ``options=[...]`` argument;
+* a call with ``options=``: the option joins its list or tuple display;
+* ``remove``: the option argument goes (and an ``.options()`` left empty with it);
+* ``unique``: ``.unique()`` after the awaited ``execute``/``scalars``/``stream`` on the line.
+
+Several patches of one query are merged into one edit. A patch whose query is not found as
+described, or whose option names a class the module does not bind, is skipped with the
+reason; nothing else is touched. The imports of the option functions are added.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+
+from mypy_eagerload.core import patches
+from mypy_eagerload.core.patches import Patch
+
+OPTION_MODULE = "sqlalchemy.orm"
+# The loader-option functions a patch may name (imported from sqlalchemy.orm when missing).
+OPTION_FUNCTIONS = frozenset({"selectinload", "joinedload", "subqueryload", "immediateload",
+                              "contains_eager", "defaultload", "undefer", "lazyload"})
+_RESULT_SOURCES = frozenset({"execute", "scalars", "stream", "stream_scalars"})
+# Result methods that hand out rows or objects (a joined collection needs .unique() first).
+_RESULT_METHODS = frozenset({"scalars", "scalar_one", "scalar_one_or_none", "scalar", "one", "one_or_none",
+                             "first", "all", "fetchall", "fetchone", "fetchmany", "partitions", "tuples",
+                             "mappings"})
+
+
+@dataclass
+class Rewritten:
+    source: str
+    applied: list[Patch] = field(default_factory=list)
+    skipped: list[tuple[Patch, str]] = field(default_factory=list)
+
+
+def rewrite(source: str, found: Sequence[Patch]) -> Rewritten:
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        return Rewritten(source, skipped=[(p, f"the file does not parse ({exc.message})") for p in found])
+    wrapper = MetadataWrapper(module)
+    positions = wrapper.resolve(PositionProvider)
+    parents = wrapper.resolve(ParentNodeProvider)
+    bound = _module_names(wrapper.module)
+    plan = _Plan(wrapper.module, positions, parents)
+    result = Rewritten(source)
+    for patch in _unique_patches(found):
+        why = _unparsable(patch)
+        if not why and patch.kind == patches.ADD_OPTION:
+            why = _unbound(patch.option, bound)
+        why = why or plan.add(patch)
+        if why:
+            result.skipped.append((patch, why))
+        else:
+            result.applied.append(patch)
+    if not result.applied:
+        return result
+    edited = wrapper.module.visit(_Apply(plan))
+    context = CodemodContext()
+    for name in sorted(_functions_named(result.applied) - bound):
+        AddImportsVisitor.add_needed_import(context, OPTION_MODULE, name)
+    edited = AddImportsVisitor(context).transform_module(edited)
+    result.source = edited.code
+    return result
+
+
+def _unique_patches(found: Sequence[Patch]) -> list[Patch]:
+    seen: set[Patch] = set()
+    return [p for p in found if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+
+
+def _unparsable(patch: Patch) -> str:
+    for text in (patch.option, patch.old):
+        if text:
+            try:
+                cst.parse_expression(text)
+            except cst.ParserSyntaxError:
+                return f"the note's option is not an expression: {text}"
+    return ""
+
+
+_IDENTIFIER = re.compile(r"\b([A-Za-z_]\w*)\.")
+
+
+def _unbound(option: str, bound: set[str]) -> str:
+    """Why an option cannot be written here: a class it names is not bound in the module."""
+    for name in _IDENTIFIER.findall(option):
+        if name not in bound:
+            return f"{name} is not imported in this module"
+    return ""
+
+
+def _functions_named(applied: list[Patch]) -> set[str]:
+    names: set[str] = set()
+    for patch in applied:
+        names |= {n for n in re.findall(r"\b(\w+)\(", patch.option) if n in OPTION_FUNCTIONS}
+    return names
+
+
+def _module_names(module: cst.Module) -> set[str]:
+    """Names bound at the module's top level (imports, classes, functions, assignments)."""
+    names: set[str] = set()
+    for stmt in module.body:
+        if isinstance(stmt, (cst.ClassDef, cst.FunctionDef)):
+            names.add(stmt.name.value)
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, (cst.Import, cst.ImportFrom)) \
+                        and not isinstance(small.names, cst.ImportStar):
+                    for alias in small.names:
+                        bound = alias.asname.name if alias.asname else alias.name
+                        if isinstance(bound, cst.Name):
+                            names.add(bound.value)
+                        elif isinstance(bound, cst.Attribute):
+                            names.add(cst.Module([]).code_for_node(bound).split(".")[0])
+                elif isinstance(small, (cst.Assign, cst.AnnAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else [small]
+                    for target in targets:
+                        if isinstance(target.target, cst.Name):
+                            names.add(target.target.value)
+        elif isinstance(stmt, cst.If):  # if TYPE_CHECKING: imports
+            names |= _module_names(cst.Module(body=list(stmt.body.body)))  # type: ignore[arg-type]
+    return names
+
+
+# ---------------------------------------------------------------------------------------
+# Finding each patch's node, then editing them all in one pass
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module([]).code_for_node(node)
+
+
+def _callee_name(call: cst.Call) -> str:
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return ""
+
+
+def _has_entity(call: cst.Call, entity: str) -> bool:
+    return any(_first_arg_is(call.with_changes(args=[arg]), entity) for arg in call.args)
+
+
+def _first_arg_is(call: cst.Call, entity: str) -> bool:
+    if not call.args or call.args[0].keyword is not None or call.args[0].star:
+        return False
+    value = call.args[0].value
+    return (isinstance(value, cst.Name) and value.value == entity) or (
+        isinstance(value, cst.Attribute) and value.attr.value == entity)
+
+
+class _Plan:
+    """The edits, keyed by the nodes they replace."""
+
+    def __init__(self, module: cst.Module, positions: object, parents: object) -> None:
+        self.module = module
+        self.positions = positions
+        self.parents = parents
+        self.calls = [n for n in _calls(module)]
+        self.add_to_options: dict[cst.Call, list[str]] = {}  # an existing .options(...) call
+        self.wrap_select: dict[cst.Call, list[str]] = {}  # select(...) gets a new .options(...)
+        self.add_get: dict[cst.Call, list[str]] = {}  # session.get(...) gets options=[...]
+        self.add_keyword: dict[cst.Call, list[str]] = {}  # a call's options=[...] display
+        self.remove: dict[cst.Call, set[str]] = {}  # .options(...) calls losing arguments
+        self.remove_elements: dict[cst.Call, set[str]] = {}  # calls whose options= display loses some
+        self.replace: dict[cst.Call, str] = {}  # an option expression -> its replacement
+        self.unique: set[cst.Attribute] = set()  # result method accesses to prefix
+        self.unique_awaits: set[cst.Await] = set()  # awaited results used as they are
+
+    def line(self, node: cst.CSTNode) -> int:
+        line: int = self.positions[node].start.line  # type: ignore[index]
+        return line
+
+    def on_line(self, line: int) -> list[cst.Call]:
+        return [c for c in self.calls if self.line(c) == line]
+
+    def add(self, patch: Patch) -> str:
+        """Plan one patch; the reason it cannot be applied, or ""."""
+        if patch.kind == patches.UNIQUE:
+            return self._unique(patch)
+        if patch.kind in (patches.REMOVE_OPTION, patches.REPLACE_OPTION):
+            return self._edit_existing(patch)
+        if patch.site == patches.GET:
+            found = [c for c in self.on_line(patch.line)
+                     if _callee_name(c) in ("get", "get_one") and _first_arg_is(c, patch.entity)]
+            if len(found) != 1:
+                return f"no single session.get({patch.entity}, ...) on line {patch.line}"
+            self.add_get.setdefault(found[0], []).append(patch.option)
+            return ""
+        if patch.site == patches.CALL:
+            found = [c for c in self.on_line(patch.line) if _callee_name(c) == patch.entity
+                     and any(a.keyword is not None and a.keyword.value == "options" for a in c.args)]
+            if len(found) != 1:
+                return f"no single call of {patch.entity}(..., options=...) on line {patch.line}"
+            value = next(a.value for a in found[0].args
+                         if a.keyword is not None and a.keyword.value == "options")
+            if not isinstance(value, (cst.List, cst.Tuple)):
+                return "its options= is not a list or tuple display"
+            self.add_keyword.setdefault(found[0], []).append(patch.option)
+            return ""
+        name = "query" if patch.site == patches.QUERY else "select"
+        selects = [c for c in self.on_line(patch.line)
+                   if _callee_name(c) == name and _has_entity(c, patch.entity)]
+        if len(selects) != 1:
+            return f"no single {name}({patch.entity}) on line {patch.line}"
+        options = self._chain_options(selects[0])
+        if options is None:
+            self.wrap_select.setdefault(selects[0], []).append(patch.option)
+        else:
+            self.add_to_options.setdefault(options, []).append(patch.option)
+        return ""
+
+    def _chain(self, call: cst.CSTNode) -> list[cst.Call]:
+        """The calls of the method chain ``call`` starts: ``select(X).where(...).options(...)``."""
+        chain: list[cst.Call] = []
+        node: cst.CSTNode = call
+        while True:
+            parent = self.parents.get(node)  # type: ignore[attr-defined]
+            if not isinstance(parent, cst.Attribute) or parent.value is not node:
+                return chain
+            outer = self.parents.get(parent)  # type: ignore[attr-defined]
+            if not isinstance(outer, cst.Call) or outer.func is not parent:
+                return chain
+            chain.append(outer)
+            node = outer
+
+    def _chain_options(self, select: cst.Call) -> cst.Call | None:
+        return next((c for c in self._chain(select) if _callee_name(c) == "options"), None)
+
+    def _edit_existing(self, patch: Patch) -> str:
+        """Remove or replace an option the query already has."""
+        wanted = patch.old if patch.kind == patches.REPLACE_OPTION else patch.option
+        for holder, option in self._existing_options(patch):
+            if _code(option) != wanted or not isinstance(option, cst.Call):
+                continue
+            if patch.kind == patches.REPLACE_OPTION:
+                self.replace[option] = patch.option
+            elif patch.site in (patches.GET, patches.CALL):
+                self.remove_elements.setdefault(holder, set()).add(wanted)
+            else:
+                self.remove.setdefault(holder, set()).add(wanted)
+            return ""
+        return f"no {wanted} among the options of the query on line {patch.line}"
+
+    def _existing_options(self, patch: Patch) -> list[tuple[cst.Call, cst.BaseExpression]]:
+        """(holder, option expression) for each option the patch's query has: the arguments
+        of the ``.options(...)`` calls of a statement's chain, the elements of an
+        ``options=`` display."""
+        found: list[tuple[cst.Call, cst.BaseExpression]] = []
+        if patch.site in (patches.GET, patches.CALL):
+            for call in self.on_line(patch.line):
+                for arg in call.args:
+                    if arg.keyword is not None and arg.keyword.value == "options" \
+                            and isinstance(arg.value, (cst.List, cst.Tuple)):
+                        found += [(call, e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
+            return found
+        name = "query" if patch.site == patches.QUERY else "select"
+        for select in [c for c in self.on_line(patch.line) if _callee_name(c) == name]:
+            for call in self._statement_calls(select):
+                if _callee_name(call) == "options":
+                    found += [(call, a.value) for a in call.args if a.keyword is None and not a.star]
+        return found
+
+    def _statement_calls(self, select: cst.Call) -> list[cst.Call]:
+        """The calls of ``select``'s chain and, where it is bound to a name
+        (``stmt = select(User)...``), of the chains built on that name in the same function
+        (``stmt = stmt.options(...)``, ``stmt1 = stmt0.options(...)``), transitively."""
+        calls = self._chain(select)
+        names = [n for n in [self._bound_name(calls[-1] if calls else select)] if n]
+        seen: set[str] = set()
+        scope = self._function_of(select)
+        while names and scope is not None:
+            name = names.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            for use in _names(scope, name):
+                chain = self._chain(use)
+                calls += chain
+                bound = self._bound_name(chain[-1]) if chain else None
+                if bound:
+                    names.append(bound)
+        return calls
+
+    def _bound_name(self, node: cst.CSTNode) -> str | None:
+        parent = self.parents.get(node)  # type: ignore[attr-defined]
+        if isinstance(parent, cst.Assign) and len(parent.targets) == 1 \
+                and isinstance(parent.targets[0].target, cst.Name):
+            return parent.targets[0].target.value
+        return None
+
+    def _function_of(self, node: cst.CSTNode) -> cst.CSTNode | None:
+        while node is not None and not isinstance(node, (cst.FunctionDef, cst.Module)):
+            node = self.parents.get(node)  # type: ignore[attr-defined]
+        return node
+
+    def _unique(self, patch: Patch) -> str:
+        """``.unique()`` on the line's result: before its first result method
+        (``(await s.execute(q)).scalars()``, ``result.scalars()``), else on an awaited
+        result used as it is (``for u in await s.scalars(q)``)."""
+        for node in _attributes(self.module):
+            if self.line(node) != patch.line or node.attr.value not in _RESULT_METHODS:
+                continue
+            value = node.value
+            call = self.parents.get(node)  # type: ignore[attr-defined]
+            # result.scalars() takes no statement: session.scalars(stmt) is not a result.
+            if _awaited_result(value) or (isinstance(value, cst.Name) and isinstance(call, cst.Call)
+                                          and call.func is node and not call.args):
+                self.unique.add(node)
+                return ""
+        for await_node in _awaits(self.module):
+            parent = self.parents.get(await_node)  # type: ignore[attr-defined]
+            if self.line(await_node) == patch.line and _awaited_result(await_node) \
+                    and not isinstance(parent, cst.Attribute):
+                self.unique_awaits.add(await_node)
+                return ""
+        return f"no result of execute()/scalars() on line {patch.line}"
+
+
+def _awaited_result(expr: cst.BaseExpression) -> bool:
+    """``(await session.execute(stmt))``, ``session.execute(stmt)`` (sync): a session call
+    given a statement (``result.scalars()`` takes none)."""
+    if isinstance(expr, cst.Await):
+        expr = expr.expression
+    return isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) \
+        and expr.func.attr.value in _RESULT_SOURCES and bool(expr.args)
+
+
+def _calls(module: cst.Module) -> list[cst.Call]:
+    found: list[cst.Call] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            found.append(node)
+
+    module.visit(Visitor())
+    return found
+
+
+def _names(scope: cst.CSTNode, name: str) -> list[cst.Name]:
+    """Reads of ``name`` in ``scope`` that start a method chain (``name.options(...)``)."""
+    found: list[cst.Name] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name) and node.value.value == name:
+                found.append(node.value)
+
+    scope.visit(Visitor())
+    return found
+
+
+def _awaits(module: cst.Module) -> list[cst.Await]:
+    found: list[cst.Await] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Await(self, node: cst.Await) -> None:
+            found.append(node)
+
+    module.visit(Visitor())
+    return found
+
+
+def _attributes(module: cst.Module) -> list[cst.Attribute]:
+    found: list[cst.Attribute] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            found.append(node)
+
+    module.visit(Visitor())
+    return found
+
+
+def _merged(existing: list[str], added: list[str]) -> list[str]:
+    """``existing`` option texts with ``added`` joined: an added option that extends one
+    (``a`` -> ``a.selectinload(...)``) replaces it; the others are appended, once each."""
+    out = list(existing)
+    for option in added:
+        if option in out:
+            continue
+        prefix = next((i for i, old in enumerate(out) if option.startswith(old + ".")), None)
+        if prefix is not None:
+            out[prefix] = option
+        else:
+            out.append(option)
+    return out
+
+
+def _args(texts: list[str], old: Sequence[cst.Arg]) -> list[cst.Arg]:
+    """Arguments for ``texts``, reusing each unchanged old argument (its comments, spacing)."""
+    by_text = {_code(a.value): a for a in old if a.keyword is None and not a.star}
+    starred = [a for a in old if a.star or a.keyword is not None]
+    args = [by_text.get(t) or cst.Arg(cst.parse_expression(t)) for t in texts]
+    return _commas([*args, *starred])
+
+
+def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
+    fixed = []
+    for i, arg in enumerate(args):
+        last = i == len(args) - 1
+        if last and not isinstance(arg.comma, cst.Comma):
+            fixed.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT))
+        elif not last and not isinstance(arg.comma, cst.Comma):
+            fixed.append(arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))))
+        else:
+            fixed.append(arg)
+    return fixed
+
+
+def _display(value: cst.List | cst.Tuple, texts: list[str]) -> cst.BaseExpression:
+    old = {_code(e.value): e for e in value.elements if isinstance(e, cst.Element)}
+    elements = [old.get(t) or cst.Element(cst.parse_expression(t)) for t in texts]
+    fixed = []
+    for i, element in enumerate(elements):
+        last = i == len(elements) - 1
+        if not last and not isinstance(element.comma, cst.Comma):
+            element = element.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        elif last and isinstance(value, cst.List) and isinstance(element.comma, cst.Comma) \
+                and len(elements) > len(old):
+            element = element.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        fixed.append(element)
+    if isinstance(value, cst.Tuple) and len(fixed) == 1:
+        fixed[0] = fixed[0].with_changes(comma=cst.Comma())
+    return value.with_changes(elements=fixed)
+
+
+class _Apply(cst.CSTTransformer):
+    def __init__(self, plan: _Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if original in self.plan.unique:
+            value = updated.value
+            if isinstance(value, cst.Await) and not value.lpar:
+                value = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+            unique = cst.Call(cst.Attribute(value, cst.Name("unique")))
+            return updated.with_changes(value=unique)
+        return updated
+
+    def leave_Await(self, original: cst.Await, updated: cst.Await) -> cst.BaseExpression:
+        if original in self.plan.unique_awaits:
+            wrapped = updated.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()]) \
+                if not updated.lpar else updated
+            return cst.Call(cst.Attribute(wrapped, cst.Name("unique")))
+        return updated
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        plan = self.plan
+        if original in plan.replace:
+            return cst.parse_expression(plan.replace[original])
+        if original in plan.add_to_options:
+            texts = [_code(a.value) for a in updated.args if a.keyword is None and not a.star]
+            merged = _merged(texts, plan.add_to_options[original])
+            updated = updated.with_changes(args=_args(merged, updated.args))
+        if original in plan.remove:
+            kept = [a for a in updated.args if _code(a.value) not in plan.remove[original]]
+            if not kept and isinstance(updated.func, cst.Attribute):
+                return updated.func.value  # .options() left empty: drop it from the chain
+            if kept and updated.args and not isinstance(updated.args[-1].comma, cst.Comma):
+                kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)  # no trailing comma
+            updated = updated.with_changes(args=_commas(kept))
+        if original in plan.remove_elements:
+            args = []
+            for arg in updated.args:
+                if arg.keyword is not None and arg.keyword.value == "options" \
+                        and isinstance(arg.value, (cst.List, cst.Tuple)):
+                    texts = [_code(e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
+                    remaining = [t for t in texts if t not in plan.remove_elements[original]]
+                    arg = arg.with_changes(value=_display(arg.value, remaining))
+                args.append(arg)
+            updated = updated.with_changes(args=args)
+        if original in plan.add_keyword:
+            args = []
+            for arg in updated.args:
+                if arg.keyword is not None and arg.keyword.value == "options" \
+                        and isinstance(arg.value, (cst.List, cst.Tuple)):
+                    texts = [_code(e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
+                    merged = _merged(texts, plan.add_keyword[original])
+                    arg = arg.with_changes(value=_display(arg.value, merged))
+                args.append(arg)
+            updated = updated.with_changes(args=args)
+        if original in plan.add_get:
+            texts = _merged([], plan.add_get[original])
+            keyword = cst.Arg(cst.List([cst.Element(cst.parse_expression(t)) for t in texts]),
+                              keyword=cst.Name("options"),
+                              equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+            updated = updated.with_changes(args=_commas([*updated.args, keyword]))
+            updated = updated.with_changes(args=[*updated.args[:-1], _display_fix(updated.args[-1])])
+        if original in plan.wrap_select:
+            texts = _merged([], plan.wrap_select[original])
+            return cst.Call(cst.Attribute(updated, cst.Name("options")),
+                            _commas([cst.Arg(cst.parse_expression(t)) for t in texts]))
+        return updated
+
+
+def _display_fix(arg: cst.Arg) -> cst.Arg:
+    """The list display of a new ``options=`` keyword, with commas between its elements."""
+    value = arg.value
+    if isinstance(value, cst.List):
+        return arg.with_changes(value=_display(value, [_code(e.value) for e in value.elements]))
+    return arg

@@ -1,0 +1,132 @@
+"""The ``fix`` command: run mypy with the plugin once, read each report's fix note, apply the
+ones that are patches (``core.patches``), list the others as skipped with the reason."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from mypy_eagerload.core import patches
+from mypy_eagerload.core.patches import Patch
+from mypy_eagerload.fix.rewrite import rewrite
+
+# The plugin's own codes: fix never acts on another tool's note.
+CODES = frozenset({"unloaded-relationship", "unloaded-column", "missing-unique", "loader-conflict",
+                   "loaded-path", "unverified-serializer", "expired-attribute"})
+# mypy's output, whatever the project's configuration adds to it (columns, end positions).
+_LINE = re.compile(r"^(?P<path>.+?):(?P<line>\d+)(?::\d+)?(?::\d+:\d+)?: (?P<kind>error|note): (?P<text>.*?)"
+                   r"(?:  \[(?P<code>[\w-]+)\])?$")
+
+
+@dataclass(frozen=True)
+class Report:
+    path: str
+    line: int
+    code: str
+    message: str
+    note: str  # the fix note ("" when there is none)
+
+
+def reports(output: str) -> list[Report]:
+    """The plugin's reports in mypy's output, each with its last note (the fix)."""
+    found: list[Report] = []
+    current: dict[str, object] | None = None
+    for raw in output.splitlines():
+        match = _LINE.match(raw)
+        if match is None:
+            continue
+        if match["kind"] == "error":
+            if current is not None:
+                found.append(Report(**current))  # type: ignore[arg-type]
+            current = None
+            if match["code"] in CODES:
+                current = {"path": match["path"], "line": int(match["line"]), "code": match["code"],
+                           "message": match["text"], "note": ""}
+        elif current is not None and match["path"] == current["path"] \
+                and int(match["line"]) == current["line"] and not current["note"]:
+            current["note"] = match["text"]  # the plugin's fix note comes right after its error
+    if current is not None:
+        found.append(Report(**current))  # type: ignore[arg-type]
+    return found
+
+
+def run_mypy(paths: Sequence[str], config_file: str | None) -> str:
+    """mypy's output for ``paths`` with the project's configuration, in the plain format."""
+    from mypy import api
+
+    args = [*(["--config-file", config_file] if config_file else []), "--show-error-codes", "--no-pretty",
+            "--hide-error-context", "--no-error-summary", "--no-color-output", *paths]
+    out, err, _ = api.run(args)
+    return out + err
+
+
+# A read two hops past what the query loads is reported one hop at a time: after a round of
+# patches, mypy runs again and the next hop's note is applied. Each round only adds loads,
+# so this ends; the bound is for reads deeper than any real option chain.
+MAX_ROUNDS = 5
+
+
+def fix(paths: Sequence[str], *, config_file: str | None, diff: bool, check: bool, codes: Sequence[str],
+        out: TextIO, err: TextIO) -> int:
+    """Apply the patches, round after round; with ``diff`` or ``check``, one round computed
+    in memory (nothing is written), which shows what the first ``fix`` run starts with."""
+    originals: dict[str, str] = {}
+    edited: dict[str, str] = {}
+    applied = 0
+    skipped: dict[tuple[str, int, str], str] = {}
+    for _ in range(1 if diff or check else MAX_ROUNDS):
+        found = [r for r in reports(run_mypy(paths, config_file)) if not codes or r.code in codes]
+        round_applied = 0
+        for path, found_patches in sorted(_by_file(found, skipped).items()):
+            file = Path(path)
+            old = file.read_text(encoding="utf-8")
+            result = rewrite(old, found_patches)
+            for patch, why in result.skipped:
+                skipped[(path, patch.line, _describe(patch))] = why
+            if result.source != old:
+                originals.setdefault(path, old)
+                edited[path] = result.source
+                if not (diff or check):
+                    file.write_text(result.source, encoding="utf-8")
+                round_applied += len(result.applied)
+        applied += round_applied
+        if not round_applied:
+            break
+    for (path, line, what), why in sorted(skipped.items()):
+        print(f"{path}:{line}: skipped: {why}: {what}", file=err)
+    for path, old in sorted(originals.items()):
+        if diff:
+            shown = Path(path).as_posix()
+            out.write("".join(difflib.unified_diff(old.splitlines(keepends=True),
+                                                   edited[path].splitlines(keepends=True),
+                                                   f"a/{shown}", f"b/{shown}")))
+        elif check:
+            print(f"{path}: would change", file=out)
+    verb = "would apply" if diff or check else "applied"
+    print(f"mypy-eagerload fix: {verb} {applied} fix(es) in {len(originals)} file(s)", file=err)
+    return 1 if check and applied else 0
+
+
+def _by_file(found: list[Report], skipped: dict[tuple[str, int, str], str]) -> dict[str, list[Patch]]:
+    by_file: dict[str, list[Patch]] = {}
+    for report in found:
+        patch = patches.parse(report.note)
+        if patch is None:
+            why = "the query is not in the function that reads" if report.note.startswith("add .options(") \
+                else "its note is advice, not a patch"
+            skipped[(report.path, report.line, f"[{report.code}] {report.note}")] = why
+            continue
+        by_file.setdefault(report.path, []).append(patch)
+    return by_file
+
+
+def _describe(patch: Patch) -> str:
+    if patch.kind == patches.UNIQUE:
+        return ".unique()"
+    if patch.kind == patches.REMOVE_OPTION:
+        return f"remove {patch.option}"
+    return patch.option
