@@ -29,6 +29,16 @@ def _version() -> str:
     return f"mypy-eagerload {__version__} ({', '.join(found)})"
 
 
+def _paths_and_modes(command: argparse.ArgumentParser, changes: str) -> argparse._MutuallyExclusiveGroup:
+    """PATHS, and --diff / --check (the group, for a command's further modes)."""
+    command.add_argument("paths", nargs="*",
+                         help="files or directories (default: files= of the mypy configuration)")
+    mode = command.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print the changes as a diff, write nothing")
+    mode.add_argument("--check", action="store_true", help=f"write nothing; exit 1 if {changes} (for CI)")
+    return mode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mypy-eagerload")
     parser.add_argument("--version", action="version", version=_version())
@@ -39,12 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "relationship paths each function reads on its model-typed parameters (directly, "
                     "through model members and through calls), and write them as Loaded[...] "
                     "annotations, widening existing ones.")
-    annotate.add_argument("paths", nargs="*",
-                          help="files or directories (default: files= of the mypy configuration)")
-    mode = annotate.add_mutually_exclusive_group()
-    mode.add_argument("--diff", action="store_true", help="print the changes as a diff, write nothing")
-    mode.add_argument("--check", action="store_true",
-                      help="write nothing; exit 1 if an annotation would change (for CI)")
+    mode = _paths_and_modes(annotate, "an annotation would change")
     mode.add_argument("--explain", metavar="FUNCTION", action="append", default=[],
                       help="show why each path of module.function (or module.Class.method) is needed")
     annotate.add_argument("--exclude", metavar="REGEX", action="append", default=[],
@@ -60,16 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                "line-length of ruff or black in pyproject.toml / ruff.toml, else 88)")
     fix = commands.add_parser(
         "fix", help="apply the fix notes that are patches (loader options, .unique())",
-        description="Run mypy once over PATHS (with the project's mypy configuration) and apply each "
+        description="Run mypy over PATHS (with the project's mypy configuration) and apply each "
                     "report's fix note that names a query and an exact change: loader options merged "
                     "into the query's options, options=[...] for session.get and repository calls, "
-                    "conflicting or deferring options removed, .unique() on results. Other notes are "
-                    "listed as skipped, with the reason.")
-    fix.add_argument("paths", nargs="*",
-                     help="files or directories (default: files= of the mypy configuration)")
-    fix_mode = fix.add_mutually_exclusive_group()
-    fix_mode.add_argument("--diff", action="store_true", help="print the changes as a diff, write nothing")
-    fix_mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if a fix would apply")
+                    "conflicting or deferring options replaced or removed, .unique() on results; then "
+                    "again, until nothing more applies (a read past two unloaded hops is reported one "
+                    "hop at a time). Other notes are listed as skipped, with the reason.")
+    _paths_and_modes(fix, "a fix would apply")
     fix.add_argument("--code", action="append", default=[], metavar="CODE",
                      help="only the reports of this error code (repeatable)")
     fix.add_argument("--config-file", metavar="FILE", help="the mypy configuration to use")

@@ -21,8 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import libcst as cst
+import libcst.matchers as m
 from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
@@ -34,6 +36,7 @@ OPTION_MODULE = "sqlalchemy.orm"
 # The loader-option functions a patch may name (imported from sqlalchemy.orm when missing).
 OPTION_FUNCTIONS = frozenset({"selectinload", "joinedload", "subqueryload", "immediateload",
                               "contains_eager", "defaultload", "undefer", "lazyload"})
+_N = TypeVar("_N", bound=cst.CSTNode)
 _RESULT_SOURCES = frozenset({"execute", "scalars", "stream", "stream_scalars"})
 # Result methods that hand out rows or objects (a joined collection needs .unique() first).
 _RESULT_METHODS = frozenset({"scalars", "scalar_one", "scalar_one_or_none", "scalar", "one", "one_or_none",
@@ -129,10 +132,9 @@ def _module_names(module: cst.Module) -> set[str]:
                         elif isinstance(bound, cst.Attribute):
                             names.add(cst.Module([]).code_for_node(bound).split(".")[0])
                 elif isinstance(small, (cst.Assign, cst.AnnAssign)):
-                    targets = small.targets if isinstance(small, cst.Assign) else [small]
-                    for target in targets:
-                        if isinstance(target.target, cst.Name):
-                            names.add(target.target.value)
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) \
+                        else [small.target]
+                    names |= {t.value for t in targets if isinstance(t, cst.Name)}
         elif isinstance(stmt, cst.If):  # if TYPE_CHECKING: imports
             names |= _module_names(cst.Module(body=list(stmt.body.body)))  # type: ignore[arg-type]
     return names
@@ -174,7 +176,7 @@ class _Plan:
         self.module = module
         self.positions = positions
         self.parents = parents
-        self.calls = [n for n in _calls(module)]
+        self.calls = _all(module, cst.Call)
         self.add_to_options: dict[cst.Call, list[str]] = {}  # an existing .options(...) call
         self.wrap_select: dict[cst.Call, list[str]] = {}  # select(...) gets a new .options(...)
         self.add_get: dict[cst.Call, list[str]] = {}  # session.get(...) gets options=[...]
@@ -316,7 +318,7 @@ class _Plan:
         """``.unique()`` on the line's result: before its first result method
         (``(await s.execute(q)).scalars()``, ``result.scalars()``), else on an awaited
         result used as it is (``for u in await s.scalars(q)``)."""
-        for node in _attributes(self.module):
+        for node in _all(self.module, cst.Attribute):
             if self.line(node) != patch.line or node.attr.value not in _RESULT_METHODS:
                 continue
             value = node.value
@@ -326,7 +328,7 @@ class _Plan:
                                           and call.func is node and not call.args):
                 self.unique.add(node)
                 return ""
-        for await_node in _awaits(self.module):
+        for await_node in _all(self.module, cst.Await):
             parent = self.parents.get(await_node)  # type: ignore[attr-defined]
             if self.line(await_node) == patch.line and _awaited_result(await_node) \
                     and not isinstance(parent, cst.Attribute):
@@ -344,50 +346,19 @@ def _awaited_result(expr: cst.BaseExpression) -> bool:
         and expr.func.attr.value in _RESULT_SOURCES and bool(expr.args)
 
 
-def _calls(module: cst.Module) -> list[cst.Call]:
-    found: list[cst.Call] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Call(self, node: cst.Call) -> None:
-            found.append(node)
-
-    module.visit(Visitor())
-    return found
-
-
 def _names(scope: cst.CSTNode, name: str) -> list[cst.Name]:
     """Reads of ``name`` in ``scope`` that start a method chain (``name.options(...)``)."""
-    found: list[cst.Name] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            if isinstance(node.value, cst.Name) and node.value.value == name:
-                found.append(node.value)
-
-    scope.visit(Visitor())
-    return found
+    found = m.findall(scope, m.Attribute(value=m.Name(name)))
+    return [node.value for node in found
+            if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)]
 
 
-def _awaits(module: cst.Module) -> list[cst.Await]:
-    found: list[cst.Await] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Await(self, node: cst.Await) -> None:
-            found.append(node)
-
-    module.visit(Visitor())
-    return found
-
-
-def _attributes(module: cst.Module) -> list[cst.Attribute]:
-    found: list[cst.Attribute] = []
-
-    class Visitor(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            found.append(node)
-
-    module.visit(Visitor())
-    return found
+def _all(module: cst.Module, kind: type[_N]) -> list[_N]:
+    """Every node of one kind, in source order."""
+    matchers: dict[type[cst.CSTNode], m.BaseMatcherNode] = {
+        cst.Call: m.Call(), cst.Await: m.Await(), cst.Attribute: m.Attribute()}
+    matcher = matchers[kind]
+    return [node for node in m.findall(module, matcher) if isinstance(node, kind)]
 
 
 def _merged(existing: list[str], added: list[str]) -> list[str]:
