@@ -24,8 +24,12 @@ def tests(session: nox.Session, sqlalchemy: str, mypy: str) -> None:
     session.run("python", "-m", "mypy", "--version")
     # The fuzzer exercises the plugin's code paths, and the packaging tests the built
     # distributions, neither of which depends on the versions: one session runs them, the
-    # others keep their time for the version-specific suites.
+    # others keep their time for the version-specific suites. The fix-note checks depend on
+    # SQLAlchemy's version (what a patched query does), not mypy's: the two SQLAlchemy
+    # sessions run them, the oldest-mypy one (SQLAlchemy 2.0 again) does not.
     marks = [] if (sqlalchemy, mypy) == MATRIX[0] else ["-m", "not fuzz and not packaging"]
+    if mypy == "oldest":
+        marks = ["-m", "not fuzz and not packaging and not fixcheck"]
     # Two workers: CI machines have two cores, and most tests wait on a mypy subprocess.
     session.run("pytest", "-n", "2", *marks, *session.posargs)
 

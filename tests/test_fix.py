@@ -152,6 +152,7 @@ def _mypy(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, check=False)
 
 
+@pytest.mark.fixcheck
 def test_fix_leaves_the_example_app_clean_and_its_demo_running(tmp_path: Path) -> None:
     app = tmp_path / "examples"
     shutil.copytree(EXAMPLES, app, ignore=shutil.ignore_patterns(".mypy_cache", "__pycache__", "*.db"))
