@@ -104,6 +104,16 @@ def test_replace_and_remove_follow_the_statement_through_its_names() -> None:
                                           "stmt = stmt.options(selectinload(User.posts))\n")
 
 
+def test_an_option_leaves_an_options_list() -> None:
+    src = "user = await session.get(User, 1, options=[lazyload(User.posts), joinedload(User.profile)])\n"
+    replace = patches.Patch(patches.REPLACE_OPTION, 4, "User", "selectinload(User.posts)", patches.GET,
+                            old="lazyload(User.posts)")
+    remove = patches.Patch(patches.REMOVE_OPTION, 4, "User", "joinedload(User.profile)", patches.GET)
+    assert _fix(src, remove) == "user = await session.get(User, 1, options=[lazyload(User.posts)])\n"
+    assert _fix(src, replace) == ("user = await session.get(User, 1, options=[selectinload(User.posts), "
+                                  "joinedload(User.profile)])\n")
+
+
 def test_unique_goes_before_the_first_result_method() -> None:
     src = ("users = (await session.execute(stmt)).scalars().all()\n"
            "for u in await session.scalars(stmt):\n    pass\n"

@@ -19,7 +19,7 @@ reason; nothing else is touched. The imports of the option functions are added.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -400,13 +400,14 @@ def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
 def _display(value: cst.List | cst.Tuple, texts: list[str]) -> cst.BaseExpression:
     old = {_code(e.value): e for e in value.elements if isinstance(e, cst.Element)}
     elements = [old.get(t) or cst.Element(cst.parse_expression(t)) for t in texts]
+    # A trailing comma stays only where the display had one.
+    trailing = bool(value.elements) and isinstance(value.elements[-1].comma, cst.Comma)
     fixed = []
     for i, element in enumerate(elements):
         last = i == len(elements) - 1
         if not last and not isinstance(element.comma, cst.Comma):
             element = element.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-        elif last and isinstance(value, cst.List) and isinstance(element.comma, cst.Comma) \
-                and len(elements) > len(old):
+        elif last and not trailing and isinstance(element.comma, cst.Comma):
             element = element.with_changes(comma=cst.MaybeSentinel.DEFAULT)
         fixed.append(element)
     if isinstance(value, cst.Tuple) and len(fixed) == 1:
@@ -451,25 +452,11 @@ class _Apply(cst.CSTTransformer):
                 kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)  # no trailing comma
             updated = updated.with_changes(args=_commas(kept))
         if original in plan.remove_elements:
-            args = []
-            for arg in updated.args:
-                if arg.keyword is not None and arg.keyword.value == "options" \
-                        and isinstance(arg.value, (cst.List, cst.Tuple)):
-                    texts = [_code(e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
-                    remaining = [t for t in texts if t not in plan.remove_elements[original]]
-                    arg = arg.with_changes(value=_display(arg.value, remaining))
-                args.append(arg)
-            updated = updated.with_changes(args=args)
+            gone = plan.remove_elements[original]
+            updated = _edit_options_display(updated, lambda texts: [t for t in texts if t not in gone])
         if original in plan.add_keyword:
-            args = []
-            for arg in updated.args:
-                if arg.keyword is not None and arg.keyword.value == "options" \
-                        and isinstance(arg.value, (cst.List, cst.Tuple)):
-                    texts = [_code(e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
-                    merged = _merged(texts, plan.add_keyword[original])
-                    arg = arg.with_changes(value=_display(arg.value, merged))
-                args.append(arg)
-            updated = updated.with_changes(args=args)
+            added = plan.add_keyword[original]
+            updated = _edit_options_display(updated, lambda texts: _merged(texts, added))
         if original in plan.add_get:
             texts = _merged([], plan.add_get[original])
             keyword = cst.Arg(cst.List([cst.Element(cst.parse_expression(t)) for t in texts]),
@@ -482,6 +469,18 @@ class _Apply(cst.CSTTransformer):
             return cst.Call(cst.Attribute(updated, cst.Name("options")),
                             _commas([cst.Arg(cst.parse_expression(t)) for t in texts]))
         return updated
+
+
+def _edit_options_display(call: cst.Call, change: Callable[[list[str]], list[str]]) -> cst.Call:
+    """``call`` with its ``options=[...]`` display's option texts passed through ``change``."""
+    args = []
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "options" \
+                and isinstance(arg.value, (cst.List, cst.Tuple)):
+            texts = [_code(e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
+            arg = arg.with_changes(value=_display(arg.value, change(texts)))
+        args.append(arg)
+    return call.with_changes(args=args)
 
 
 def _display_fix(arg: cst.Arg) -> cst.Arg:
