@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mypy_eagerload.core import patches
-from mypy_eagerload.core.loadstate import CYCLE_PREFIX, SYNC_STRICT_PREFIX, WITH_SUBOPTIONS
+from mypy_eagerload.core.loadstate import CYCLE_PREFIX, OPTION_REASONS, SYNC_STRICT_PREFIX, WITH_SUBOPTIONS
 from mypy_eagerload.core.options import LOADING, OPTION_STRATEGIES
 from mypy_eagerload.core.patches import Site
 from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX, Missing
@@ -155,9 +155,10 @@ def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str
     return f"undefer it in the query that produced this {_short(owner)}"
 
 
-# An option's reason (loadstate.OPTION_REASONS) -> the option as written.
-_OPTION_TEXT = {"lazyload()": "lazyload({})", "raiseload()": "raiseload({})",
-                "raiseload(sql_only=True)": "raiseload({}, sql_only=True)"}
+# An option's reason (loadstate.OPTION_REASONS: "lazyload()", "raiseload(sql_only=True)")
+# -> the option as written, its path to fill in.
+_OPTION_TEXT = {reason: reason.replace("()", "({})") if reason.endswith("()")
+                else reason.replace("(", "({}, ", 1) for reason in OPTION_REASONS.values()}
 _LOADERS = {strategy: name for name, strategy in OPTION_STRATEGIES.items() if strategy in LOADING}
 
 

@@ -20,6 +20,7 @@ from mypy_eagerload.core.loadstate import (
     default_columns,
     ref_columns,
 )
+from mypy_eagerload.core.patches import Site
 from mypy_eagerload.core.requirements import STRICT_PREFIX
 from mypy_eagerload.hooks import flow, lifecycle
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
@@ -175,14 +176,23 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
 def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
             target: str, uselist: bool, route: Route | None) -> None:
     assert isinstance(ctx.context, MemberExpr)
-    if route is not None:
-        hops, strategies = route
-        path, from_root = hops + [(model, attr)], True
-    else:
-        (path, from_root), strategies = _path_to(ctx, ctx.context, [(model, attr)]), None
-    site = query_site(ctx.api, path[0][0]) if from_root else None
+    path, from_root, strategies, site = _origin(ctx, route, [(model, attr)], model)
     report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
            messages.fix(path, uselist, from_root, reason, strategies, site), UNLOADED_RELATIONSHIP)
+
+
+def _origin(ctx: AttributeContext, route: Route | None, tail: list[tuple[str, str]], owner: str
+            ) -> tuple[list[tuple[str, str]], bool, list[str] | None, Site | None]:
+    """(path from the query's root ending with ``tail``, whether it starts at the root, each
+    hop's strategy if known, the query in the reading function): from the receiver's
+    recorded ``route``, else from the syntax of the read."""
+    if route is not None:
+        path, from_root, strategies = route[0] + tail, True, route[1]
+    else:
+        assert isinstance(ctx.context, MemberExpr)
+        (path, from_root), strategies = _path_to(ctx, ctx.context, tail), None
+    site = query_site(ctx.api, path[0][0] if path else owner) if from_root else None
+    return path, from_root, strategies, site
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,
@@ -233,12 +243,7 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
             reason = dict(columns or ()).get(attr)
             if model is None or reason is None or loaded_before(ctx.api, ctx.context):
                 continue
-            route = route_of(item)
-            if route is not None:
-                (path, strategies), from_root = route, True
-            else:
-                (path, from_root), strategies = _path_to(ctx, ctx.context, []), None
-            site = query_site(ctx.api, path[0][0] if path else model.fullname) if from_root else None
+            path, from_root, strategies, site = _origin(ctx, route_of(item), [], model.fullname)
             report(ctx.api, ctx.context, messages.unloaded_column_at(path, attr, reason, model.fullname),
                    messages.column_fix(path, attr, reason, model.fullname, from_root, strategies, site),
                    UNLOADED_COLUMN)
