@@ -34,18 +34,27 @@ def test_module_is_clean_without_plugin(suite: tuple[list[scenarios.Scenario], P
 
 
 _OUTCOMES: dict[Path, dict[str, str]] = {}
+_OUTPUTS: dict[Path, str] = {}
 
 
 def _outcomes(module: Path) -> dict[str, str]:
-    """The suite's runtime outcomes, run once for the tests that compare with them."""
+    """The suite's runtime outcomes, run once for the tests that compare with them (when
+    they run in one worker)."""
     if module not in _OUTCOMES:
         _OUTCOMES[module] = harness.run_runtime(module)
     return _OUTCOMES[module]
 
 
+def _plugin_output(module: Path) -> str:
+    """mypy's output with the plugin on the suite, likewise run once."""
+    if module not in _OUTPUTS:
+        _OUTPUTS[module] = harness.mypy_output(module.parent, [module.name], plugin=True)
+    return _OUTPUTS[module]
+
+
 def test_plugin_agrees_with_runtime(suite: tuple[list[scenarios.Scenario], Path]) -> None:
     cases, module = suite
-    errors = harness.run_mypy(module.parent, [module.name], plugin=True)
+    errors = harness.errors_in(_plugin_output(module))
     foreign = [e for e in errors if e[3] not in harness.ALL_CODES]
     assert foreign == [], f"errors other than the plugin's own: {foreign}"
     outcomes = _outcomes(module)
@@ -116,8 +125,7 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
 
     cases, module = suite
     codes = ("unloaded-relationship", "unloaded-column", "missing-unique")
-    found = [r for r in reports(harness.mypy_output(module.parent, [module.name], plugin=True))
-             if r.code in codes]
+    found = [r for r in reports(_plugin_output(module)) if r.code in codes]
     parsed = {r: patches.parse(r.note) for r in found}
     source = module.read_text()
     patched = harness.write_project(tmp_path, cases)

@@ -56,7 +56,8 @@ def rewrite(source: str, found: Sequence[Patch]) -> Rewritten:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         return Rewritten(source, skipped=[(p, f"the file does not parse ({exc.message})") for p in found])
-    wrapper = MetadataWrapper(module)
+    # Skipping the copy is safe: the module was parsed here and is not used otherwise.
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     parents = wrapper.resolve(ParentNodeProvider)
     bound = _module_names(wrapper.module)
@@ -74,10 +75,12 @@ def rewrite(source: str, found: Sequence[Patch]) -> Rewritten:
     if not result.applied:
         return result
     edited = wrapper.module.visit(_Apply(plan))
-    context = CodemodContext()
-    for name in sorted(_functions_named(result.applied) - bound):
-        AddImportsVisitor.add_needed_import(context, OPTION_MODULE, name)
-    edited = AddImportsVisitor(context).transform_module(edited)
+    missing = sorted(_functions_named(result.applied) - bound)
+    if missing:  # the visitor walks the whole module: only when there is an import to add
+        context = CodemodContext()
+        for name in missing:
+            AddImportsVisitor.add_needed_import(context, OPTION_MODULE, name)
+        edited = AddImportsVisitor(context).transform_module(edited)
     result.source = edited.code
     return result
 
@@ -176,7 +179,12 @@ class _Plan:
         self.module = module
         self.positions = positions
         self.parents = parents
-        self.calls = _all(module, cst.Call)
+        # The nodes a patch can name, by line: one pass over the module, however many
+        # patches (a search of the whole module per patch made a large file take minutes).
+        self.by_line: dict[tuple[type[cst.CSTNode], int], list[cst.CSTNode]] = {}
+        for node, position in positions.items():  # type: ignore[attr-defined]
+            if isinstance(node, (cst.Call, cst.Await, cst.Attribute)):
+                self.by_line.setdefault((type(node), position.start.line), []).append(node)
         self.add_to_options: dict[cst.Call, list[str]] = {}  # an existing .options(...) call
         self.wrap_select: dict[cst.Call, list[str]] = {}  # select(...) gets a new .options(...)
         self.add_get: dict[cst.Call, list[str]] = {}  # session.get(...) gets options=[...]
@@ -187,12 +195,24 @@ class _Plan:
         self.unique: set[cst.Attribute] = set()  # result method accesses to prefix
         self.unique_awaits: set[cst.Await] = set()  # awaited results used as they are
 
-    def line(self, node: cst.CSTNode) -> int:
-        line: int = self.positions[node].start.line  # type: ignore[index]
-        return line
-
     def on_line(self, line: int) -> list[cst.Call]:
-        return [c for c in self.calls if self.line(c) == line]
+        """The calls that start on ``line``, in source order."""
+        return self.nodes_on(line, cst.Call)
+
+    def nodes_on(self, line: int, kind: type[_N]) -> list[_N]:
+        return [n for n in self.by_line.get((kind, line), []) if isinstance(n, kind)]
+
+    def targets(self) -> set[cst.CSTNode]:
+        """The nodes the edits replace, and every node above them."""
+        planned: list[cst.CSTNode] = [*self.add_to_options, *self.wrap_select, *self.add_get,
+                                      *self.add_keyword, *self.remove, *self.remove_elements,
+                                      *self.replace, *self.unique, *self.unique_awaits]
+        out: set[cst.CSTNode] = set()
+        for node in planned:
+            while node is not None and node not in out:
+                out.add(node)
+                node = self.parents.get(node)  # type: ignore[attr-defined]
+        return out
 
     def add(self, patch: Patch) -> str:
         """Plan one patch; the reason it cannot be applied, or ""."""
@@ -318,8 +338,8 @@ class _Plan:
         """``.unique()`` on the line's result: before its first result method
         (``(await s.execute(q)).scalars()``, ``result.scalars()``), else on an awaited
         result used as it is (``for u in await s.scalars(q)``)."""
-        for node in _all(self.module, cst.Attribute):
-            if self.line(node) != patch.line or node.attr.value not in _RESULT_METHODS:
+        for node in self.nodes_on(patch.line, cst.Attribute):
+            if node.attr.value not in _RESULT_METHODS:
                 continue
             value = node.value
             call = self.parents.get(node)  # type: ignore[attr-defined]
@@ -328,9 +348,9 @@ class _Plan:
                                           and call.func is node and not call.args):
                 self.unique.add(node)
                 return ""
-        for await_node in _all(self.module, cst.Await):
+        for await_node in self.nodes_on(patch.line, cst.Await):
             parent = self.parents.get(await_node)  # type: ignore[attr-defined]
-            if self.line(await_node) == patch.line and _awaited_result(await_node) \
+            if _awaited_result(await_node) \
                     and not isinstance(parent, cst.Attribute):
                 self.unique_awaits.add(await_node)
                 return ""
@@ -351,14 +371,6 @@ def _names(scope: cst.CSTNode, name: str) -> list[cst.Name]:
     found = m.findall(scope, m.Attribute(value=m.Name(name)))
     return [node.value for node in found
             if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name)]
-
-
-def _all(module: cst.Module, kind: type[_N]) -> list[_N]:
-    """Every node of one kind, in source order."""
-    matchers: dict[type[cst.CSTNode], m.BaseMatcherNode] = {
-        cst.Call: m.Call(), cst.Await: m.Await(), cst.Attribute: m.Attribute()}
-    matcher = matchers[kind]
-    return [node for node in m.findall(module, matcher) if isinstance(node, kind)]
 
 
 def _merged(existing: list[str], added: list[str]) -> list[str]:
@@ -419,6 +431,11 @@ class _Apply(cst.CSTTransformer):
     def __init__(self, plan: _Plan) -> None:
         super().__init__()
         self.plan = plan
+        self.relevant = plan.targets()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        # Only the edited nodes and their ancestors: the rest of the module is kept as it is.
+        return node in self.relevant
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
         if original in self.plan.unique:

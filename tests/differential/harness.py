@@ -200,8 +200,13 @@ def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
 
 def run_mypy(tmp: Path, files: list[str], plugin: bool,
              extra: list[str] | None = None, settings: str = "") -> list[tuple[str, int, str, str]]:
+    return errors_in(mypy_output(tmp, files, plugin, extra, settings))
+
+
+def errors_in(output: str) -> list[tuple[str, int, str, str]]:
+    """(file name, line, message, code) of each error line of mypy's output."""
     errors = []
-    for line in mypy_output(tmp, files, plugin, extra, settings).splitlines():
+    for line in output.splitlines():
         m = ERROR_RE.match(line)
         if m:
             errors.append((Path(m["file"]).name, int(m["line"]), m["msg"], m["code"] or ""))
