@@ -66,6 +66,8 @@ SESSION_FACTORIES = frozenset({"sqlalchemy.orm.session.sessionmaker",
                                "sqlalchemy.ext.asyncio.session.async_sessionmaker"})
 # Methods whose ``options=`` apply to the object they return.
 SESSION_GET = frozenset({"get", "get_one"})
+# FastAPI's ``Depends(f)``: the parameter receives what ``f`` returns.
+DEPENDS = frozenset({"fastapi.param_functions.Depends", "fastapi.Depends"})
 # Methods that return ORM results (sync sessions only need these for the wider view).
 SESSION_RESULT = frozenset({"execute", "scalars", "scalar", "query", *SESSION_GET})
 

@@ -79,15 +79,21 @@ def depend_on_names(api: CheckerPluginInterface, fullnames: Iterable[str]) -> No
 def _depend_on(api: CheckerPluginInterface, triggers: list[str]) -> None:
     """The checker has no API for this; semantic analysis has ``add_plugin_dependency``,
     which writes the same ``MypyFile.plugin_deps`` that the dependency pass reads after
-    checking."""
+    checking. dmypy reads ``plugin_deps`` only when it processes a whole module, not when
+    it re-checks one function (``server.deps.get_dependencies_of_target``), so what a
+    re-check newly consults (a repository the edited dependency now calls) would be lost;
+    ``alias_deps`` (per target, read in both cases) carries them too."""
     tree = getattr(api, "tree", None)
     scope = getattr(api, "tscope", None)
     deps = getattr(tree, "plugin_deps", None)
     if deps is None or scope is None:
         return
     target = scope.current_target()
+    per_target = getattr(tree, "alias_deps", None)
     for trigger in triggers:
         deps.setdefault(trigger, set()).add(target)
+        if per_target is not None:
+            per_target.setdefault(target, set()).add(trigger[1:-1])  # names, not triggers
 
 
 def current_function(api: CheckerPluginInterface) -> FuncItem | None:

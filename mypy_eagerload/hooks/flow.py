@@ -88,6 +88,7 @@ from mypy.nodes import (
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import Instance, TupleType, Type, UnionType, get_proper_type
 
+from mypy_eagerload import names
 from mypy_eagerload.hooks import compat
 from mypy_eagerload.hooks.models import metadata
 from mypy_eagerload.hooks.schema import CheckerSchema, hint_of
@@ -143,6 +144,8 @@ class Scope:
     iterated: dict[int, _Record] = field(default_factory=dict)
     comprehension_names: set[str] = field(default_factory=set)
     nested_names: set[str] = field(default_factory=set)
+    # The node's body when the scope was built (``_version``).
+    version: object = None
     _reaching: dict[int, frozenset[Binding] | None] | None = None
 
     def local(self, node: NameExpr) -> list[Binding] | None:
@@ -166,15 +169,22 @@ def _scope_for(api: CheckerPluginInterface) -> Scope | None:
     if isinstance(node, LambdaExpr) or node is None:
         return None  # a lambda's names live in its enclosing function: not modelled
     hit = _SCOPES.get(id(node))
-    if hit is not None and hit.node is node:
+    if hit is not None and hit.node is node and hit.version is _version(node):
         _SCOPES.move_to_end(id(node))
         return hit
-    scope = Scope(node)
+    scope = Scope(node, version=_version(node))
     _collect(scope)
     _SCOPES[id(node)] = scope
     while len(_SCOPES) > _SCOPES_KEPT:
         _SCOPES.popitem(last=False)
     return scope
+
+
+def _version(node: Node) -> object:
+    """What changes when dmypy updates a function or module: its AST merge keeps the
+    FuncDef and MypyFile objects (other modules point at them) and gives them the new
+    contents, so a cache keyed by the node would answer for the old body."""
+    return node.defs if isinstance(node, MypyFile) else getattr(node, "body", None)
 
 
 # Scopes of the functions being checked (nested functions are checked inside their parent,
@@ -736,9 +746,6 @@ def fresh(api: CheckerPluginInterface, schema: CheckerSchema, expr: Context, typ
     return _replace(typ, replacements, str_type, 0)
 
 
-_DEPENDS = frozenset({"fastapi.param_functions.Depends", "fastapi.Depends"})
-
-
 def _dependency(api: CheckerPluginInterface, schema: CheckerSchema, expr: NameExpr, typ: Type
                 ) -> Type | None:
     """A parameter injected by FastAPI, ``order: Order = Depends(get_order)``, never re-bound:
@@ -751,7 +758,7 @@ def _dependency(api: CheckerPluginInterface, schema: CheckerSchema, expr: NameEx
     arg = next((a for a in scope.node.arguments if a.variable.name == expr.name), None)
     init = arg.initializer if arg is not None else None
     if not (isinstance(init, CallExpr) and isinstance(init.callee, RefExpr)
-            and init.callee.fullname in _DEPENDS and len(init.args) >= 1
+            and init.callee.fullname in names.DEPENDS and len(init.args) >= 1
             and isinstance(init.args[0], RefExpr) and init.arg_names[0] in (None, "dependency")):
         return None
     from mypy_eagerload.hooks import layers  # layers builds on this module
@@ -1091,8 +1098,8 @@ def _global_once(api: CheckerPluginInterface, node: NameExpr) -> bool:
             or not var.fullname.startswith(tree.fullname + "."):
         return False
     module = _SCOPES.get(id(tree))
-    if module is None or module.node is not tree:
-        module = Scope(tree)
+    if module is None or module.node is not tree or module.version is not tree.defs:
+        module = Scope(tree, version=tree.defs)
         _collect(module)
         _SCOPES[id(tree)] = module
     return len(module.bindings.get(node.name, ())) == 1 and node.name not in module.opaque

@@ -32,6 +32,7 @@ from typing import Any
 from mypy.nodes import (
     AssignmentStmt,
     AwaitExpr,
+    Block,
     CallExpr,
     ClassDef,
     Decorator,
@@ -125,16 +126,18 @@ def analyse(func: FuncItem, api: CheckerPluginInterface) -> Analysis | None:
     """The walk, or None when the function calls no session operation at all (most do not:
     this is the fast answer for every attribute read there)."""
     hit = _MEMO.get(id(func))
-    if hit is not None and hit[0] is func:
-        return hit[1]
+    # dmypy's AST merge keeps a changed function's FuncDef object with the new body: compare
+    # the body too.
+    if hit is not None and hit[0] is func and hit[1] is func.body:
+        return hit[2]
     result = _Walker(_resolver(api, func)).run(func) if _has_operations(func) else None
-    _MEMO[id(func)] = (func, result)
+    _MEMO[id(func)] = (func, func.body, result)
     if len(_MEMO) > 4096:
         _MEMO.pop(next(iter(_MEMO)))
     return result
 
 
-_MEMO: dict[int, tuple[FuncItem, Analysis | None]] = {}
+_MEMO: dict[int, tuple[FuncItem, Block, Analysis | None]] = {}
 
 
 def _has_operations(func: FuncItem) -> bool:
