@@ -17,12 +17,15 @@ from tests.differential import harness, scenarios
 GENERATED = 200
 GENERATED_SYNC = 60
 LAYERED = 220  # issue 17: at least 200 layered scenarios
+REFRESHING = 40  # layers that refresh what they return
+CONSTANTS = 30  # module-level option tuples with a declared type
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[scenarios.Scenario], Path]:
     cases = (scenarios.handwritten() + scenarios.contracts() + scenarios.rebinding()
-             + scenarios.generated(GENERATED) + scenarios.layered(LAYERED)
+             + scenarios.generated(GENERATED) + scenarios.layered(LAYERED) + scenarios.refreshing(REFRESHING)
+             + scenarios.option_constants(CONSTANTS)
              + scenarios.generated(GENERATED_SYNC, seed=11, sync=True))
     tmp = tmp_path_factory.mktemp("differential")
     return cases, harness.write_project(tmp, cases)
@@ -165,7 +168,7 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
     for report in found:
         patch = parsed[report]
         probe = probe_at.get(report.line, "")
-        in_layers = probe.startswith("layer_")
+        in_layers = probe.startswith(("layer_", "refresh_", "const_"))
         layered += in_layers
         if patch is None:
             key = report.note.split(" to ")[0][:40] + "..."

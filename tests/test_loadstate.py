@@ -24,9 +24,10 @@ from mypy_eagerload.core.loadstate import (
     joined_collection_path,
     joined_path_below,
     ref_columns,
+    refreshed,
     state_with_options,
 )
-from mypy_eagerload.core.schema import Model, Relationship
+from mypy_eagerload.core.schema import Column, Model, Relationship
 from mypy_eagerload.hooks.types import decode_state, encode_state
 
 REF = DefaultRef("m.Post", ("m.User", "m.Post"), ("m.Post",), ("m.User", "posts"), False, 1, False)
@@ -247,3 +248,26 @@ def test_the_option_names_the_plugin_dispatches_are_the_ones_core_reads() -> Non
     """``plugin.py`` keeps its own copy of the names (not to import ``core`` before a hook
     needs it): the two must not drift apart."""
     assert set(names.LOADER_OPTION_FUNCTIONS) == set(opt.OPTION_STRATEGIES)
+
+
+def test_refresh_loads_the_named_relationships_and_columns_only() -> None:
+    """``session.refresh(obj, names)`` in a layer (the differential suite's ``refreshing``
+    scenarios check it against the runtime)."""
+    node = Model("m.Node", (Relationship("parent", "m.Node", "m.Node", False),
+                            Relationship("children", "m.Node", "m.Node", True, lazy="selectin"),
+                            Relationship("owner", "m.Node", "m.User", False, lazy="raise")), ("m.Node",),
+                 columns=(Column("bio", deferred=True),))
+    user = Model("m.User", (), ("m.User",))
+    schema = _Schema([node, user])
+    state = State("m.Node", (("parent", NotLoaded("lazy=select")), ("children", Loaded(None)),
+                             ("owner", NotLoaded("lazy=raise"))), (("bio", "deferred"),))
+    after = refreshed(schema, state, node, ["owner", "bio"])
+    assert after is not None
+    assert after.slot_map == {"parent": NotLoaded("lazy=select"), "children": Loaded(None),
+                              "owner": Loaded(None)}
+    assert after.columns == ()
+    # A lazy self-referential relationship is filled only from the identity map: unknown.
+    cyclic = refreshed(schema, state, node, ["parent", "children"])
+    assert cyclic is not None and cyclic.slot_map["parent"] is UNKNOWN
+    assert cyclic.slot_map["children"] == Loaded(None)
+    assert refreshed(schema, state, node, ["missing"]) is None  # refresh raises: no claim

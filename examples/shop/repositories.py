@@ -21,6 +21,10 @@ from shop.models import Base, Customer, Item, Order
 M = TypeVar("M", bound=Base)
 Options = Sequence[ExecutableOption]
 
+# A module-level option tuple with a declared type (the type forgets the options; the
+# plugin reads the display).
+PAGE_OPTIONS: Options = (joinedload(Order.customer), selectinload(Order.items))
+
 
 class RepositoryBase(Generic[M]):
     model: type[M]

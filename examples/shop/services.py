@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from shop.models import Base, Customer, Order
-from shop.repositories import Options, OrderRepository
+from shop.repositories import PAGE_OPTIONS, Options, OrderRepository
 
 M = TypeVar("M", bound=Base)
 
@@ -24,6 +24,9 @@ class OrderService:
         repository = OrderRepository(session)
         return await repository.get_by_id(id, options=repository.get_summary_options())
 
+    async def get_page(self, session: AsyncSession, id: int) -> Order | None:
+        return await OrderRepository(session).get_by_id(id, options=PAGE_OPTIONS)
+
     async def get_bare(self, session: AsyncSession, id: int, *, lock: bool = False) -> Order | None:
         return await OrderRepository(session).get_by_id(id, for_update=lock)
 
@@ -35,6 +38,23 @@ class OrderService:
     async def list_readable_bare(self, session: AsyncSession, org_id: int) -> Sequence[Order]:
         repository = OrderRepository(session)
         return await repository.get_all(repository.get_readable_statement(org_id))
+
+    async def get_with_lines(self, session: AsyncSession, id: int) -> Order | None:
+        order = await OrderRepository(session).get_by_id(id)
+        if order is None:
+            return None
+        return await self._with_lines(session, order)
+
+    async def get_with_customer(self, session: AsyncSession, id: int) -> Order | None:
+        order = await OrderRepository(session).get_by_id(id)
+        if order is None:
+            return None
+        await session.refresh(order, ["customer"])
+        return order
+
+    async def _with_lines(self, session: AsyncSession, order: Order) -> Order:
+        await session.refresh(order, {"customer", "items"})
+        return order
 
 
 class GenericService(Generic[M]):

@@ -48,11 +48,13 @@ from mypy.nodes import (
     MypyFile,
     NameExpr,
     Node,
+    RefExpr,
     SymbolTableNode,
     TypeInfo,
 )
 from mypy.types import AnyType, CallableType, Instance, NoneType, Type, TypeOfAny, UnionType, get_proper_type
 
+from mypy_eagerload import names
 from mypy_eagerload.annotate.facts import FactStore
 from mypy_eagerload.annotate.infer import Call, Function, Param, Read
 from mypy_eagerload.core.schema import Model, relationship_prefix
@@ -202,6 +204,12 @@ def _functions(defs: Sequence[object], depth: int = 0) -> Iterator[tuple[FuncDef
             yield from _functions(node.defs.body, depth + 1)
 
 
+def _is_dependency(default: Expression | None) -> bool:
+    """``Depends(get_order)`` (``fastapi.Depends``)."""
+    return isinstance(default, CallExpr) and isinstance(default.callee, RefExpr) \
+        and default.callee.fullname in names.DEPENDS
+
+
 def _function(func: FuncDef, is_method: bool, tree: MypyFile, result: BuildResult,
               schema: CheckerSchema) -> Function | None:
     signature = func.type
@@ -221,6 +229,13 @@ def _function(func: FuncDef, is_method: bool, tree: MypyFile, result: BuildResul
                     "annotate each model of the union with Loaded[...] yourself")
             continue
         info, existing = found
+        if _is_dependency(argument.initializer):
+            # FastAPI fills it with what the dependency returns: no call site would check a
+            # Loaded[...] written here, so it would only hide what the dependency misses.
+            fn.skipped[argument.variable.name] = (
+                "FastAPI passes what the dependency returns: make the dependency load what "
+                "this function reads")
+            continue
         fn.params[argument.variable.name] = Param(argument.variable.name, info.fullname, existing)
     if not fn.params:
         return fn

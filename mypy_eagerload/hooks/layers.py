@@ -34,6 +34,8 @@ from mypy.nodes import (
     MypyFile,
     NameExpr,
     OverloadedFuncDef,
+    RefExpr,
+    Statement,
     SymbolTableNode,
     TupleExpr,
     TypeInfo,
@@ -68,7 +70,13 @@ from mypy_eagerload.hooks.models import expose_digest, is_declarative, metadata
 from mypy_eagerload.hooks.queries import chains_of, is_loader_option
 from mypy_eagerload.hooks.routes import check_returned
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, model_info
-from mypy_eagerload.hooks.summaries import Ir, summarize_class, summarize_module
+from mypy_eagerload.hooks.summaries import (
+    CONSTANT_PREFIX,
+    Ir,
+    summarize_class,
+    summarize_function,
+    summarize_module,
+)
 from mypy_eagerload.hooks.types import state_to_type, type_to_state
 
 _MAX_DEPTH = 8  # nested summarised calls followed from one call site
@@ -126,7 +134,7 @@ def record_class(ctx: ClassDefContext) -> None:
 MODULE_SUMMARIES = hasattr(Plugin, "get_additional_indirect_deps")
 _MODULE_MEMO: dict[str, dict[str, Ir]] = {}  # decoded tables, by their text
 # Tables computed from a tree in memory, checked by identity on use (a cache, not state).
-_TREE_MEMO: dict[int, tuple[MypyFile, int, dict[str, Ir]]] = {}
+_TREE_MEMO: dict[int, tuple[MypyFile, list[Statement], dict[str, Ir]]] = {}
 
 
 def store_module_summaries(tree: MypyFile | None, str_info: TypeInfo | None,
@@ -181,10 +189,12 @@ def _tree_summaries(tree: MypyFile) -> dict[str, Ir]:
     """``summarize_module`` of a tree in memory, once per tree (both storing hooks and the
     callers of the same SCC ask)."""
     hit = _TREE_MEMO.get(id(tree))
-    if hit is None or hit[0] is not tree or hit[1] != len(tree.defs):
+    # dmypy keeps a changed module's MypyFile object and gives it the new contents (AST
+    # merge): the statement list, not the tree, says which version this is.
+    if hit is None or hit[0] is not tree or hit[1] is not tree.defs:
         if len(_TREE_MEMO) > 256:
             _TREE_MEMO.clear()
-        hit = _TREE_MEMO[id(tree)] = (tree, len(tree.defs), summarize_module(tree.defs))
+        hit = _TREE_MEMO[id(tree)] = (tree, tree.defs, summarize_module(tree.defs))
     return hit[2]
 
 
@@ -363,9 +373,32 @@ class Evaluator:
             if decided is False:
                 return self.eval(ir[3], frame)
             return self.eval(["any", [ir[2], ir[3]]], frame)
-        # "refresh" (``session.refresh(obj, ...)`` inside a layer): what it loads and expires
-        # is issue 18's to measure; until then the object's state after it is unknown.
+        if tag == "refresh":
+            return self.refresh(ir, frame)
         return None
+
+    def refresh(self, ir: Ir, frame: Frame) -> Alts | None:
+        """``await session.refresh(obj, ["a", "b"])`` inside a layer: ``obj`` with those
+        loaded (``loadstate.refreshed``). Without names, or names not written out, or a
+        receiver that is not a session: unknown."""
+        if len(ir) < 4 or ir[2][0] != "seq" or not all(i[0] == "const" and isinstance(i[1], str)
+                                                       for i in ir[2][1]):
+            return None
+        sessions = self.eval(ir[3], frame)
+        if not sessions or not all(isinstance(s, Obj) and _is_session(s.typ) for s in sessions):
+            return None
+        wanted = [i[1] for i in ir[2][1]]
+
+        def after(value: Value) -> Alts | None:
+            if not isinstance(value, Entity) or not value.fetched:
+                return None
+            model, state = self.schema.model_of(value.info), self.entity_state(value)
+            if model is None or state is None:
+                return None
+            done = loadstate.refreshed(self.schema, state, model, wanted)
+            return None if done is None else [Entity(value.info, done, (), value.sync, True)]
+
+        return self.each(self.eval(ir[1], frame), after)
 
     def each(self, alts: Alts | None, fn: Callable[[Value], Alts | None]) -> Alts | None:
         if alts is None:
@@ -407,7 +440,21 @@ class Evaluator:
         if sym is None or sym.node is None:
             return None
         value = self.node_value(sym.node)
+        if not isinstance(value, Options) and isinstance(sym.node, Var):
+            return self.constant(sym.node, frame.depth) or (None if value is None else [value])
         return None if value is None else [value]
+
+    def constant(self, var: Var, depth: int) -> Alts | None:
+        """A module-level option tuple whose declared type forgot its options: its display,
+        from the defining module's summaries (``summaries.CONSTANT_PREFIX``)."""
+        module, _, name = var.fullname.rpartition(".")
+        tree = self.modules(module) if module and depth <= _MAX_DEPTH else None
+        record = module_summary(tree, CONSTANT_PREFIX + name) if tree is not None else None
+        if record is None or "value" not in record:
+            return None
+        self.consulted_modules.add(module)
+        return self.each(self.eval(record["value"], Frame(tree, {}, depth + 1)),
+                         lambda v: [v] if isinstance(v, Options) else None)
 
     def node_value(self, node: object) -> Value:
         if isinstance(node, TypeInfo):
@@ -454,6 +501,8 @@ class Evaluator:
             return None
         fresh = flow.fresh(self.api, self.schema, expr, typ)
         value = self.typed(fresh)
+        if not isinstance(value, Options) and isinstance(expr, RefExpr) and isinstance(expr.node, Var):
+            return self.constant(expr.node, 0) or (None if value is None else [value])
         return None if value is None else [value]
 
     def attr(self, value: Value, name: str) -> Alts | None:
@@ -528,6 +577,13 @@ class Evaluator:
         option = names.OPTION_FUNCTIONS.get(func.fullname)
         if option is not None:
             return self.option_call(option, None, args, frame)
+        if func.fullname in names.DEPENDS:
+            # A parameter's default ``Depends(f)`` (a route's or a dependency's): FastAPI
+            # passes what ``f`` returns, calling it with arguments of its own.
+            if len(args) != 1 or args[0][0] != "pos" or args[0][1] not in (None, "dependency"):
+                return None
+            return self.each(self.eval(args[0][2], frame), lambda f: self.call_function(f, [], frame)
+                             if isinstance(f, Func) and f.fullname not in names.DEPENDS else None)
         module, _, name = func.fullname.rpartition(".")
         tree = self.modules(module)
         summary = module_summary(tree, name) if tree is not None else None
@@ -734,11 +790,13 @@ def _option_chains(typ: Type) -> tuple[opt.Chain, ...] | None:
 
 def _entity_state(proper: Type, schema: CheckerSchema) -> Entity | None:
     """A statement or a model object whose type carries a load state."""
+    top = get_proper_type(proper)
+    statement = isinstance(top, Instance) and top.type.fullname == names.SELECT_CLASS
     for inst in _models_in(proper):
         state = type_to_state(inst, schema)
         info = model_info(inst)
         if state is not None and info is not None:
-            return Entity(info, state)
+            return Entity(info, state, fetched=not statement)
     return None
 
 
@@ -810,6 +868,30 @@ def dependency_type(api: CheckerPluginInterface, schema: CheckerSchema, fullname
     _depend_on_modules(api, evaluator)
     result = _apply_result(api, evaluator, alts, typ, schema.lookup, True)
     return result if result is not typ else None
+
+
+def body_returns_known(api: CheckerPluginInterface, schema: CheckerSchema, func: FuncDef) -> bool:
+    """Whether every value module-level function ``func`` returns is an object of known
+    state, by its body's summary, with nothing known about the arguments (a route:
+    FastAPI fills them). Strict mode's rule for objects of unknown origin then does not
+    apply to what it returns: its ``return`` statements are checked where they are."""
+    module, _, _name = func.fullname.rpartition(".")
+    modules: dict[str, MypyFile] = getattr(api, "modules", None) or {}
+    # A module-level function's ``info`` is mypy's FakeInfo, which is falsy (and whose
+    # attributes raise).
+    summary = summarize_function(func) if not func.info else None
+    if summary is None or module not in modules:
+        return False
+    evaluator = Evaluator(api, schema, modules.get)
+    alts = evaluator.call_summary(module, {**summary, "static": True}, None, {}, 0)
+    depend_on_functions(api, sorted(evaluator.consulted_modules))
+    depend_on_mappings(api, [*sorted(evaluator.consulted), *schema.consulted()])
+    _depend_on_modules(api, evaluator)
+    if not alts:
+        return False
+    entities = [v for v in alts if v != NONE_VALUE]
+    return bool(entities) and all(isinstance(v, Entity) and evaluator.entity_state(v) is not None
+                                  for v in entities)
 
 
 def _site_bindings(ctx: MethodContext | FunctionContext, summary: Ir) -> dict[str, Binding] | None:

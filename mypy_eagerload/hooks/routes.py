@@ -17,6 +17,7 @@ types, so these are the two places a plugin can see both sides.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from mypy.nodes import (
     FUNC_NO_INFO,
@@ -97,13 +98,26 @@ def _check_declared(api: CheckerPluginInterface, lookup: Lookup, settings: Setti
     declared = contracts.declared_return(sig.ret_type, func.is_coroutine) \
         if isinstance(sig, CallableType) else None
     shown = serializers.shown(targets[0])
+    schema = CheckerSchema(lookup)
+    if declared is not None and settings.strict and not _states_written(schema, settings, declared):
+        from mypy_eagerload.hooks import layers  # layers checks returns through this module
+
+        if layers.body_returns_known(api, schema, func):
+            return  # the body shows what it returns; its returns are checked where they are
     if declared is None or isinstance(get_proper_type(declared), AnyType):
         report(api, context, f'route "{func.name}" returns Any: what response_model={shown} reads on '
                "the objects it returns cannot be checked",
                'declare what it returns, e.g. -> Loaded[User, "posts"]', UNVERIFIED_SERIALIZER)
         return
-    serializers.check(api, CheckerSchema(lookup), settings, targets, declared, context,
+    serializers.check(api, schema, settings, targets, declared, context,
                       f'route "{func.name}" (response_model={shown})')
+
+
+def _states_written(schema: CheckerSchema, settings: Settings, typ: Type) -> bool:
+    """Whether a declared type says how its objects were loaded (``Loaded[...]``), rather
+    than leaving it to strict mode's rule for objects of unknown origin."""
+    lenient = replace(settings, strict=False)
+    return any(contracts.state_of(schema, lenient, obj)[1] for obj in contracts.objects(typ))
 
 
 def check_returned(api: CheckerPluginInterface, lookup: Lookup, settings: Settings,

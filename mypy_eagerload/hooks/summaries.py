@@ -27,7 +27,8 @@ The language (JSON lists):
     ["concat", V, V]                ``a + b`` (and ``+=``, ``.append``, ``.extend``)
     ["any", [V, ...]]               one of these (a conditional expression, branches)
     ["cond", T, V_then, V_else]     a branch on a test of a parameter (see _test)
-    ["refresh", V, V_names]         ``V`` after ``session.refresh(V, names)``
+    ["refresh", V, V_names, V_s]    ``V`` after ``V_s.refresh(V, names)`` (names: a display of
+                                    strings, a set too; ["none"] when not given)
 
 A method's summary is ``{"params": [[name, default V or null, kind], ...], "returns":
 [[tests, V], ...]}`` where ``tests`` are the branch tests that lead to that ``return``.
@@ -64,6 +65,7 @@ from mypy.nodes import (
     ExpressionStmt,
     ForStmt,
     FuncDef,
+    GlobalDecl,
     IfStmt,
     ListExpr,
     MemberExpr,
@@ -74,6 +76,7 @@ from mypy.nodes import (
     PassStmt,
     RaiseStmt,
     ReturnStmt,
+    SetExpr,
     StarExpr,
     Statement,
     StrExpr,
@@ -112,14 +115,57 @@ def summarize_class(defn: ClassDef) -> dict[str, Ir]:
 
 def summarize_module(defs: Sequence[Statement]) -> dict[str, Ir]:
     """{function: summary} for a module's own undecorated top-level functions (a decorator
-    may change what a call returns)."""
+    may change what a call returns), and {"=NAME": {"value": V}} for its option tuples
+    (``constant_of``)."""
     found: dict[str, Ir] = {}
     for stmt in defs:
         if isinstance(stmt, FuncDef):
             summary = summarize_function(stmt)
             if summary is not None:
                 found[stmt.name] = {**summary, "static": True}
+    for name, value in _constants(defs).items():
+        found[CONSTANT_PREFIX + name] = {"value": value}
     return found
+
+
+# Module-level constants are stored beside the functions under "=NAME" (no function is
+# named so).
+CONSTANT_PREFIX = "="
+
+
+def _constants(defs: Sequence[Statement]) -> dict[str, Ir]:
+    """Module-level names bound once, to a tuple display (``ORDER_OPTIONS: Options =
+    (joinedload(...), ...)``), and never declared ``global`` in a function: a declared type
+    (``Sequence[ExecutableOption]``) forgets the options, the display does not. A tuple
+    cannot change in place; a list could, anywhere, so lists are not recorded."""
+    candidates = [stmt for stmt in defs if isinstance(stmt, AssignmentStmt) and len(stmt.lvalues) == 1
+                  and isinstance(stmt.lvalues[0], NameExpr) and _may_be_options(stmt.rvalue)]
+    if not candidates:
+        return {}  # most modules: no walk
+    bindings: dict[str, int] = {}
+    for stmt in defs:
+        for name in _bound_names([stmt]):
+            bindings[name] = bindings.get(name, 0) + 1
+    declared_global = {name for stmt in defs for node in _walk(stmt)
+                       if isinstance(node, GlobalDecl) for name in node.names}
+    walker = _Walker(set())
+    found: dict[str, Ir] = {}
+    for stmt in candidates:
+        name = stmt.lvalues[0].name  # type: ignore[attr-defined]
+        if bindings.get(name) == 1 and name not in declared_global:
+            value = walker.expr(stmt.rvalue, {})
+            if len(json.dumps(value)) <= _MAX_IR_SIZE:
+                found[name] = value
+    return found
+
+
+def _may_be_options(expr: Expression) -> bool:
+    """A tuple display of calls, names and ``*names``, with a call or a ``*name``: the shape
+    of an option tuple, not of a tuple of strings or numbers."""
+    if not isinstance(expr, TupleExpr) or not any(isinstance(i, (CallExpr, StarExpr)) for i in expr.items):
+        return False
+    return all(isinstance(i, (CallExpr, NameExpr))
+               or (isinstance(i, StarExpr) and isinstance(i.expr, NameExpr)) for i in expr.items)
 
 
 def summarize_function(func: FuncDef) -> Ir | None:
@@ -266,8 +312,8 @@ class _Walker:
             if method == "refresh" and call.args and isinstance(call.args[0], NameExpr) \
                     and call.arg_kinds[0] == ARG_POS:
                 name = call.args[0].name
-                names = self.expr(call.args[1], env) if len(call.args) > 1 else NONE
-                env[name] = ["refresh", self.expr(call.args[0], env), names]
+                names = self.refreshed_names(call, env)
+                env[name] = ["refresh", self.expr(call.args[0], env), names, self.expr(target, env)]
                 return env
         if isinstance(call, CallExpr):
             # A local passed to a call may be changed by it (``fill(opts)``).
@@ -275,6 +321,17 @@ class _Walker:
                 if isinstance(arg, NameExpr) and arg.name in env:
                     env[arg.name] = UNKNOWN
         return env
+
+    def refreshed_names(self, call: CallExpr, env: Env) -> Ir:
+        """``refresh(obj, names)``'s names: a display of strings (a set too) as ``["seq",
+        [["const", name], ...]]``; None when not given."""
+        for i, arg in enumerate(call.args[1:], start=1):
+            if call.arg_names[i] not in (None, "attribute_names"):
+                continue
+            if isinstance(arg, SetExpr):
+                return ["seq", [self.expr(item, env) for item in arg.items]]
+            return self.expr(arg, env)
+        return NONE
 
     def if_stmt(self, stmt: IfStmt, env: Env, tests: tuple[Ir, ...]) -> Env | None:
         # ``if a: ... elif b: ... else: ...`` is nested IfStmts in else_body.

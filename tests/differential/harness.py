@@ -50,37 +50,7 @@ T = TypeVar("T")
 UserStmt = Select[{one_u}]  # what a user writes to annotate a statement of User
 
 
-LM = TypeVar("LM", bound=Base)
-Options = Sequence[ExecutableOption]
-
-
-class LayerBase(Generic[LM]):
-    """A generic repository base, as applications write them (issue 17); the layered
-    scenarios subclass it."""
-
-    model: type[LM]
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def base_statement(self) -> Select[{one_lm}]:
-        return select(self.model)
-
-    async def one_of(self, statement: Select[{one_lm}]) -> LM:
-        result = await self.session.execute(statement)
-        return result.unique().scalar_one()
-
-    async def by_id(self, id: int, *, options: Options = (), for_update: bool = False) -> LM:
-        statement = self.base_statement().filter_by(id=id).options(*options)
-        if for_update:
-            statement = statement.with_for_update()
-        return await self.one_of(statement)
-
-    async def maybe(self, id: int, options: Options | None = None) -> LM:
-        query = select(self.model).filter_by(id=id)
-        if options is not None:
-            query = query.options(*options)
-        return (await self.session.execute(query)).unique().scalar_one()
+from dlayers import LayerBase, Options
 
 
 async def fetch_one(session: AsyncSession, stmt: Select[{one_t}]) -> T:
@@ -121,6 +91,52 @@ def probe(key: str, fn: Callable[[], object]) -> None:
 
 '''
 
+LAYERS = '''\
+"""A generic repository base, as applications write them (issue 17), in a module of its
+own: the layered scenarios subclass it from the scenarios' module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import ExecutableOption
+
+from dmodels import Base
+
+LM = TypeVar("LM", bound=Base)
+Options = Sequence[ExecutableOption]
+
+
+class LayerBase(Generic[LM]):
+    model: type[LM]
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def base_statement(self) -> Select[{one_lm}]:
+        return select(self.model)
+
+    async def one_of(self, statement: Select[{one_lm}]) -> LM:
+        result = await self.session.execute(statement)
+        return result.unique().scalar_one()
+
+    async def by_id(self, id: int, *, options: Options = (), for_update: bool = False) -> LM:
+        statement = self.base_statement().filter_by(id=id).options(*options)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.one_of(statement)
+
+    async def maybe(self, id: int, options: Options | None = None) -> LM:
+        query = select(self.model).filter_by(id=id)
+        if options is not None:
+            query = query.options(*options)
+        return (await self.session.execute(query)).unique().scalar_one()
+'''
+
+
 # The codes that say "this read fails at runtime".
 PLUGIN_CODES = frozenset({"unloaded-relationship", "unloaded-column", "expired-attribute"})
 # Outcomes of a read that fails (a detached object's unloaded attribute: DetachedInstanceError).
@@ -135,8 +151,7 @@ def render(scenarios: list[Scenario]) -> str:
     # SQLAlchemy 2.0 types one-entity statements as Select[tuple[T]]; 2.1 as Select[T].
     one_t = "tuple[T]" if sqlalchemy.__version__.startswith("2.0.") else "T"
     one_u = one_t.replace("T", "User")
-    one_lm = one_t.replace("T", "LM")
-    header = HEADER.replace("{one_t}", one_t).replace("{one_u}", one_u).replace("{one_lm}", one_lm)
+    header = HEADER.replace("{one_t}", one_t).replace("{one_u}", one_u)
     lines = header.splitlines()
     readers = sorted({p for sc in scenarios for p in sc.probes if p.startswith(READER_PREFIX)})
     for call in readers:
@@ -194,6 +209,8 @@ def write_models(tmp: Path, models: str = "dmodels.py") -> None:
 
 def write_project(tmp: Path, scenarios: list[Scenario]) -> Path:
     write_models(tmp)
+    one_lm = "tuple[LM]" if sqlalchemy.__version__.startswith("2.0.") else "LM"
+    (tmp / "dlayers.py").write_text(LAYERS.replace("{one_lm}", one_lm))
     (tmp / "scenarios_mod.py").write_text(render(scenarios))
     return tmp / "scenarios_mod.py"
 
@@ -236,7 +253,7 @@ async def _run_all(module_path: Path) -> dict[str, str]:
 
     sys.path.insert(0, str(module_path.parent))
     try:
-        for name in ("dmodels", "dconsts", "dsessions", "scenarios_mod"):
+        for name in ("dmodels", "dconsts", "dsessions", "dlayers", "scenarios_mod"):
             sys.modules.pop(name, None)
         spec = importlib.util.spec_from_file_location("scenarios_mod", module_path)
         assert spec is not None and spec.loader is not None

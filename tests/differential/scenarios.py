@@ -492,6 +492,108 @@ def layered(count: int, seed: int = 17) -> list[Scenario]:
     return out
 
 
+def refreshing(count: int, seed: int = 23) -> list[Scenario]:
+    """Layers that refresh what they return (issue 17): a service, a repository method or a
+    module-level helper calls ``session.refresh(obj, names)`` on a fetched object and returns
+    it. The named relationships are loaded; what is below them the plugin does not claim
+    (measured: a ``lazy="raise"`` relationship of the refreshed objects still raises), so
+    the probes read the named relationships themselves and paths that start elsewhere."""
+    rng = random.Random(seed)
+    out: list[Scenario] = []
+    while len(out) < count:
+        root = rng.choice(sorted(GRAPH))
+        rels = sorted(GRAPH[root])
+        used: dict[tuple[str, ...], str] = {}
+        HOPS.clear()
+        chains = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 2)))
+                  if c and _LAYER_OPTION.match(c)]
+        names = rng.sample(rels, rng.randint(1, min(2, len(rels))))
+        shown = ("{" if rng.random() < 0.5 else "[") + ", ".join(repr(n) for n in names)
+        shown += "}" if shown[0] == "{" else "]"
+        name, ident = f"refresh_{len(out)}", ROOT_IDS.get(root, 1)
+        repo, options = f"{name}Repo", f"[{', '.join(chains)}]"
+        style = rng.randrange(3)
+        helpers = [f"class {repo}(LayerBase[{root}]):", f"    model = {root}", ""]
+        if style == 0:  # the repository refreshes through self.session
+            helpers += [f"    async def loaded(self, id: int) -> {root}:",
+                        f"        found = await self.by_id(id, options={options})",
+                        f"        await self.session.refresh(found, {shown})",
+                        "        return found", ""]
+            setup = [f"obj = await {repo}(session).loaded({ident})"]
+        elif style == 1:  # a service hands the object to its own refreshing method
+            helpers += [f"class {name}Svc:",
+                        f"    async def get(self, session: AsyncSession, id: int) -> {root}:",
+                        f"        found = await {repo}(session).by_id(id, options={options})",
+                        "        return await self._with(session, found)", "",
+                        f"    async def _with(self, session: AsyncSession, obj: {root}) -> {root}:",
+                        f"        await session.refresh(obj, {shown})",
+                        "        return obj", ""]
+            setup = [f"obj = await {name}Svc().get(session, {ident})"]
+        else:  # a module-level helper given the object
+            helpers += [f"async def {name}_with(session: AsyncSession, obj: {root}) -> {root}:",
+                        f"    await session.refresh(obj, {shown})",
+                        "    return obj", ""]
+            setup = [f"found = await {repo}(session).by_id({ident}, options={options})",
+                     f"obj = await {name}_with(session, found)"]
+        probes = {f"obj.{names[0]}"}
+        for _ in range(8):
+            probe = random_probe(rng, root)
+            first = probe.split(".")[1].split("[")[0]
+            if first not in names or probe == f"obj.{first}":
+                probes.add(probe)
+            if len(probes) >= 4:
+                break
+        notes = ""
+        if style == 2 and not module_summaries():
+            notes = "module-level summaries need mypy 2.x"
+        elif root == "Node" and "parent" in names:
+            # A lazy self-referential relationship: refresh loads it only from the identity
+            # map (loadstate.refreshed), so the plugin does not tell.
+            notes = "refresh of a self-referential lazy relationship"
+        out.append(Scenario(name, setup, sorted(probes), root=root, helpers=helpers, unknown=bool(notes),
+                            notes=notes))
+    return out
+
+
+def option_constants(count: int, seed: int = 29) -> list[Scenario]:
+    """Module-level option tuples with a declared type (``X: Options = (...)``, issue 17),
+    passed to a repository directly, through a service, or spread into another tuple. The
+    declared type forgets the options; the plugin reads the display (mypy 2.x)."""
+    rng = random.Random(seed)
+    out: list[Scenario] = []
+    while len(out) < count:
+        root = rng.choice(sorted(GRAPH))
+        used: dict[tuple[str, ...], str] = {}
+        HOPS.clear()
+        chains = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(1, 3)))
+                  if c and _LAYER_OPTION.match(c)]
+        if not chains:
+            continue
+        name, ident = f"const_{len(out)}", ROOT_IDS.get(root, 1)
+        const, repo = f"{name.upper()}_OPTIONS", f"{name}Repo"
+        split = rng.randint(0, len(chains) - 1)
+        helpers = [f"class {repo}(LayerBase[{root}]):", f"    model = {root}", ""]
+        style = rng.randrange(3)
+        if style == 2:  # one tuple spread into another
+            helpers += [f"{const}_BASE: Options = ({''.join(c + ', ' for c in chains[:split + 1])})",
+                        f"{const}: Options = (*{const}_BASE, {''.join(c + ', ' for c in chains[split + 1:])})",
+                        ""]
+        else:
+            helpers += [f"{const}: Options = ({''.join(c + ', ' for c in chains)})", ""]
+        if style == 1:  # through a service
+            helpers += [f"class {name}Svc:",
+                        f"    async def get(self, session: AsyncSession, id: int) -> {root}:",
+                        f"        return await {repo}(session).by_id(id, options={const})", ""]
+            setup = [f"obj = await {name}Svc().get(session, {ident})"]
+        else:
+            setup = [f"obj = await {repo}(session).by_id({ident}, options={const})"]
+        probes = sorted({random_probe(rng, root) for _ in range(rng.randint(1, 3))})
+        unknown = not module_summaries()  # mypy 1.x: module-level names are not summarised
+        out.append(Scenario(name, setup, probes, root=root, helpers=helpers, unknown=unknown,
+                            notes="module-level summaries need mypy 2.x" if unknown else ""))
+    return out
+
+
 def module_summaries() -> bool:
     import mypy.types  # noqa: F401  (first: importing mypy.maptype first is a cycle in mypy)
 
