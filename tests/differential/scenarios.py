@@ -407,19 +407,25 @@ _LAYER_OPTION = re.compile(r"^(?:(?:selectinload|joinedload|subqueryload|immedia
                            r"raiseload|defaultload)\(\w+\.\w+\)\.?)+$")
 
 
+def _layer_chains(rng: random.Random, root: str, least: int, most: int) -> list[str]:
+    """``least`` to ``most`` random option chains from ``root`` that a layer can pass on
+    (loader options of relationships only)."""
+    used: dict[tuple[str, ...], str] = {}
+    HOPS.clear()
+    return [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(least, most)))
+            if c and _LAYER_OPTION.match(c)]
+
+
 def layered(count: int, seed: int = 17) -> list[Scenario]:
     """Objects fetched through an application's layers (issue 17): a generic repository base
-    (``LayerBase`` in the harness header) subclassed per scenario, option providers,
+    (``LayerBase``, in a module of its own: ``harness.LAYERS``) subclassed per scenario, option providers,
     statement builders, services that call them, 1 to 4 calls deep. The plugin must know the
     state where the object is read, through every layer, as the runtime does."""
     rng = random.Random(seed)
     out: list[Scenario] = []
     while len(out) < count:
         root = rng.choice(sorted(GRAPH))
-        used: dict[tuple[str, ...], str] = {}
-        HOPS.clear()
-        chains = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 3)))
-                  if c and _LAYER_OPTION.match(c)]
+        chains = _layer_chains(rng, root, 0, 3)
         name = f"layer_{len(out)}"
         repo, ident = f"{name}Repo", ROOT_IDS.get(root, 1)
         split = rng.randint(0, len(chains))
@@ -503,10 +509,7 @@ def refreshing(count: int, seed: int = 23) -> list[Scenario]:
     while len(out) < count:
         root = rng.choice(sorted(GRAPH))
         rels = sorted(GRAPH[root])
-        used: dict[tuple[str, ...], str] = {}
-        HOPS.clear()
-        chains = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(0, 2)))
-                  if c and _LAYER_OPTION.match(c)]
+        chains = _layer_chains(rng, root, 0, 2)
         names = rng.sample(rels, rng.randint(1, min(2, len(rels))))
         shown = ("{" if rng.random() < 0.5 else "[") + ", ".join(repr(n) for n in names)
         shown += "}" if shown[0] == "{" else "]"
@@ -563,10 +566,7 @@ def option_constants(count: int, seed: int = 29) -> list[Scenario]:
     out: list[Scenario] = []
     while len(out) < count:
         root = rng.choice(sorted(GRAPH))
-        used: dict[tuple[str, ...], str] = {}
-        HOPS.clear()
-        chains = [c for c in (random_chain(rng, root, used) for _ in range(rng.randint(1, 3)))
-                  if c and _LAYER_OPTION.match(c)]
+        chains = _layer_chains(rng, root, 1, 3)
         if not chains:
             continue
         name, ident = f"const_{len(out)}", ROOT_IDS.get(root, 1)
