@@ -861,11 +861,7 @@ def dependency_type(api: CheckerPluginInterface, schema: CheckerSchema, fullname
     summary = module_summary(tree, name) if tree is not None else None
     if summary is None:
         return None
-    evaluator = Evaluator(api, schema, modules.get)
-    alts = evaluator.call_summary(module, summary, None, {}, 0)
-    depend_on_functions(api, sorted(evaluator.consulted_modules))
-    depend_on_mappings(api, [*sorted(evaluator.consulted), *schema.consulted()])
-    _depend_on_modules(api, evaluator)
+    evaluator, alts = _evaluate_unbound(api, schema, module, summary)
     result = _apply_result(api, evaluator, alts, typ, schema.lookup, True)
     return result if result is not typ else None
 
@@ -882,16 +878,25 @@ def body_returns_known(api: CheckerPluginInterface, schema: CheckerSchema, func:
     summary = summarize_function(func) if not func.info else None
     if summary is None or module not in modules:
         return False
-    evaluator = Evaluator(api, schema, modules.get)
-    alts = evaluator.call_summary(module, {**summary, "static": True}, None, {}, 0)
-    depend_on_functions(api, sorted(evaluator.consulted_modules))
-    depend_on_mappings(api, [*sorted(evaluator.consulted), *schema.consulted()])
-    _depend_on_modules(api, evaluator)
+    evaluator, alts = _evaluate_unbound(api, schema, module, {**summary, "static": True})
     if not alts:
         return False
     entities = [v for v in alts if v != NONE_VALUE]
     return bool(entities) and all(isinstance(v, Entity) and evaluator.entity_state(v) is not None
                                   for v in entities)
+
+
+def _evaluate_unbound(api: CheckerPluginInterface, schema: CheckerSchema, module: str, summary: Ir
+                      ) -> tuple[Evaluator, Alts | None]:
+    """A module-level function's summary called with nothing known about its arguments
+    (FastAPI fills them), and the dependencies on everything the evaluation consulted."""
+    modules: dict[str, MypyFile] = getattr(api, "modules", None) or {}
+    evaluator = Evaluator(api, schema, modules.get)
+    alts = evaluator.call_summary(module, summary, None, {}, 0)
+    depend_on_functions(api, sorted(evaluator.consulted_modules))
+    depend_on_mappings(api, [*sorted(evaluator.consulted), *schema.consulted()])
+    _depend_on_modules(api, evaluator)
+    return evaluator, alts
 
 
 def _site_bindings(ctx: MethodContext | FunctionContext, summary: Ir) -> dict[str, Binding] | None:
