@@ -439,9 +439,13 @@ class Evaluator:
             sym = builtins.names.get(name) if builtins is not None else None
         if sym is None or sym.node is None:
             return None
-        value = self.node_value(sym.node)
-        if not isinstance(value, Options) and isinstance(sym.node, Var):
-            return self.constant(sym.node, frame.depth) or (None if value is None else [value])
+        return self.known_or_constant(self.node_value(sym.node), sym.node, frame.depth)
+
+    def known_or_constant(self, value: Value, node: object, depth: int) -> Alts | None:
+        """``value`` (what a name's type says), or, when that is not an option sequence and
+        the name is a module-level variable, the option tuple its display gives."""
+        if not isinstance(value, Options) and isinstance(node, Var):
+            return self.constant(node, depth) or (None if value is None else [value])
         return None if value is None else [value]
 
     def constant(self, var: Var, depth: int) -> Alts | None:
@@ -500,10 +504,7 @@ class Evaluator:
         if typ is None:
             return None
         fresh = flow.fresh(self.api, self.schema, expr, typ)
-        value = self.typed(fresh)
-        if not isinstance(value, Options) and isinstance(expr, RefExpr) and isinstance(expr.node, Var):
-            return self.constant(expr.node, 0) or (None if value is None else [value])
-        return None if value is None else [value]
+        return self.known_or_constant(self.typed(fresh), expr.node if isinstance(expr, RefExpr) else None, 0)
 
     def attr(self, value: Value, name: str) -> Alts | None:
         if isinstance(value, Module):
