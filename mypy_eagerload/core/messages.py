@@ -96,10 +96,14 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
     chain = ".".join(parts)
     if from_root and site is not None:
         # The query's own option left it unloaded: adding a loader for the same path would
-        # conflict with it (InvalidRequestError), so the note replaces it.
+        # conflict with it (InvalidRequestError), so the note replaces it, where the options
+        # are written out (else where they are built is not known: advice).
         template = _OPTION_TEXT.get(reason.removeprefix(SYNC_STRICT_PREFIX).removesuffix(WITH_SUBOPTIONS))
         if template is not None:
             old = ".".join([*parts[:-1], template.format(f"{_short(last_model)}.{last_rel}")])
+            if not site.display:
+                return (f"replace {old} with {chain} where the options given to "
+                        f"{patches.describe(site)} are built")
             return patches.replace_option(site, old, chain)
         return patches.add_option(site, chain)
     if from_root:
@@ -142,7 +146,7 @@ def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str
         return f"undefer it in the query that produces this {_short(owner)}: .options(undefer({attr}))"
     if reason.startswith("defer(") and not path:
         written = f"defer({attr}, raiseload=True)" if "raiseload" in reason else f"defer({attr})"
-        if from_root and site is not None:
+        if from_root and site is not None and site.display:
             return patches.remove_option(site, written)
         return f"remove {written} from the query"
     option = "".join(f"{_loader(strategies[i] if strategies else '')}({_short(m)}.{r})."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr, TypeInfo
+from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, NameExpr, RefExpr, TypeInfo
 from mypy.plugin import AttributeContext
 from mypy.typeops import make_simplified_union
 from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
@@ -149,7 +149,7 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, settings: Settings, attr:
             return None  # assigning a scalar side loads nothing, even under raise (measured)
         if isinstance(ctx.context, MemberExpr) and loaded_before(ctx.api, ctx.context):
             return None  # refreshed or awaited explicitly earlier in the function
-        _report(ctx, model.fullname, attr, slot.reason,
+        _report(ctx, schema, model.fullname, attr, slot.reason,
                 relationship.target if relationship else "", uselist, route_of(receiver))
         return None
     if isinstance(slot, Loaded) and not ctx.is_lvalue and slot_type is not None:
@@ -173,16 +173,16 @@ def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type
     return declared
 
 
-def _report(ctx: AttributeContext, model: str, attr: str, reason: str,
+def _report(ctx: AttributeContext, schema: CheckerSchema, model: str, attr: str, reason: str,
             target: str, uselist: bool, route: Route | None) -> None:
     assert isinstance(ctx.context, MemberExpr)
-    path, from_root, strategies, site = _origin(ctx, route, [(model, attr)], model)
+    path, from_root, strategies, site = _origin(ctx, schema, route, [(model, attr)], model)
     report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
            messages.fix(path, uselist, from_root, reason, strategies, site), UNLOADED_RELATIONSHIP)
 
 
-def _origin(ctx: AttributeContext, route: Route | None, tail: list[tuple[str, str]], owner: str
-            ) -> tuple[list[tuple[str, str]], bool, list[str] | None, Site | None]:
+def _origin(ctx: AttributeContext, schema: CheckerSchema, route: Route | None, tail: list[tuple[str, str]],
+            owner: str) -> tuple[list[tuple[str, str]], bool, list[str] | None, Site | None]:
     """(path from the query's root ending with ``tail``, whether it starts at the root, each
     hop's strategy if known, the query in the reading function): from the receiver's
     recorded ``route``, else from the syntax of the read."""
@@ -191,8 +191,18 @@ def _origin(ctx: AttributeContext, route: Route | None, tail: list[tuple[str, st
     else:
         assert isinstance(ctx.context, MemberExpr)
         (path, from_root), strategies = _path_to(ctx, ctx.context, tail), None
-    site = query_site(ctx.api, path[0][0] if path else owner) if from_root else None
+    classes = [model for model, _ in path] + [owner]
+    variable = _root_name(ctx.context) if isinstance(ctx.context, Expression) else ""
+    site = query_site(ctx.api, schema, path[0][0] if path else owner, classes, variable) \
+        if from_root else None
     return path, from_root, strategies, site
+
+
+def _root_name(expr: Expression) -> str:
+    """The variable a read starts from (``user`` in ``user.posts[0].tags``), or ""."""
+    while isinstance(expr, (MemberExpr, IndexExpr)):
+        expr = expr.expr if isinstance(expr, MemberExpr) else expr.base
+    return expr.name if isinstance(expr, NameExpr) else ""
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,
@@ -243,7 +253,8 @@ def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[Attr
             reason = dict(columns or ()).get(attr)
             if model is None or reason is None or loaded_before(ctx.api, ctx.context):
                 continue
-            path, from_root, strategies, site = _origin(ctx, route_of(item), [], model.fullname)
+            path, from_root, strategies, site = _origin(ctx, CheckerSchema(lookup), route_of(item), [],
+                                                        model.fullname)
             report(ctx.api, ctx.context, messages.unloaded_column_at(path, attr, reason, model.fullname),
                    messages.column_fix(path, attr, reason, model.fullname, from_root, strategies, site),
                    UNLOADED_COLUMN)

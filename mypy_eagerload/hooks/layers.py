@@ -308,6 +308,24 @@ class Evaluator:
                      args: dict[str, Binding], depth: int) -> Alts | None:
         """The values ``summary`` (a method of class ``owner``, or a function of module
         ``owner``) returns for these arguments."""
+        frame = self.frame(owner, summary, receiver, args, depth)
+        if frame is None:
+            return None
+        out: Alts = []
+        for tests, value in summary["returns"]:
+            decided = [self.decide(t, frame) for t in tests]
+            if False in decided:
+                continue  # a branch this call never takes
+            alts = self.eval(value, frame)
+            if alts is None:
+                return None
+            out.extend(alts)
+        return out if len(out) <= _MAX_ALTERNATIVES else None
+
+    def frame(self, owner: TypeInfo | str, summary: Ir, receiver: Value, args: dict[str, Binding],
+              depth: int) -> Frame | None:
+        """The frame of a call of ``summary``: its parameters bound to the arguments, the
+        receiver or the defaults."""
         if depth > _MAX_DEPTH:
             return None
         if isinstance(owner, str):
@@ -326,16 +344,7 @@ class Evaluator:
                 frame.params[name] = Binding(ir=default, frame=Frame(module, {}, depth))
             else:
                 frame.params[name] = Binding(cached=None, done=True)
-        out: Alts = []
-        for tests, value in summary["returns"]:
-            decided = [self.decide(t, frame) for t in tests]
-            if False in decided:
-                continue  # a branch this call never takes
-            alts = self.eval(value, frame)
-            if alts is None:
-                return None
-            out.extend(alts)
-        return out if len(out) <= _MAX_ALTERNATIVES else None
+        return frame
 
     # -- expressions ------------------------------------------------------------------
     def eval(self, ir: Ir, frame: Frame) -> Alts | None:
@@ -841,9 +850,7 @@ def call_hook(lookup: Lookup, settings: Settings, owner: TypeInfo | str, summary
                                           and isinstance(receiver, Instance) else None, bindings, 0) \
                 if bindings is not None else None
             result = _apply_result(ctx.api, evaluator, alts, result, lookup, wide_sync)
-        depend_on_mappings(ctx.api, [*sorted(evaluator.consulted), *schema.consulted()])
-        depend_on_functions(ctx.api, sorted(evaluator.consulted_modules))
-        _depend_on_modules(ctx.api, evaluator)
+        depend_on_evaluation(ctx.api, evaluator)
         # Loaded[...] returns and routes' response models check what the caller gets.
         check_returned(ctx.api, lookup, settings, ctx.context, _awaited(result), made_here=True)
         return flow.produced(ctx.api, ctx.context, result)
@@ -894,9 +901,7 @@ def _evaluate_unbound(api: CheckerPluginInterface, schema: CheckerSchema, module
     modules: dict[str, MypyFile] = getattr(api, "modules", None) or {}
     evaluator = Evaluator(api, schema, modules.get)
     alts = evaluator.call_summary(module, summary, None, {}, 0)
-    depend_on_functions(api, sorted(evaluator.consulted_modules))
-    depend_on_mappings(api, [*sorted(evaluator.consulted), *schema.consulted()])
-    _depend_on_modules(api, evaluator)
+    depend_on_evaluation(api, evaluator)
     return evaluator, alts
 
 
@@ -992,6 +997,14 @@ def _map_option_items(typ: Type, fn: Callable[[Type], Type], depth: int = 0) -> 
     if proper.type.fullname in _UNPACKABLE and len(proper.args) == 1 and is_loader_option(proper.args[0]):
         return proper.copy_modified(args=[fn(proper.args[0])])
     return typ
+
+
+def depend_on_evaluation(api: CheckerPluginInterface, evaluator: Evaluator) -> None:
+    """The code being checked depends on every summary, mapping and module the evaluation
+    consulted (its result, or a fix note's place, changes with them)."""
+    depend_on_mappings(api, [*sorted(evaluator.consulted), *evaluator.schema.consulted()])
+    depend_on_functions(api, sorted(evaluator.consulted_modules))
+    _depend_on_modules(api, evaluator)
 
 
 def _depend_on_modules(api: CheckerPluginInterface, evaluator: Evaluator) -> None:

@@ -375,7 +375,7 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
         for miss in requirements.missing(schema, state, requirements.path_tree(".".join(p) for p in needed)):
             field = _field_for(needed, tuple(rel for _, rel in miss.hops), built[0].name)
             report(api, context, messages.serializer_unmet(reader, field, miss),
-                   requirement_fix(api, proper, miss), UNLOADED_RELATIONSHIP)
+                   requirement_fix(api, schema, proper, miss), UNLOADED_RELATIONSHIP)
     depend_on_mappings(api, [*schema.consulted(), *shapes.consulted])
 
 
