@@ -129,14 +129,83 @@ def test_unique_goes_before_the_first_result_method() -> None:
 def test_what_cannot_be_applied_is_skipped_with_the_reason() -> None:
     src = ("stmt = select(User)\nother = select(User)\n"  # two on one line would be ambiguous
            "user = await repo.get_by_id(1, options=OPTIONS)\n")
-    found = [patches.Patch(patches.ADD_OPTION, 6, "get_by_id", "selectinload(User.posts)", patches.CALL),
+    found = [patches.Patch(patches.ADD_OPTION, 6, "get_by_id", "selectinload(User.posts)", patches.CALL,
+                           arg="#2"),
              patches.Patch(patches.ADD_OPTION, 4, "User", "selectinload(Tag.posts)"),
-             patches.Patch(patches.ADD_OPTION, 9, "User", "selectinload(User.posts)")]
+             patches.Patch(patches.ADD_OPTION, 9, "User", "selectinload(User.posts)"),
+             patches.Patch(patches.ADD_OPTION, 0, "User", "selectinload(User.posts)", function="Repo.get")]
     result = rewrite(HEADER + src, found)
     reasons = [why for _, why in result.skipped]
-    assert reasons == ["its options= is not a list or tuple display", "Tag is not imported in this module",
-                       "no single select(User) on line 9"]
+    assert reasons == ["get_by_id(...) on line 6 has no argument 2", "Tag is not imported in this module",
+                       "no single select(User) on line 9", "no function Repo.get in this module"]
     assert result.source == HEADER + src
+
+
+# Issue 19's second part: the places the layers lead to (hooks.layer_sites).
+LAYERED = """class Service:
+    async def get(self, session, id):
+        repository = OrderRepository(session)
+        return await repository.by_id(id, options=repository.eager())
+
+    async def bare(self, session, id):
+        return await OrderRepository(session).by_id(id)
+
+    async def readable(self, session):
+        repository = OrderRepository(session)
+        return await repository.all_of(repository.readable())
+
+
+async def load(session, id):
+    return await fetch(session, id, None)
+"""
+
+
+def test_layer_sites_read_back() -> None:
+    option = "selectinload(User.posts)"
+    cases = [
+        (Site(patches.CALL, "load", 3, arg="#3"),
+         "add selectinload(User.posts) to argument 3 of load(...) on line 3"),
+        (Site(patches.CALL, "by_id", 0, function="Service.get", module="app.services"),
+         "add selectinload(User.posts) to the options= of by_id(...) in Service.get (app.services)"),
+        (Site(patches.CALL, "all_of", 0, arg="#1", statement=True, function="Service.readable",
+              module="app.x"),
+         "add .options(selectinload(User.posts)) to argument 1 of all_of(...) in Service.readable (app.x)"),
+        (Site(patches.SELECT, "User", 0, function="f", module="m", imports=(("Post", "app.models"),)),
+         "add .options(selectinload(User.posts)) to select(User) in f (m), importing Post from app.models"),
+    ]
+    for site, note in cases:
+        assert patches.add_option(site, option) == note
+        parsed = patches.parse(note)
+        assert parsed is not None and (parsed.arg, parsed.statement, parsed.function, parsed.module,
+                                       parsed.imports) == (site.arg, site.statement, site.function,
+                                                           site.module, site.imports), note
+    # A replace where the options are not written out is advice.
+    hidden = Site(patches.CALL, "by_id", 4, display=False)
+    from mypy_eagerload.core import messages
+    note = messages.fix([("app.User", "posts")], True, True, "raiseload()", [], hidden)
+    assert note.startswith("replace raiseload(User.posts) with selectinload(User.posts) where")
+    assert patches.parse(note) is None
+
+
+def test_layer_patches_rewrite_the_place_they_name() -> None:
+    option = "selectinload(User.posts)"
+    found = [patches.Patch(patches.ADD_OPTION, 0, "by_id", option, patches.CALL, function="Service.get"),
+             patches.Patch(patches.ADD_OPTION, 0, "by_id", option, patches.CALL, function="Service.bare"),
+             patches.Patch(patches.ADD_OPTION, 0, "all_of", option, patches.CALL, arg="#1", statement=True,
+                           function="Service.readable"),
+             patches.Patch(patches.ADD_OPTION, 0, "fetch", option, patches.CALL, arg="#3", function="load",
+                           imports=(("Tag", "app.tags"),))]
+    result = rewrite(HEADER + LAYERED, found)
+    assert result.skipped == []
+    out = result.source
+    assert "options=[*repository.eager(), selectinload(User.posts)])" in out
+    assert "by_id(id, options=[selectinload(User.posts)])" in out
+    assert "repository.all_of(repository.readable().options(selectinload(User.posts)))" in out
+    assert "fetch(session, id, [selectinload(User.posts)])" in out
+    assert "from app.tags import Tag\n" in out
+    ast.parse(out)
+    # Idempotent: the same patches again change nothing.
+    assert rewrite(out, found).source == out
 
 
 def test_missing_option_functions_are_imported() -> None:
@@ -183,6 +252,32 @@ def test_fix_leaves_the_example_app_clean_and_its_demo_running(tmp_path: Path) -
     failing = [line.split()[-1] for line in demo.stdout.splitlines() if line.strip() and not
                line.strip().startswith("ok")]
     assert failing == ["blog.views.post_page"], demo.stdout  # the one whose fix is an annotation
+
+
+@pytest.mark.fixcheck  # mypy 2.x: the dependency's module-level function is summarised
+def test_fix_leaves_the_layered_example_clean_and_every_handler_working(tmp_path: Path) -> None:
+    """examples/shop reads objects its services and repositories fetched (issue 17): every
+    note there names the argument or the service method that supplies the options, and
+    applying them (across modules, with the imports) fixes every failing handler and route."""
+    app = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, app, ignore=shutil.ignore_patterns(".mypy_cache", "__pycache__", "*.db"))
+    before = _mypy(app, "shop").stdout
+    assert before.count(": error:") >= 10
+    fix = [sys.executable, "-m", "mypy_eagerload", "fix", "--config-file", "mypy.ini", "shop"]
+    proc = subprocess.run(fix, cwd=app, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    # The patches went into the service module, not only into the handlers that read.
+    assert (app / "shop" / "services.py").read_text() != (EXAMPLES / "shop" / "services.py").read_text()
+    after = _mypy(app, "shop").stdout
+    assert ": error:" not in after, after
+    again = subprocess.run(fix, cwd=app, capture_output=True, text=True, check=False)
+    assert "applied 0 fix(es)" in again.stderr  # idempotent
+    demo = subprocess.run([sys.executable, "-m", "shop.demo"], cwd=app, capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert demo.returncode == 0, demo.stderr[-3000:]
+    failing = [line for line in demo.stdout.splitlines()
+               if line.strip() and not line.strip().startswith("ok")]
+    assert failing == [], demo.stdout
 
 
 @pytest.mark.fuzz

@@ -7,7 +7,12 @@ libcst keeps comments, spacing and quotes. Each patch names a line and a query t
   (``selectinload(User.posts)`` -> ``selectinload(User.posts).selectinload(Post.tags)``)
   replaces it; with no ``.options(...)`` in the chain, one is added right after ``select()``;
 * ``session.get(User, ...)``: an ``options=[...]`` argument;
-* a call with ``options=``: the option joins its list or tuple display;
+* an argument of a call (``the options= of by_id(...)``, ``argument 3 of load(...)``): the
+  option joins its list or tuple display; ``None`` becomes ``[option]``, any other
+  expression ``[*expression, option]``, a keyword not given is added; a statement argument
+  gets ``.options(option)`` (or joins the ``.options(...)`` it ends with);
+* a place in another function (``... in OrderService.get (app.services)``): the same, among
+  the calls of that function, which must hold exactly one that fits;
 * ``remove``: the option argument goes (and an ``.options()`` left empty with it);
 * ``unique``: ``.unique()`` after the awaited ``execute``/``scalars``/``stream`` on the line.
 
@@ -65,8 +70,8 @@ def rewrite(source: str, found: Sequence[Patch]) -> Rewritten:
     result = Rewritten(source)
     for patch in _unique_patches(found):
         why = _unparsable(patch)
-        if not why and patch.kind == patches.ADD_OPTION:
-            why = _unbound(patch.option, bound)
+        if not why and patch.kind in (patches.ADD_OPTION, patches.REPLACE_OPTION):
+            why = _unbound(patch.option, bound | {name for name, _ in patch.imports})
         why = why or plan.add(patch)
         if why:
             result.skipped.append((patch, why))
@@ -75,11 +80,13 @@ def rewrite(source: str, found: Sequence[Patch]) -> Rewritten:
     if not result.applied:
         return result
     edited = wrapper.module.visit(_Apply(plan))
-    missing = sorted(_functions_named(result.applied) - bound)
+    missing = sorted({(OPTION_MODULE, name) for name in _functions_named(result.applied) - bound}
+                     | {(module, name) for p in result.applied for name, module in p.imports
+                        if name not in bound})
     if missing:  # the visitor walks the whole module: only when there is an import to add
         context = CodemodContext()
-        for name in missing:
-            AddImportsVisitor.add_needed_import(context, OPTION_MODULE, name)
+        for module_name, name in missing:
+            AddImportsVisitor.add_needed_import(context, module_name, name)
         edited = AddImportsVisitor(context).transform_module(edited)
     result.source = edited.code
     return result
@@ -189,8 +196,12 @@ class _Plan:
         self.wrap_select: dict[cst.Call, list[str]] = {}  # select(...) gets a new .options(...)
         self.add_get: dict[cst.Call, list[str]] = {}  # session.get(...) gets options=[...]
         self.add_keyword: dict[cst.Call, list[str]] = {}  # a call's options=[...] display
+        self.add_argument: dict[cst.Arg, list[str]] = {}  # an option-sequence argument
+        self.add_statement: dict[cst.Arg, list[str]] = {}  # a statement argument: .options(...)
+        self.new_keyword: dict[cst.Call, dict[str, list[str]]] = {}  # a keyword the call lacks
         self.remove: dict[cst.Call, set[str]] = {}  # .options(...) calls losing arguments
         self.remove_elements: dict[cst.Call, set[str]] = {}  # calls whose options= display loses some
+        self.remove_from: dict[cst.Call, str] = {}  # ... in the argument named so ("#2": positional)
         self.replace: dict[cst.Call, str] = {}  # an option expression -> its replacement
         self.unique: set[cst.Attribute] = set()  # result method accesses to prefix
         self.unique_awaits: set[cst.Await] = set()  # awaited results used as they are
@@ -199,6 +210,17 @@ class _Plan:
         """The calls that start on ``line``, in source order."""
         return self.nodes_on(line, cst.Call)
 
+    def calls_of(self, patch: Patch) -> list[cst.Call] | None:
+        """The calls a patch's place may be: those on its line, or those in its function
+        (None when the module has no such function)."""
+        if not patch.function:
+            return self.on_line(patch.line)
+        function = _function_named(self.module, patch.function)
+        if function is None:
+            return None
+        span = self.positions[function]  # type: ignore[index]
+        return [c for line in range(span.start.line, span.end.line + 1) for c in self.on_line(line)]
+
     def nodes_on(self, line: int, kind: type[_N]) -> list[_N]:
         return [n for n in self.by_line.get((kind, line), []) if isinstance(n, kind)]
 
@@ -206,7 +228,8 @@ class _Plan:
         """The nodes the edits replace, and every node above them."""
         planned: list[cst.CSTNode] = [*self.add_to_options, *self.wrap_select, *self.add_get,
                                       *self.add_keyword, *self.remove, *self.remove_elements,
-                                      *self.replace, *self.unique, *self.unique_awaits]
+                                      *self.replace, *self.unique, *self.unique_awaits,
+                                      *self.add_argument, *self.add_statement, *self.new_keyword]
         out: set[cst.CSTNode] = set()
         for node in planned:
             while node is not None and node not in out:
@@ -220,34 +243,46 @@ class _Plan:
             return self._unique(patch)
         if patch.kind in (patches.REMOVE_OPTION, patches.REPLACE_OPTION):
             return self._edit_existing(patch)
+        calls = self.calls_of(patch)
+        if calls is None:
+            return f"no function {patch.function} in this module"
+        where = _where(patch)
         if patch.site == patches.GET:
-            found = [c for c in self.on_line(patch.line)
+            found = [c for c in calls
                      if _callee_name(c) in ("get", "get_one") and _first_arg_is(c, patch.entity)]
             if len(found) != 1:
-                return f"no single session.get({patch.entity}, ...) on line {patch.line}"
+                return f"no single session.get({patch.entity}, ...) {where}"
             self.add_get.setdefault(found[0], []).append(patch.option)
             return ""
         if patch.site == patches.CALL:
-            found = [c for c in self.on_line(patch.line) if _callee_name(c) == patch.entity
-                     and any(a.keyword is not None and a.keyword.value == "options" for a in c.args)]
-            if len(found) != 1:
-                return f"no single call of {patch.entity}(..., options=...) on line {patch.line}"
-            value = next(a.value for a in found[0].args
-                         if a.keyword is not None and a.keyword.value == "options")
-            if not isinstance(value, (cst.List, cst.Tuple)):
-                return "its options= is not a list or tuple display"
-            self.add_keyword.setdefault(found[0], []).append(patch.option)
-            return ""
+            return self._argument(patch, [c for c in calls if _callee_name(c) == patch.entity], where)
         name = "query" if patch.site == patches.QUERY else "select"
-        selects = [c for c in self.on_line(patch.line)
-                   if _callee_name(c) == name and _has_entity(c, patch.entity)]
+        selects = [c for c in calls if _callee_name(c) == name and _has_entity(c, patch.entity)]
         if len(selects) != 1:
-            return f"no single {name}({patch.entity}) on line {patch.line}"
+            return f"no single {name}({patch.entity}) {where}"
         options = self._chain_options(selects[0])
         if options is None:
             self.wrap_select.setdefault(selects[0], []).append(patch.option)
         else:
             self.add_to_options.setdefault(options, []).append(patch.option)
+        return ""
+
+    def _argument(self, patch: Patch, calls: list[cst.Call], where: str) -> str:
+        """An argument of a call: its display, ``None``, another expression, or a keyword
+        to add (an option sequence); ``.options(...)`` for a statement."""
+        if len(calls) != 1:
+            return f"no single call of {patch.entity}(...) {where}"
+        call = calls[0]
+        arg = _find_argument(call, patch.arg)
+        if arg is None:
+            if patch.arg.startswith("#") or patch.statement:
+                return f"{patch.entity}(...) {where} has no argument {patch.arg.lstrip('#')}"
+            self.new_keyword.setdefault(call, {}).setdefault(patch.arg, []).append(patch.option)
+            return ""
+        if arg.star:
+            return f"the argument of {patch.entity}(...) {where} is unpacked"
+        planned = self.add_statement if patch.statement else self.add_argument
+        planned.setdefault(arg, []).append(patch.option)
         return ""
 
     def _chain(self, call: cst.CSTNode) -> list[cst.Call]:
@@ -275,27 +310,37 @@ class _Plan:
                 continue
             if patch.kind == patches.REPLACE_OPTION:
                 self.replace[option] = patch.option
-            elif patch.site in (patches.GET, patches.CALL):
+            elif patch.site in (patches.GET, patches.CALL) and not patch.statement:
                 self.remove_elements.setdefault(holder, set()).add(wanted)
+                self.remove_from.setdefault(holder, patch.arg)
             else:
                 self.remove.setdefault(holder, set()).add(wanted)
             return ""
-        return f"no {wanted} among the options of the query on line {patch.line}"
+        return f"no {wanted} among the options of the query {_where(patch)}"
 
     def _existing_options(self, patch: Patch) -> list[tuple[cst.Call, cst.BaseExpression]]:
         """(holder, option expression) for each option the patch's query has: the arguments
         of the ``.options(...)`` calls of a statement's chain, the elements of an
         ``options=`` display."""
         found: list[tuple[cst.Call, cst.BaseExpression]] = []
+        calls = self.calls_of(patch) or []
+        if patch.statement:  # the .options(...) calls of a statement argument's chain
+            for call in calls:
+                arg = _find_argument(call, patch.arg)
+                node = arg.value if arg is not None and _callee_name(call) == patch.entity else None
+                while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+                    if node.func.attr.value == "options":
+                        found += [(node, a.value) for a in node.args if a.keyword is None and not a.star]
+                    node = node.func.value
+            return found
         if patch.site in (patches.GET, patches.CALL):
-            for call in self.on_line(patch.line):
-                for arg in call.args:
-                    if arg.keyword is not None and arg.keyword.value == "options" \
-                            and isinstance(arg.value, (cst.List, cst.Tuple)):
-                        found += [(call, e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
+            for call in calls:
+                arg = _find_argument(call, patch.arg)
+                if arg is not None and isinstance(arg.value, (cst.List, cst.Tuple)):
+                    found += [(call, e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
             return found
         name = "query" if patch.site == patches.QUERY else "select"
-        for select in [c for c in self.on_line(patch.line) if _callee_name(c) == name]:
+        for select in [c for c in calls if _callee_name(c) == name]:
             for call in self._statement_calls(select):
                 if _callee_name(call) == "options":
                     found += [(call, a.value) for a in call.args if a.keyword is None and not a.star]
@@ -409,9 +454,16 @@ def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
     return fixed
 
 
+def _element_text(element: cst.BaseElement) -> str:
+    """A display element as text; "*" first for one that is unpacked (``*BASE_OPTIONS``)."""
+    return ("*" if isinstance(element, cst.StarredElement) else "") + _code(element.value)
+
+
 def _display(value: cst.List | cst.Tuple, texts: list[str]) -> cst.BaseExpression:
-    old = {_code(e.value): e for e in value.elements if isinstance(e, cst.Element)}
-    elements = [old.get(t) or cst.Element(cst.parse_expression(t)) for t in texts]
+    """``value`` holding the elements ``texts`` (``_element_text``), reusing the old ones."""
+    old = {_element_text(e): e for e in value.elements}
+    elements = [old.get(t) or (cst.StarredElement(cst.parse_expression(t[1:])) if t.startswith("*")
+                               else cst.Element(cst.parse_expression(t))) for t in texts]
     # A trailing comma stays only where the display had one.
     trailing = bool(value.elements) and isinstance(value.elements[-1].comma, cst.Comma)
     fixed = []
@@ -470,17 +522,15 @@ class _Apply(cst.CSTTransformer):
             updated = updated.with_changes(args=_commas(kept))
         if original in plan.remove_elements:
             gone = plan.remove_elements[original]
-            updated = _edit_options_display(updated, lambda texts: [t for t in texts if t not in gone])
+            updated = _edit_options_display(updated, lambda texts: [t for t in texts if t not in gone],
+                                            plan.remove_from.get(original, "options"))
         if original in plan.add_keyword:
             added = plan.add_keyword[original]
             updated = _edit_options_display(updated, lambda texts: _merged(texts, added))
+        for keyword, texts in plan.new_keyword.get(original, {}).items():
+            updated = _with_keyword(updated, keyword, texts)
         if original in plan.add_get:
-            texts = _merged([], plan.add_get[original])
-            keyword = cst.Arg(cst.List([cst.Element(cst.parse_expression(t)) for t in texts]),
-                              keyword=cst.Name("options"),
-                              equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
-            updated = updated.with_changes(args=_commas([*updated.args, keyword]))
-            updated = updated.with_changes(args=[*updated.args[:-1], _display_fix(updated.args[-1])])
+            updated = _with_keyword(updated, "options", plan.add_get[original])
         if original in plan.wrap_select:
             texts = _merged([], plan.wrap_select[original])
             return cst.Call(cst.Attribute(updated, cst.Name("options")),
@@ -488,13 +538,88 @@ class _Apply(cst.CSTTransformer):
         return updated
 
 
-def _edit_options_display(call: cst.Call, change: Callable[[list[str]], list[str]]) -> cst.Call:
-    """``call`` with its ``options=[...]`` display's option texts passed through ``change``."""
+    def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
+        plan = self.plan
+        if original in plan.add_argument:
+            return updated.with_changes(value=_with_options(updated.value, plan.add_argument[original]))
+        if original in plan.add_statement:
+            return updated.with_changes(value=_with_statement_options(updated.value,
+                                                                      plan.add_statement[original]))
+        return updated
+
+
+def _with_keyword(call: cst.Call, keyword: str, texts: list[str]) -> cst.Call:
+    """``call`` with a new ``keyword=[...]`` argument holding the options ``texts``."""
+    value = cst.List([cst.Element(cst.parse_expression(t)) for t in _merged([], texts)])
+    added = cst.Arg(value, keyword=cst.Name(keyword),
+                    equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))
+    call = call.with_changes(args=_commas([*call.args, added]))
+    return call.with_changes(args=[*call.args[:-1], _display_fix(call.args[-1])])
+
+
+def _where(patch: Patch) -> str:
+    return f"in {patch.function}" if patch.function else f"on line {patch.line}"
+
+
+def _function_named(module: cst.Module, qualified: str) -> cst.FunctionDef | None:
+    """The function ``Class.method`` (or ``function``) at the top of ``module``."""
+    body: Sequence[cst.CSTNode] = module.body
+    *classes, name = qualified.split(".")
+    for part in classes:
+        found = [n for n in body if isinstance(n, cst.ClassDef) and n.name.value == part]
+        if len(found) != 1:
+            return None
+        inner = found[0].body
+        body = inner.body if isinstance(inner, cst.IndentedBlock) else []
+    functions = [n for n in body if isinstance(n, cst.FunctionDef) and n.name.value == name]
+    return functions[0] if len(functions) == 1 else None
+
+
+def _find_argument(call: cst.Call, which: str) -> cst.Arg | None:
+    """The argument ``which`` names: a keyword, or "#k" for the k-th positional one."""
+    if which.startswith("#"):
+        positional = [a for a in call.args if a.keyword is None]
+        index = int(which[1:]) - 1
+        return positional[index] if 0 <= index < len(positional) and not any(
+            a.star for a in positional[:index]) else None
+    return next((a for a in call.args if a.keyword is not None and a.keyword.value == which), None)
+
+
+def _with_options(value: cst.BaseExpression, added: list[str]) -> cst.BaseExpression:
+    """An option-sequence argument with ``added``: into its display; ``None`` -> a list of
+    them; any other expression is spread into a list before them."""
+    if isinstance(value, (cst.List, cst.Tuple)):
+        texts = [_element_text(e) for e in value.elements]
+        return _display(value, _merged(texts, added))
+    texts = _merged([], added)
+    if isinstance(value, cst.Name) and value.value == "None":
+        return _display(cst.List([]), texts)
+    return _display(cst.List([cst.StarredElement(value)]), [_element_text(cst.StarredElement(value)), *texts])
+
+
+def _with_statement_options(value: cst.BaseExpression, added: list[str]) -> cst.BaseExpression:
+    """A statement argument with ``.options(...)``: joined to the ``.options(...)`` it ends
+    with, or a new one."""
+    if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) \
+            and value.func.attr.value == "options":
+        texts = [_code(a.value) for a in value.args if a.keyword is None and not a.star]
+        return value.with_changes(args=_args(_merged(texts, added), value.args))
+    receiver = value
+    if not isinstance(value, (cst.Name, cst.Attribute, cst.Call, cst.Subscript)) and not value.lpar:
+        receiver = value.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return cst.Call(cst.Attribute(receiver, cst.Name("options")),
+                    _commas([cst.Arg(cst.parse_expression(t)) for t in _merged([], added)]))
+
+
+def _edit_options_display(call: cst.Call, change: Callable[[list[str]], list[str]],
+                          which: str = "options") -> cst.Call:
+    """``call`` with the option texts of its argument ``which`` (an ``options=[...]``
+    display, or "#k": the k-th positional one) passed through ``change``."""
+    target = _find_argument(call, which)
     args = []
     for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "options" \
-                and isinstance(arg.value, (cst.List, cst.Tuple)):
-            texts = [_code(e.value) for e in arg.value.elements if isinstance(e, cst.Element)]
+        if target is not None and arg is target and isinstance(arg.value, (cst.List, cst.Tuple)):
+            texts = [_element_text(e) for e in arg.value.elements]
             arg = arg.with_changes(value=_display(arg.value, change(texts)))
         args.append(arg)
     return call.with_changes(args=args)
@@ -504,5 +629,5 @@ def _display_fix(arg: cst.Arg) -> cst.Arg:
     """The list display of a new ``options=`` keyword, with commas between its elements."""
     value = arg.value
     if isinstance(value, cst.List):
-        return arg.with_changes(value=_display(value, [_code(e.value) for e in value.elements]))
+        return arg.with_changes(value=_display(value, [_element_text(e) for e in value.elements]))
     return arg

@@ -4,6 +4,7 @@ ones that are patches (``core.patches``), list the others as skipped with the re
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -97,7 +98,8 @@ def fix(paths: Sequence[str], *, config_file: str | None, diff: bool, check: boo
         if not round_applied:
             break
     for (path, line, what), why in sorted(skipped.items()):
-        print(f"{path}:{line}: skipped: {why}: {what}", file=err)
+        where = f"{path}:{line}" if line else path
+        print(f"{where}: skipped: {why}: {what}", file=err)
     for path, old in sorted(originals.items()):
         if diff:
             shown = Path(path).as_posix()
@@ -116,17 +118,42 @@ def _by_file(found: list[Report], skipped: dict[tuple[str, int, str], str]) -> d
     for report in found:
         patch = patches.parse(report.note)
         if patch is None:
-            why = "the query is not in the function that reads" if report.note.startswith("add .options(") \
+            why = "the place of the query's options is not known" if report.note.startswith("add .options(") \
                 else "its note is advice, not a patch"
             skipped[(report.path, report.line, f"[{report.code}] {report.note}")] = why
             continue
-        by_file.setdefault(report.path, []).append(patch)
+        path = _same_form(report.path)
+        if patch.module:  # a place in another function, maybe of another module
+            located = module_file(patch.module, report.path)
+            if located is None:
+                skipped[(report.path, report.line, f"[{report.code}] {report.note}")] = \
+                    f"no file found for module {patch.module}"
+                continue
+            path = located
+        by_file.setdefault(path, []).append(patch)
     return by_file
+
+
+def module_file(module: str, near: str) -> str | None:
+    """The file of ``module``, looked for from the reporting file's folders up to the
+    current one (mypy names modules from where it finds them: a package root above them)."""
+    relative = Path(*module.split("."))
+    folders = [Path(near).parent, *Path(near).parent.parents, Path.cwd()]
+    for folder in folders:
+        for candidate in (folder / relative.with_suffix(".py"), folder / relative / "__init__.py"):
+            if candidate.is_file():
+                return _same_form(str(candidate))
+    return None
+
+
+def _same_form(path: str) -> str:
+    """One spelling per file (relative to the current folder), so that the patches of a
+    file reported under one path and found by module under another are applied together."""
+    return os.path.relpath(os.path.abspath(path))
 
 
 def _describe(patch: Patch) -> str:
     if patch.kind == patches.UNIQUE:
         return ".unique()"
-    if patch.kind == patches.REMOVE_OPTION:
-        return f"remove {patch.option}"
-    return patch.option
+    what = f"remove {patch.option}" if patch.kind == patches.REMOVE_OPTION else patch.option
+    return f"{what} (in {patch.function})" if patch.function else what
