@@ -129,14 +129,14 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
     cases, module = suite
     codes = ("unloaded-relationship", "unloaded-column", "missing-unique")
     found = [r for r in reports(_plugin_output(module)) if r.code in codes]
-    parsed = {r: patches.parse(r.note) for r in found}
+    parsed = {r: patches.parse_all(r.note) for r in found}
     source = module.read_text()
     patched = harness.write_project(tmp_path, cases)
     # The original's cache: each round rechecks the patched module only, not SQLAlchemy.
     shutil.copytree(module.parent / ".cache_p", tmp_path / ".cache_p")
     # As fix does: apply, run mypy again (a read two hops past the query is reported one hop
     # at a time), until no patch applies.
-    current, todo, skipped = source, [p for p in parsed.values() if p is not None], {}
+    current, todo, skipped = source, [p for stated in parsed.values() for p in stated], {}
     output = ""
     for _ in range(fix_run.MAX_ROUNDS):
         result = rewrite(current, todo)
@@ -147,7 +147,7 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
         current = result.source
         patched.write_text(current)
         output = harness.mypy_output(tmp_path, [patched.name], plugin=True)
-        todo = [p for r in reports(output) if r.code in codes and (p := patches.parse(r.note)) is not None]
+        todo = [p for r in reports(output) if r.code in codes for p in patches.parse_all(r.note)]
     before = _outcomes(module)
     after = harness.run_runtime(patched)
     # The last round's mypy run is the patched program's: nothing in it applied any more.
@@ -166,16 +166,17 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
     verified, failed, advice = 0, [], {}
     layered = layered_verified = 0
     for report in found:
-        patch = parsed[report]
+        stated = parsed[report]
         probe = probe_at.get(report.line, "")
         in_layers = probe.startswith(("layer_", "refresh_", "const_"))
         layered += in_layers
-        if patch is None:
+        if not stated:
             key = report.note.split(" to ")[0][:40] + "..."
             advice[key] = advice.get(key, 0) + 1
             continue
-        if id(patch) in skipped:
-            failed.append(f"line {report.line}: not applied ({skipped[id(patch)]}): {report.note}")
+        not_applied = [skipped[id(p)] for p in stated if id(p) in skipped]
+        if not_applied:
+            failed.append(f"line {report.line}: not applied ({not_applied[0]}): {report.note}")
             continue
         outcome = after.get(probe, "ok")
         if report.line in still or outcome in harness.FAILURES or (

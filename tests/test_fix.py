@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -206,6 +207,89 @@ def test_layer_patches_rewrite_the_place_they_name() -> None:
     ast.parse(out)
     # Idempotent: the same patches again change nothing.
     assert rewrite(out, found).source == out
+
+
+# Options written in a helper or a module-level tuple (``Site.builders``).
+BUILDERS = """EAGER_BASE = (lazyload(User.posts), joinedload(Post.author))
+EAGER = (*EAGER_BASE, lazyload(User.posts))
+
+
+class UserRepository:
+    def eager(self):
+        opts = []
+        opts.append(selectinload(User.addresses).lazyload(Post.tags))
+        return opts
+
+    def readable(self):
+        return select(User).options(lazyload(User.posts))  # the statement is built here
+"""
+
+
+def test_an_option_written_in_a_helper_is_replaced_where_it_is_written() -> None:
+    built = patches.Builder(patches.BUILT, "UserRepository.eager", "app.repositories",
+                            ("selectinload(User.addresses).lazyload(Post.tags)",
+                             "selectinload(User.addresses)"))
+    constant = patches.Builder(patches.CONSTANT, "EAGER_BASE", "app.options", ("lazyload(User.posts)",))
+    site = Site(patches.CALL, "by_id", 0, display=False, function="Service.get", module="app.services",
+                builders=(built, constant))
+    old = "selectinload(User.addresses).lazyload(Post.tags)"
+    new = "selectinload(User.addresses).selectinload(Post.tags)"
+    holder = patches.written_in(site, old)
+    assert holder is not None
+    note = patches.replace_option(holder, old, new)
+    assert note == (f"replace {old} with {new} in the options built in UserRepository.eager "
+                    "(app.repositories)")
+    assert patches.parse(note) == patches.Patch(patches.REPLACE_OPTION, 0, "UserRepository.eager", new,
+                                                patches.BUILT, old, function="UserRepository.eager",
+                                                module="app.repositories")
+    note = patches.replace_option(patches.written_in(site, "lazyload(User.posts)") or site,
+                                  "lazyload(User.posts)", "selectinload(User.posts)")
+    assert note.endswith("in the options of EAGER_BASE (app.options)")
+    # Written in no builder, or in two: not known where; the note stays advice.
+    assert patches.written_in(site, "raiseload(User.posts)") is None
+    assert patches.written_in(replace(site, builders=(constant, constant)), "lazyload(User.posts)") is None
+
+    found = [patches.parse(note),
+             patches.parse(f"replace {old} with {new} in the options built in UserRepository.eager (m)"),
+             patches.parse("replace lazyload(User.posts) with selectinload(User.posts) in the options built "
+                           "in UserRepository.readable (m)")]
+    assert None not in found
+    result = rewrite(HEADER + BUILDERS, [p for p in found if p is not None])
+    assert result.skipped == []
+    out = result.source
+    # Both places the tuple writes it (its replacement is the same), and nothing else.
+    assert "EAGER_BASE = (selectinload(User.posts), joinedload(Post.author))" in out
+    assert "EAGER = (*EAGER_BASE, lazyload(User.posts))" in out
+    assert f"opts.append({new})" in out
+    assert "select(User).options(selectinload(User.posts))  # the statement is built here" in out
+    assert rewrite(out, [p for p in found if p is not None]).skipped != []  # nothing left to replace
+    # Only replaced there: an option to remove or add in a builder is not applied.
+    remove = patches.Patch(patches.REMOVE_OPTION, 0, "EAGER", "lazyload(User.posts)", patches.CONSTANT,
+                           module="m")
+    assert [why for _, why in rewrite(HEADER + BUILDERS, [remove]).skipped] == [
+        "an option is only replaced in EAGER"]
+
+
+def test_an_object_from_several_queries_gets_the_option_in_each() -> None:
+    first, second = Site(patches.SELECT, "User", 4), Site(patches.SELECT, "User", 5)
+    note = patches.add_option(replace(first, also=(second,)), "selectinload(User.posts)")
+    assert note == ("add .options(selectinload(User.posts)) to select(User) on line 4; "
+                    "add .options(selectinload(User.posts)) to select(User) on line 5")
+    stated = patches.parse_all(note)
+    assert [p.line for p in stated] == [4, 5] and patches.parse(note) is None
+    # A replace names one query's option: with several queries it is advice.
+    assert patches.written_in(replace(first, also=(second,)), "lazyload(User.posts)") is None
+    assert patches.parse_all(note + "; add it to the query that produced this User") == []
+    src = ("async def f(session, flag):\n"
+           "    a = (await session.execute(select(User).options(selectinload(User.posts)))).scalar_one()\n"
+           "    b = (await session.execute(select(User))).scalar_one()\n"
+           "    user = a if flag else b\n")
+    result = rewrite(HEADER + src, [replace(p, line=p.line + 1) for p in stated])  # a: line 5, b: 6
+    assert result.skipped == []
+    out = result.source
+    assert "select(User).options(selectinload(User.posts)))).scalar_one()\n    b = (await session.execute(" \
+           "select(User).options(selectinload(User.posts))))" in out
+    assert out.count("selectinload(User.posts)") == 2  # the first had it: not written twice
 
 
 def test_missing_option_functions_are_imported() -> None:

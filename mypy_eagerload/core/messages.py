@@ -101,10 +101,14 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
         template = _OPTION_TEXT.get(reason.removeprefix(SYNC_STRICT_PREFIX).removesuffix(WITH_SUBOPTIONS))
         if template is not None:
             old = ".".join([*parts[:-1], template.format(f"{_short(last_model)}.{last_rel}")])
-            if not site.display:
+            holder = patches.written_in(site, old)
+            if holder is None and site.also:
+                return (f"replace {old} with {chain} in each query this {_short(path[0][0])} "
+                        "may come from")
+            if holder is None:
                 return (f"replace {old} with {chain} where the options given to "
                         f"{patches.describe(site)} are built")
-            return patches.replace_option(site, old, chain)
+            return patches.replace_option(holder, old, chain)
         return patches.add_option(site, chain)
     if from_root:
         return f"add .options({chain}) to the query that produced this {_short(path[0][0])}"
@@ -146,8 +150,9 @@ def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str
         return f"undefer it in the query that produces this {_short(owner)}: .options(undefer({attr}))"
     if reason.startswith("defer(") and not path:
         written = f"defer({attr}, raiseload=True)" if "raiseload" in reason else f"defer({attr})"
-        if from_root and site is not None and site.display:
-            return patches.remove_option(site, written)
+        holder = patches.written_in(site, written) if from_root and site is not None else None
+        if holder is not None and holder.kind not in (patches.BUILT, patches.CONSTANT):
+            return patches.remove_option(holder, written)
         return f"remove {written} from the query"
     option = "".join(f"{_loader(strategies[i] if strategies else '')}({_short(m)}.{r})."
                      for i, (m, r) in enumerate(path)) + f"undefer({attr})"

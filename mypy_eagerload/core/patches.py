@@ -15,7 +15,12 @@ argument of the call that produced it or a query in a function it calls
 * ``add selectinload(User.posts) to the options= of by_id(...) in UserService.get (app.services)``
 * ``replace lazyload(User.posts) with selectinload(User.posts) in select(User) on line 12``
 * ``remove defer(Post.body) from select(Post) on line 12``
+* ``replace lazyload(User.posts) with selectinload(User.posts) in the options built in
+  UserRepository.eager (app.repositories)`` (a helper that returns the options)
+* ``replace lazyload(User.posts) with selectinload(User.posts) in the options of
+  USER_OPTIONS (app.options)`` (a module-level option tuple)
 * ``call .unique() on the result on line 12``
+* several of these joined by ``"; "``, when the object may come from several queries
 
 A place in another function is named by the function's qualified name and module, not by a
 line: the reading function's diagnostics must not change when lines move in another module
@@ -38,6 +43,21 @@ SELECT = "select"
 GET = "get"
 QUERY = "query"  # the legacy Session.query(User)
 CALL = "call"  # a call with options=, e.g. a repository's get_by_id(..., options=[...])
+BUILT = "built"  # a function that returns the options (or a statement it gives them)
+CONSTANT = "constant"  # a module-level option tuple
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A function (``BUILT``) or a module-level name (``CONSTANT``) that writes out options
+    a site is given when the site itself does not (``options=repository.eager()``,
+    ``options=ORDER_OPTIONS``, ``one_of(repository.readable())``): an option already there
+    is replaced where it is written."""
+
+    kind: str
+    name: str  # the function's qualified name, or the constant's
+    module: str
+    options: tuple[str, ...]  # the option expressions written there, as source text
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,23 @@ class Site:
     module: str = ""
     # Classes the option names that the site's module does not bind: (name, module).
     imports: tuple[tuple[str, str], ...] = ()
+    builders: tuple[Builder, ...] = ()  # where options it is given are written, when not here
+    # The other queries the object may come from (``a if flag else b``): an option to add
+    # goes to each; an option to replace or remove is not named (each has its own).
+    also: tuple[Site, ...] = ()
+
+
+def written_in(site: Site, option: str) -> Site | None:
+    """The place that writes ``option`` among the options ``site`` is given: the site, when
+    they are written out there, else the one builder that holds it (None: not known)."""
+    if site.also:
+        return None
+    holders = [b for b in site.builders if option in b.options]
+    if len(holders) == 1:
+        b = holders[0]
+        # No imports: the replacement names the classes the option it replaces names.
+        return Site(b.kind, b.name, 0, function=b.name if b.kind == BUILT else "", module=b.module)
+    return site if site.display and not holders else None
 
 
 @dataclass(frozen=True)
@@ -82,6 +119,10 @@ def _location(site: Site) -> str:
 
 
 def _where(site: Site) -> str:
+    if site.kind == BUILT:
+        return f"the options built in {site.entity} ({site.module})"
+    if site.kind == CONSTANT:
+        return f"the options of {site.entity} ({site.module})"
     entities = f"{site.entity}, ..." if site.more else site.entity
     if site.kind == GET:
         return f"session.get({site.entity}, ...) {_location(site)}"
@@ -93,10 +134,11 @@ def _where(site: Site) -> str:
     return f"select({entities}) {_location(site)}"
 
 
-_WHERE = (r"(?:select\((?P<select>\w+)(?:, \.\.\.)?\)|session\.get\((?P<get>\w+), \.\.\.\)"
+_WHERE = (r"(?:the options (?:built in (?P<built>[\w.]+)|of (?P<constant>\w+)) \((?P<owner>[\w.]+)\)$"
+          r"|(?:select\((?P<select>\w+)(?:, \.\.\.)?\)|session\.get\((?P<get>\w+), \.\.\.\)"
           r"|session\.query\((?P<query>\w+)(?:, \.\.\.)?\)"
           r"|(?:the (?P<keyword>\w+)=|argument (?P<position>\d+)) of (?P<call>\w+)\(\.\.\.\))"
-          r" (?:on line (?P<line>\d+)|in (?P<function>[\w.]+) \((?P<module>[\w.]+)\))$")
+          r" (?:on line (?P<line>\d+)|in (?P<function>[\w.]+) \((?P<module>[\w.]+)\))$)")
 
 
 def describe(site: Site) -> str:
@@ -110,7 +152,24 @@ def _importing(site: Site) -> str:
     return ", importing " + " and ".join(f"{name} from {module}" for name, module in site.imports)
 
 
+# Between the patches of a note that names several queries.
+SEPARATOR = "; "
+
+
+def add_option_to_each(sites: list[Site], option: str) -> str:
+    """The object may come from any of ``sites`` (``a if flag else b``, a variable bound in
+    two branches): the option goes to each; one that has it already is left as it is."""
+    return SEPARATOR.join(_add_one(site, option) for site in sites)
+
+
 def add_option(site: Site, option: str) -> str:
+    """The option goes to the site (and to each other query the object may come from)."""
+    if site.also:
+        return add_option_to_each([replace(site, also=()), *site.also], option)
+    return _add_one(site, option)
+
+
+def _add_one(site: Site, option: str) -> str:
     if site.kind == GET:
         return f"add options=[{option}] to {_where(site)}{_importing(site)}"
     if site.kind == CALL and not site.statement:
@@ -138,7 +197,7 @@ _UNIQUE = re.compile(r"call \.unique\(\) on the result on line (?P<line>\d+)")
 
 
 def _site(found: re.Match[str]) -> tuple[str, str]:
-    for kind in (SELECT, GET, QUERY, CALL):
+    for kind in (SELECT, GET, QUERY, CALL, BUILT, CONSTANT):
         if found[kind]:
             return kind, found[kind]
     raise AssertionError("the pattern names one site")
@@ -148,14 +207,24 @@ def _patch(kind: str, found: re.Match[str], option: str, old: str = "", statemen
     site, entity = _site(found)
     arg = f"#{found['position']}" if found["position"] else (found["keyword"] or "options")
     return Patch(kind, int(found["line"] or 0), entity, option, site, old, arg, statement,
-                 found["function"] or "", found["module"] or "")
+                 found["function"] or found["built"] or "", found["module"] or found["owner"] or "")
 
 
 _IMPORTING = re.compile(r", importing (?P<imports>\w+ from [\w.]+(?: and \w+ from [\w.]+)*)$")
 
 
+def parse_all(note: str) -> list[Patch]:
+    """The patches a note states: one, or one per query when the object may come from
+    several (``add ... to select(User) on line 4; add ... to select(User) on line 6``);
+    [] for a note that is advice, or that is a patch only in part."""
+    found = [parse(part) for part in note.split(SEPARATOR)]
+    return [p for p in found if p is not None] if None not in found else []
+
+
 def parse(note: str) -> Patch | None:
-    """The patch a note states; None for a note that is advice."""
+    """The patch a note states; None for a note that is advice (or states several)."""
+    if SEPARATOR in note:
+        return None
     imports: tuple[tuple[str, str], ...] = ()
     suffix = _IMPORTING.search(note)
     if suffix is not None:

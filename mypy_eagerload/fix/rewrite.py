@@ -213,12 +213,15 @@ class _Plan:
     def calls_of(self, patch: Patch) -> list[cst.Call] | None:
         """The calls a patch's place may be: those on its line, or those in its function
         (None when the module has no such function)."""
-        if not patch.function:
+        if patch.site == patches.CONSTANT:
+            holder: cst.CSTNode | None = _assignment_named(self.module, patch.entity)
+        elif patch.function:
+            holder = _function_named(self.module, patch.function)
+        else:
             return self.on_line(patch.line)
-        function = _function_named(self.module, patch.function)
-        if function is None:
+        if holder is None:
             return None
-        span = self.positions[function]  # type: ignore[index]
+        span = self.positions[holder]  # type: ignore[index]
         return [c for line in range(span.start.line, span.end.line + 1) for c in self.on_line(line)]
 
     def nodes_on(self, line: int, kind: type[_N]) -> list[_N]:
@@ -305,6 +308,15 @@ class _Plan:
     def _edit_existing(self, patch: Patch) -> str:
         """Remove or replace an option the query already has."""
         wanted = patch.old if patch.kind == patches.REPLACE_OPTION else patch.option
+        builder = patch.site in (patches.BUILT, patches.CONSTANT)
+        if builder and patch.kind != patches.REPLACE_OPTION:
+            return f"an option is only replaced {_where(patch)}"
+        if builder:  # every place the helper writes it (a tuple may name it twice)
+            written = [call for _, call in self._existing_options(patch)
+                       if isinstance(call, cst.Call) and _code(call) == wanted]
+            for call in written:
+                self.replace[call] = patch.option
+            return "" if written else f"no {wanted} {_where(patch)}"
         for holder, option in self._existing_options(patch):
             if _code(option) != wanted or not isinstance(option, cst.Call):
                 continue
@@ -324,6 +336,8 @@ class _Plan:
         ``options=`` display."""
         found: list[tuple[cst.Call, cst.BaseExpression]] = []
         calls = self.calls_of(patch) or []
+        if patch.site in (patches.BUILT, patches.CONSTANT):  # written anywhere in the helper
+            return [(call, call) for call in calls]
         if patch.statement:  # the .options(...) calls of a statement argument's chain
             for call in calls:
                 arg = _find_argument(call, patch.arg)
@@ -558,7 +572,23 @@ def _with_keyword(call: cst.Call, keyword: str, texts: list[str]) -> cst.Call:
 
 
 def _where(patch: Patch) -> str:
+    if patch.site == patches.CONSTANT:
+        return f"in {patch.entity}"
     return f"in {patch.function}" if patch.function else f"on line {patch.line}"
+
+
+def _assignment_named(module: cst.Module, name: str) -> cst.CSTNode | None:
+    """The module-level statement that binds ``name`` (``NAME = ...``, ``NAME: T = ...``)."""
+    found: list[cst.CSTNode] = []
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else \
+                [small.target] if isinstance(small, cst.AnnAssign) and small.value is not None else []
+            if any(isinstance(t, cst.Name) and t.value == name for t in targets):
+                found.append(statement)
+    return found[0] if len(found) == 1 else None
 
 
 def _function_named(module: cst.Module, qualified: str) -> cst.FunctionDef | None:

@@ -116,21 +116,22 @@ def fix(paths: Sequence[str], *, config_file: str | None, diff: bool, check: boo
 def _by_file(found: list[Report], skipped: dict[tuple[str, int, str], str]) -> dict[str, list[Patch]]:
     by_file: dict[str, list[Patch]] = {}
     for report in found:
-        patch = patches.parse(report.note)
-        if patch is None:
+        stated = patches.parse_all(report.note)
+        if not stated:
             why = "the place of the query's options is not known" if report.note.startswith("add .options(") \
                 else "its note is advice, not a patch"
             skipped[(report.path, report.line, f"[{report.code}] {report.note}")] = why
             continue
-        path = _same_form(report.path)
-        if patch.module:  # a place in another function, maybe of another module
-            located = module_file(patch.module, report.path)
-            if located is None:
-                skipped[(report.path, report.line, f"[{report.code}] {report.note}")] = \
-                    f"no file found for module {patch.module}"
-                continue
-            path = located
-        by_file.setdefault(path, []).append(patch)
+        for patch in stated:
+            path = _same_form(report.path)
+            if patch.module:  # a place in another function, maybe of another module
+                located = module_file(patch.module, report.path)
+                if located is None:
+                    skipped[(report.path, report.line, f"[{report.code}] {report.note}")] = \
+                        f"no file found for module {patch.module}"
+                    continue
+                path = located
+            by_file.setdefault(path, []).append(patch)
     return by_file
 
 

@@ -34,12 +34,13 @@ from mypy.nodes import (
     StarExpr,
     TupleExpr,
     TypeInfo,
+    Var,
 )
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import Instance, get_proper_type
 
 from mypy_eagerload import names
-from mypy_eagerload.core.patches import CALL, GET, SELECT, Site
+from mypy_eagerload.core.patches import BUILT, CALL, CONSTANT, GET, SELECT, Builder, Site
 from mypy_eagerload.hooks.compat import expression_type
 from mypy_eagerload.hooks.layers import (
     Binding,
@@ -54,7 +55,7 @@ from mypy_eagerload.hooks.layers import (
     module_summary,
 )
 from mypy_eagerload.hooks.schema import CheckerSchema, model_info
-from mypy_eagerload.hooks.summaries import Ir
+from mypy_eagerload.hooks.summaries import CONSTANT_PREFIX, Ir
 
 # What a value on the way to the query is, from where it is used.
 OBJECT, STATEMENT, OPTIONS = "object", "statement", "options"
@@ -131,12 +132,15 @@ class Locator:
                 return UNKNOWN
             if isinstance(expr, NameExpr) or _builds_query(expr):
                 return SKIP
-            return Site(CALL, name, call.line, arg=arg, statement=True)
+            built = self.builders_of_expression(api, expr)
+            return Site(CALL, name, call.line, arg=arg, statement=True, display=not built,
+                        builders=built)
         if expr is None and not _empty_default(summary, found.name):
             return UNKNOWN
         display = isinstance(expr, (ListExpr, TupleExpr)) \
             and not any(isinstance(i, StarExpr) for i in expr.items)
-        return Site(CALL, name, call.line, arg=arg, display=display)
+        built = () if display or expr is None else self.builders_of_expression(api, expr)
+        return Site(CALL, name, call.line, arg=arg, display=display, builders=built)
 
     def at_dependency(self, fullname: str) -> Site | str | None:
         """The site for what a FastAPI dependency (module-level function ``fullname``)
@@ -268,7 +272,7 @@ class Locator:
             inner = self.trace(value, scope, STATEMENT)
             if isinstance(inner, (FromParam, At)):
                 return inner
-            return self._site(scope, written, arg, statement=True)
+            return self._site(scope, written, arg, statement=True, builders=self.builders(value, scope))
         # Options: from a parameter of this function too, or written here.
         if value is None:
             return self._site(scope, written, arg) if _empty_default(summary, found.name) else None
@@ -279,7 +283,8 @@ class Locator:
         if len(spread) == 1:
             return FromParam(spread.pop(), OPTIONS)  # options=[*options, ...]: the caller's
         display = value[0] == "seq" and not any(i[0] == "star" for i in value[1])
-        return self._site(scope, written, arg, display=display)
+        return self._site(scope, written, arg, display=display,
+                          builders=() if display else self.builders(value, scope))
 
     def options(self, statement_ir: Ir, args: list[Ir], scope: Scope) -> Found:
         """``<statement>.options(...)``: from a parameter when one is among the arguments,
@@ -318,20 +323,130 @@ class Locator:
             if options[0] == "param":
                 return FromParam(options[1], OPTIONS)
             display = options[0] == "seq" and not any(i[0] == "star" for i in options[1])
-            return self._site(scope, name, "options", display=display)
+            return self._site(scope, name, "options", display=display,
+                              builders=() if display else self.builders(options, scope))
         return None
 
     @staticmethod
-    def _site(scope: Scope, callee: str, arg: str, statement: bool = False, display: bool = False
-              ) -> At | None:
+    def _site(scope: Scope, callee: str, arg: str, statement: bool = False, display: bool = False,
+              builders: tuple[Builder, ...] = ()) -> At | None:
         if scope.shared:
             return None
         return At(Site(CALL, callee, 0, arg=arg, statement=statement, display=display,
-                       function=scope.function, module=scope.module))
+                       function=scope.function, module=scope.module, builders=builders))
+
+    # -- where options given as a call or a name are written -------------------------
+    def builders_of_expression(self, api: CheckerPluginInterface, expr: Expression
+                               ) -> tuple[Builder, ...]:
+        """The builder an argument of the reading function's call names: a call of a
+        summarised helper (``repository.eager()``), or a module-level option tuple."""
+        if isinstance(expr, RefExpr) and isinstance(expr.node, Var):
+            return _constant(self.evaluator, expr.node)
+        if isinstance(expr, CallExpr):
+            callee = _resolve(api, self.evaluator, expr)
+            if callee is not None:
+                return _built(*callee)
+        return ()
+
+    def builders(self, value: Ir, scope: Scope) -> tuple[Builder, ...]:
+        """The same for an argument inside a summary (``options=self.eager()``)."""
+        evaluator, frame = self.evaluator, scope.frame
+        if value[0] == "global" and frame.module is not None:
+            sym = frame.module.names.get(value[1])
+            return _constant(evaluator, sym.node) if sym is not None and isinstance(sym.node, Var) else ()
+        if value[0] != "call":
+            return ()
+        callee_ir = value[1]
+        if callee_ir[0] == "attr":
+            receivers = evaluator.eval(callee_ir[1], frame)
+            if not receivers or len(receivers) != 1 or not isinstance(receivers[0], Obj):
+                return ()
+            found = find_summary(receivers[0].typ.type, callee_ir[2])
+            if found is None:
+                return ()
+            owner, summary = found
+            return _built(owner, {**summary, "name": f"{_qualified(owner)}.{callee_ir[2]}"}, receivers[0])
+        callees = evaluator.eval(callee_ir, frame)
+        if not callees or len(callees) != 1 or not isinstance(callees[0], Func):
+            return ()
+        module, _, name = callees[0].fullname.rpartition(".")
+        tree = evaluator.modules(module)
+        summary = module_summary(tree, name) if tree is not None else None
+        return () if summary is None else _built(module, {**summary, "name": name}, None)
 
 
 # ---------------------------------------------------------------------------------------
 # Helpers
+
+
+def _built(owner: TypeInfo | str, summary: Ir, receiver: object) -> tuple[Builder, ...]:
+    """A summarised helper as a builder: the options its returns write out. Not one that
+    other classes share (inherited, generic): replacing an option there changes them too."""
+    module = owner if isinstance(owner, str) else owner.module_name
+    if module.startswith(_LIBRARIES) or (isinstance(owner, TypeInfo) and (
+            owner.type_vars or not (isinstance(receiver, Obj) and receiver.typ.type is owner))):
+        return ()
+    written = tuple(dict.fromkeys(t for _, value in summary["returns"] for t in _written_calls(value)))
+    return (Builder(BUILT, summary["name"], module, written),) if written else ()
+
+
+def _constant(evaluator: Evaluator, var: Var, depth: int = 0) -> tuple[Builder, ...]:
+    """A module-level option tuple (``summaries.CONSTANT_PREFIX``) as a builder, and the
+    tuples it spreads (``(*BASE_OPTIONS, ...)``)."""
+    module, _, name = var.fullname.rpartition(".")
+    tree = evaluator.modules(module) if module and not module.startswith(_LIBRARIES) else None
+    record = module_summary(tree, CONSTANT_PREFIX + name) if tree is not None else None
+    if tree is None or record is None or "value" not in record or depth > 3:
+        return ()
+    value = record["value"]
+    written = tuple(dict.fromkeys(_written_calls(value)))
+    out: tuple[Builder, ...] = (Builder(CONSTANT, name, module, written),) if written else ()
+    for item in value[1] if value[0] == "seq" else []:
+        if item[0] == "star" and item[1][0] == "global":
+            sym = tree.names.get(item[1][1])
+            if sym is not None and isinstance(sym.node, Var):
+                out += _constant(evaluator, sym.node, depth + 1)
+    return out
+
+
+def _written_calls(ir: Ir) -> list[str]:
+    """The calls an IR value holds, as source text (``joinedload(Tag.posts).lazyload(Post.tags)``,
+    and its inner ``joinedload(Tag.posts)``)."""
+    found: list[str] = []
+    stack = [ir]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, list) or not node:
+            continue
+        if node[0] == "call":
+            text = _render(node)
+            if text is not None:
+                found.append(text)
+        # A tagged node's operands follow its tag; a plain list (a display's items) is all items.
+        stack.extend(item for item in node[1 if isinstance(node[0], str) else 0:] if isinstance(item, list))
+    return found
+
+
+def _render(ir: Ir) -> str | None:
+    """Source text for names, attributes, string constants and calls of them; None else."""
+    tag = ir[0] if isinstance(ir, list) and ir else None
+    if tag == "global":
+        return str(ir[1])
+    if tag == "attr":
+        inner = _render(ir[1])
+        return None if inner is None else f"{inner}.{ir[2]}"
+    if tag == "const" and isinstance(ir[1], str):
+        return repr(ir[1])
+    if tag == "call":
+        callee = _render(ir[1])
+        args = []
+        for kind, keyword, value in ir[2]:
+            text = _render(value)
+            if callee is None or text is None or kind not in ("pos", "named"):
+                return None
+            args.append(text if keyword is None else f"{keyword}={text}")
+        return f"{callee}({', '.join(args)})"
+    return None
 
 
 def _tested(test: Ir) -> str:

@@ -11,19 +11,29 @@ produced this User"), never a guess at which one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from mypy.nodes import (
+    LDEF,
+    AssignmentExpr,
     AssignmentStmt,
     AwaitExpr,
     CallExpr,
+    ConditionalExpr,
+    Expression,
+    ForStmt,
+    FuncItem,
+    IndexExpr,
     ListExpr,
     MemberExpr,
     NameExpr,
+    OperatorAssignmentStmt,
     RefExpr,
     TupleExpr,
     TypeInfo,
+    WithStmt,
 )
 from mypy.plugin import CheckerPluginInterface
 from mypy.types import CallableType, Instance, Type, UnionType, get_proper_type
@@ -35,8 +45,11 @@ from mypy_eagerload.hooks.compat import depend_on_names, enclosing_functions, ex
 from mypy_eagerload.hooks.schema import CheckerSchema, default_info
 from mypy_eagerload.hooks.syntax import walk
 from mypy_eagerload.hooks.types import type_to_ref
-from mypy_eagerload.names import DEPENDS, SESSION_GET
+from mypy_eagerload.names import DEPENDS, FETCH_METHODS, QUERY_FETCH, SESSION_GET, STATEMENT_REFINERS
 from mypy_eagerload.names import SELECT as SELECT_FUNCTION
+
+if TYPE_CHECKING:  # layer_sites imports layers, which imports this module
+    from mypy_eagerload.hooks.layer_sites import Locator
 
 
 def query_site(api: CheckerPluginInterface, schema: CheckerSchema, entity: str,
@@ -49,10 +62,16 @@ def query_site(api: CheckerPluginInterface, schema: CheckerSchema, entity: str,
     if not functions:
         return None
     site = _assigned_site(api, schema, functions[0], variable) if variable else None
+    if site is None and variable:
+        site = _flowing_site(api, schema, functions[0], variable, entity)
     if site is None:
         found = [site for site in _sites(api, schema, functions[0], entity) if site[0] == entity]
         site = found[0][1] if len(found) == 1 else None
-    return None if site is None else _with_imports(api, schema, site, [entity, *classes])
+    if site is None:
+        return None
+    classes = [entity, *classes]
+    return replace(_with_imports(api, schema, site, classes),
+                   also=tuple(_with_imports(api, schema, other, classes) for other in site.also))
 
 
 def _assigned_site(api: CheckerPluginInterface, schema: CheckerSchema, func: object, variable: str
@@ -74,6 +93,148 @@ def _assigned_site(api: CheckerPluginInterface, schema: CheckerSchema, func: obj
     found = locator.at_call(api, value)
     layers.depend_on_evaluation(api, locator.evaluator)
     return found if isinstance(found, Site) else None
+
+
+# Result methods that hand on the rows of the result they are called on.
+_PASSING = FETCH_METHODS | QUERY_FETCH | {"unique", "scalars", "scalar", "first", "tuples", "mappings"}
+_STATEMENT_TAKERS = frozenset({"execute", "scalars", "scalar", "stream", "stream_scalars"})
+
+
+def _flowing_site(api: CheckerPluginInterface, schema: CheckerSchema, func: object, variable: str,
+                  entity: str) -> Site | None:
+    """The queries the read's variable may hold an object of, followed through the
+    function's syntax: aliases, ``a if flag else b``, a name bound in two branches, a loop
+    over a result, a statement re-bound with more options. One site, or the first with the
+    others in ``also``; None when any binding on the way is not understood (a parameter, a
+    tuple target, a call that is not a query)."""
+    from mypy_eagerload.hooks import layer_sites, layers
+
+    body = getattr(getattr(func, "body", None), "body", None) or []
+    flow = _Flow(api, schema, entity, [func, *walk(body)], layer_sites.locator(api, schema))
+    found = flow.objects(NameExpr(variable))
+    layers.depend_on_evaluation(api, flow.locator.evaluator)
+    if not found:
+        return None
+    sites = sorted(dict.fromkeys(found), key=lambda site: (site.function, site.line))
+    return replace(sites[0], also=tuple(sites[1:]))
+
+
+class _Flow:
+    def __init__(self, api: CheckerPluginInterface, schema: CheckerSchema, entity: str,
+                 nodes: Iterable[object], locator: Locator) -> None:
+        self.api, self.schema, self.entity, self.locator = api, schema, entity, locator
+        self.bindings: dict[str, list[Expression] | None] = {}
+        for node in nodes:
+            if isinstance(node, FuncItem):  # a parameter holds what a caller passes
+                for argument in node.arguments:
+                    self._bind(NameExpr(argument.variable.name), None)
+            elif isinstance(node, AssignmentStmt):
+                for target in node.lvalues:
+                    self._bind(target, node.rvalue)
+            elif isinstance(node, ForStmt):
+                self._bind(node.index, CallExpr(MemberExpr(node.expr, "__iter__"), [], [], []))
+            elif isinstance(node, OperatorAssignmentStmt):
+                self._bind(node.lvalue, None)
+            elif isinstance(node, AssignmentExpr):
+                self._bind(node.target, None)
+            elif isinstance(node, WithStmt):
+                for bound in node.target:
+                    if bound is not None:
+                        self._bind(bound, None)
+        self.seen: set[str] = set()
+
+    def _bind(self, target: Expression, value: Expression | None) -> None:
+        if isinstance(target, NameExpr):
+            known = self.bindings.setdefault(target.name, [])
+            if known is None or value is None:
+                self.bindings[target.name] = None
+            else:
+                known.append(value)
+        elif isinstance(target, (TupleExpr, ListExpr)):
+            for item in target.items:
+                self._bind(item, None)  # unpacked: which part is which is not followed
+
+    def _bound(self, expr: NameExpr) -> list[Expression] | None:
+        """What a local name is bound to; None for a parameter, a global, a tuple target."""
+        if expr.name in self.seen:
+            return []  # a re-binding from itself (``stmt = stmt.options(...)``): its base is counted
+        if expr.node is not None and expr.kind != LDEF:
+            return None  # a global
+        found = self.bindings.get(expr.name)
+        if not found:
+            return None
+        self.seen.add(expr.name)
+        return found
+
+    def objects(self, expr: Expression) -> list[Site] | None:
+        """The queries an expression's objects come from."""
+        if isinstance(expr, NameExpr):
+            return self._each(self._bound(expr), self.objects)
+        if isinstance(expr, AwaitExpr):
+            return self.objects(expr.expr)
+        if isinstance(expr, ConditionalExpr):
+            return self._each([expr.if_expr, expr.else_expr], self.objects)
+        if isinstance(expr, (ListExpr, TupleExpr)):
+            return self._each(list(expr.items), self.objects)
+        if isinstance(expr, IndexExpr):
+            return self.objects(expr.base)
+        if isinstance(expr, MemberExpr):
+            return self.objects(expr.expr)  # ``post.author``: the query of ``post``
+        if not isinstance(expr, CallExpr):
+            return None
+        callee = expr.callee
+        if isinstance(callee, MemberExpr):
+            first = expr.args[0] if expr.args else None
+            if isinstance(first, RefExpr) and isinstance(first.node, TypeInfo) \
+                    and callee.name in ("query", *SESSION_GET):
+                if first.node.fullname != self.entity:
+                    return None
+                if callee.name == "query":
+                    return [Site(QUERY, first.node.name, expr.line, len(expr.args) > 1)]
+                options = next((a for a, n in zip(expr.args, expr.arg_names) if n == "options"), None)
+                if options is None:
+                    return [Site(GET, first.node.name, expr.line)]
+                written = isinstance(options, (ListExpr, TupleExpr))
+                return [Site(CALL, callee.name, expr.line, display=written)]
+            if callee.name in _PASSING or callee.name in STATEMENT_REFINERS or callee.name == "options":
+                return self.objects(callee.expr)  # a result's rows, a legacy query's chain
+            if callee.name in _STATEMENT_TAKERS and expr.args:
+                return self.statements(expr.args[0])
+        returned = _returned(self.api, expr)
+        if returned is None or not _yields(returned, self.entity):
+            return None
+        found = self.locator.at_call(self.api, expr)
+        return [found] if isinstance(found, Site) else None
+
+    def statements(self, expr: Expression) -> list[Site] | None:
+        """The ``select()`` calls a statement expression is built from."""
+        if isinstance(expr, NameExpr):
+            return self._each(self._bound(expr), self.statements)
+        if isinstance(expr, ConditionalExpr):
+            return self._each([expr.if_expr, expr.else_expr], self.statements)
+        if not isinstance(expr, CallExpr):
+            return None
+        callee = expr.callee
+        if isinstance(callee, RefExpr) and callee.fullname == SELECT_FUNCTION:
+            entities = [a.node for a in expr.args if isinstance(a, RefExpr) and isinstance(a.node, TypeInfo)]
+            match = [e for e in entities if e.fullname == self.entity]
+            return [Site(SELECT, match[0].name, expr.line, len(expr.args) > 1)] if match else None
+        if isinstance(callee, MemberExpr) and (callee.name in STATEMENT_REFINERS or callee.name == "options"):
+            return self.statements(callee.expr)
+        return None
+
+    @staticmethod
+    def _each(items: list[Expression] | None, follow: Callable[[Expression], list[Site] | None]
+              ) -> list[Site] | None:
+        if items is None:
+            return None
+        out: list[Site] = []
+        for item in items:
+            found = follow(item)
+            if found is None:
+                return None
+            out += found
+        return out
 
 
 def _with_imports(api: CheckerPluginInterface, schema: CheckerSchema, site: Site, classes: list[str]) -> Site:
