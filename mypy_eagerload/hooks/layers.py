@@ -691,8 +691,13 @@ class Evaluator:
         ``hooks.loader_options`` (keywords that change the strategy are followed; others,
         such as ``recursion_depth``, make the option unknown)."""
         strategy = opt.OPTION_STRATEGIES.get(name)
-        if strategy is None or strategy.split("+", 1)[0] in opt.COLUMN_OPS:
-            return None  # column options: not followed through layers yet
+        if strategy is None:
+            return None
+        if strategy in opt.COLUMN_OPS:
+            step = self.column_step(strategy, args, frame)
+            if step is None:
+                return None
+            return [Options(opt.extend(parent.chains, (step,)) if parent is not None else ((step,),))]
         refs: list[AttrRef] = []
         for kind, keyword, ir in args:
             if keyword is not None or kind != "pos":
@@ -712,6 +717,41 @@ class Evaluator:
         if parent is None:
             return [Options((tuple(steps),))]
         return [Options(opt.extend(parent.chains, tuple(steps)))]
+
+    def column_step(self, strategy: str, args: list[tuple[str, str | None, Ir]], frame: Frame
+                    ) -> opt.Step | None:
+        """``undefer(User.bio)``, ``load_only(User.name, raiseload=True)``,
+        ``undefer_group("contact")``: the step ``hooks.loader_options`` makes of them (the
+        columns of one class; anything else unknown)."""
+        if strategy == opt.WITH_EXPRESSION:
+            return None
+        refs: list[AttrRef] = []
+        for kind, keyword, ir in args:
+            if keyword == "raiseload" and strategy in (opt.LOAD_ONLY, opt.DEFER) and ir[0] == "const":
+                if ir[1] is True:
+                    strategy += opt.RAISE_SUFFIX
+                elif ir[1] is not False:
+                    return None
+                continue
+            if keyword is not None or kind != "pos":
+                return None
+            if ir[0] == "const" and isinstance(ir[1], str) and len(args) == 1:
+                # undefer_group("name"), or a wildcard: defer("*"), undefer("*")
+                group = strategy == opt.UNDEFER_GROUP or ir[1] == opt.WILDCARD
+                return opt.Step(strategy, None, ir[1]) if group else None
+            alts = self.eval(ir, frame)
+            if alts is None or len(alts) != 1 or not isinstance(alts[0], AttrRef):
+                return None
+            refs.append(alts[0])
+        owners = {ref.info.fullname for ref in refs}
+        if len(owners) != 1 or (metadata(refs[0].info) or {}).get("kind") != "model":
+            return None
+        data = metadata(refs[0].info) or {}
+        if any(any(r["name"] == ref.name for r in data.get("rels", ())) for ref in refs):
+            return None  # a relationship passed to a column option: not ours to judge
+        columns = {c["name"] for c in data.get("columns", ())}
+        # Primary keys and untracked attributes are always loaded: left out, as the types do.
+        return opt.Step(strategy, owners.pop(), ",".join(r.name for r in refs if r.name in columns))
 
     # -- tests ------------------------------------------------------------------------
     def decide(self, test: Ir, frame: Frame) -> bool | None:

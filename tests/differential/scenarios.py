@@ -1176,6 +1176,26 @@ def contracts() -> list[Scenario]:
                         "obj = rows[0]"], ["obj.posts", "obj.addresses"], helpers=with_repo("repo_list")),
         S("repo_fixed", got("await repo_fixedRepo(session).fixed()"),
           ["obj.posts", "obj.addresses"], helpers=with_repo("repo_fixed")),
+        # Column options inside a service's summary (followed through the layers).
+        S("repo_columns_service", ["obj = await repo_columns_serviceSvc().slim(session)"],
+          ["obj.name", "obj.bio", "obj.secret", "obj.email", "obj.posts[0].body", "obj.posts[0].title"],
+          helpers=[*with_repo("repo_columns_service"),
+                   "class repo_columns_serviceSvc:",
+                   "    async def slim(self, session: AsyncSession) -> User:",
+                   "        found = await repo_columns_serviceRepo(session).get_by_id(1, options=["
+                   "load_only(User.name, raiseload=True), undefer(User.bio), "
+                   "selectinload(User.posts).undefer(Post.body)])",
+                   "        assert found is not None",
+                   "        return found"]),
+        S("repo_columns_group", ["obj = await repo_columns_groupSvc().contact(session)"],
+          ["obj.email", "obj.phone", "obj.bio", "obj.posts[0].body"],
+          helpers=[*with_repo("repo_columns_group"),
+                   "class repo_columns_groupSvc:",
+                   "    async def contact(self, session: AsyncSession) -> User:",
+                   "        found = await repo_columns_groupRepo(session).get_by_id(1, options=["
+                   "undefer_group('contact'), selectinload(User.posts).defer(Post.title, raiseload=True)])",
+                   "        assert found is not None",
+                   "        return found"]),
         S("repo_generic", got("await PostRepository(session).first(options=[selectinload(Post.tags)])"),
           ["obj.tags", "obj.comments"], helpers=generic, root="Post"),
         S("repo_sync", ["obj0 = repo_syncSyncRepo(session).get_by_id(1, options=[raiseload(User.profile)])",
