@@ -201,10 +201,10 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
     assert verified >= patched_notes * 95 // 100, "\n".join(failed)
     # Where the query is in the function that reads, the note is a patch; through the layers
     # (services, repositories, option providers, dependencies) the patch goes to the argument
-    # or the function that supplies the options (hooks.layer_sites). Issue 19's bar is 95% of
-    # all reports; measured 89% (the rest: advice where the place is not known, and the
-    # failures listed above).
+    # or the function that supplies the options, or the helper or tuple that writes an option
+    # to replace (hooks.layer_sites); an object of several queries gets it in each. Issue 19's
+    # bar: 95% of all reports carry a patch that works. Measured 96.2% (SA 2.1 and 2.0).
     outside = len(found) - layered
-    assert verified - layered_verified >= outside * 85 // 100, f"advice: {advice}"
-    assert layered_verified >= layered * 80 // 100, f"advice: {advice}"
-    assert verified >= len(found) * 85 // 100, f"advice: {advice}"
+    assert verified - layered_verified >= outside * 90 // 100, f"advice: {advice}"
+    assert layered_verified >= layered * 90 // 100, f"advice: {advice}"
+    assert verified >= len(found) * 95 // 100, f"advice: {advice}\n" + "\n".join(failed)
