@@ -20,7 +20,7 @@ source positions (``hooks.query_sites`` says why).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import TypeVar, Union
 
 from mypy.nodes import (
     CallExpr,
@@ -478,18 +478,29 @@ def _formals(summary: Ir) -> list[str]:
 def _passed(summary: Ir, args: list[Ir], param: str) -> tuple[str, Ir | None] | None:
     """How a call in a summary passes ``param``: ("#k" or the keyword, the argument's IR,
     None when not passed). None when the call's arguments cannot be matched."""
+    return _matched(summary, [(kind in ("star", "star2"), keyword, ir) for kind, keyword, ir in args], param)
+
+
+_T = TypeVar("_T")
+
+
+def _matched(summary: Ir, args: list[tuple[bool, str | None, _T]], param: str
+             ) -> tuple[str, _T | None] | None:
+    """Which of ``args`` (unpacked?, keyword, value) binds ``param`` of the summarised
+    function: ("#k" or the keyword, its value), (param, None) when none does, None when an
+    unpacked argument makes it unknown."""
     formals = _formals(summary)
     position = 0
-    for kind, keyword, ir in args:
-        if kind in ("star", "star2"):
+    for star, keyword, value in args:
+        if star:
             return None
         if keyword is not None:
             if keyword == param:
-                return keyword, ir
+                return keyword, value
             continue
         position += 1
         if position - 1 < len(formals) and formals[position - 1] == param:
-            return f"#{position}", ir
+            return f"#{position}", value
     return param, None
 
 
@@ -511,19 +522,9 @@ def _callee_name(call: CallExpr) -> str | None:
 def _argument(call: CallExpr, summary: Ir, param: str) -> tuple[str | None, Expression | None]:
     """How ``call`` passes ``param``: ("#k" or the keyword, the expression, or None when it
     is not passed); (None, None) when its arguments cannot be matched."""
-    formals = _formals(summary)
-    position = 0
-    for expr, kind, keyword in zip(call.args, call.arg_kinds, call.arg_names):
-        if kind.is_star():
-            return None, None
-        if keyword is not None:
-            if keyword == param:
-                return keyword, expr
-            continue
-        position += 1
-        if position - 1 < len(formals) and formals[position - 1] == param:
-            return f"#{position}", expr
-    return param, None
+    found = _matched(summary, [(kind.is_star(), keyword, expr) for expr, kind, keyword
+                               in zip(call.args, call.arg_kinds, call.arg_names)], param)
+    return (None, None) if found is None else found
 
 
 def _builds_query(expr: Expression) -> bool:
