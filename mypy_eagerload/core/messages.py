@@ -79,6 +79,8 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
     reads shows which it is (the note is then a patch, ``core.patches``)."""
     if reason.startswith(UNDECLARED_PREFIX):
         root, dotted = _undeclared(reason)
+        if site is not None and site.kind == patches.ANNOTATION and site.entity == root:
+            return patches.widen(site, dotted)
         return f'add "{dotted}" to the Loaded[{root}, ...] annotation'
     if reason.startswith(STRICT_PREFIX):
         owner, dotted = _short(path[0][0]), ".".join(r for _, r in path)

@@ -20,6 +20,8 @@ argument of the call that produced it or a query in a function it calls
 * ``replace lazyload(User.posts) with selectinload(User.posts) in the options of
   USER_OPTIONS (app.options)`` (a module-level option tuple)
 * ``call .unique() on the result on line 12``
+* ``add "comments" to the Loaded[Post, ...] annotation of post on line 17`` (a parameter of
+  the function on that line; its callers are then told to load it)
 * several of these joined by ``"; "``, when the object may come from several queries
 
 A place in another function is named by the function's qualified name and module, not by a
@@ -38,6 +40,7 @@ ADD_OPTION = "add-option"
 REPLACE_OPTION = "replace-option"
 REMOVE_OPTION = "remove-option"
 UNIQUE = "unique"
+WIDEN = "widen-annotation"  # a path added to a parameter's Loaded[...] annotation
 
 SELECT = "select"
 GET = "get"
@@ -45,6 +48,7 @@ QUERY = "query"  # the legacy Session.query(User)
 CALL = "call"  # a call with options=, e.g. a repository's get_by_id(..., options=[...])
 BUILT = "built"  # a function that returns the options (or a statement it gives them)
 CONSTANT = "constant"  # a module-level option tuple
+ANNOTATION = "annotation"  # a parameter's Loaded[Model, ...] annotation (entity: the model)
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,15 @@ def remove_option(site: Site, option: str) -> str:
     return f"remove {option} from {_where(site)}"
 
 
+def widen(site: Site, dotted: str) -> str:
+    """``site``: an ANNOTATION (the parameter in ``arg``, the ``def`` on ``line``)."""
+    return f'add "{dotted}" to the Loaded[{site.entity}, ...] annotation of {site.arg} on line {site.line}'
+
+
+_WIDEN = re.compile(r'add "(?P<path>[\w.]+)" to the Loaded\[(?P<model>\w+), \.\.\.\] annotation of '
+                    r"(?P<param>\w+) on line (?P<line>\d+)$")
+
+
 def unique(line: int) -> str:
     return f"call .unique() on the result on line {line}"
 
@@ -256,4 +269,7 @@ def _parse(note: str) -> Patch | None:
     found = _UNIQUE.match(note)
     if found:
         return Patch(UNIQUE, int(found["line"]))
+    found = _WIDEN.match(note)
+    if found:
+        return Patch(WIDEN, int(found["line"]), found["model"], found["path"], ANNOTATION, arg=found["param"])
     return None

@@ -203,6 +203,7 @@ class _Plan:
         self.remove_elements: dict[cst.Call, set[str]] = {}  # calls whose options= display loses some
         self.remove_from: dict[cst.Call, str] = {}  # ... in the argument named so ("#2": positional)
         self.replace: dict[cst.Call, str] = {}  # an option expression -> its replacement
+        self.widen: dict[cst.Subscript, list[str]] = {}  # Loaded[...] annotations gaining paths
         self.unique: set[cst.Attribute] = set()  # result method accesses to prefix
         self.unique_awaits: set[cst.Await] = set()  # awaited results used as they are
 
@@ -232,7 +233,8 @@ class _Plan:
         planned: list[cst.CSTNode] = [*self.add_to_options, *self.wrap_select, *self.add_get,
                                       *self.add_keyword, *self.remove, *self.remove_elements,
                                       *self.replace, *self.unique, *self.unique_awaits,
-                                      *self.add_argument, *self.add_statement, *self.new_keyword]
+                                      *self.add_argument, *self.add_statement, *self.new_keyword,
+                                      *self.widen]
         out: set[cst.CSTNode] = set()
         for node in planned:
             while node is not None and node not in out:
@@ -244,6 +246,8 @@ class _Plan:
         """Plan one patch; the reason it cannot be applied, or ""."""
         if patch.kind == patches.UNIQUE:
             return self._unique(patch)
+        if patch.kind == patches.WIDEN:
+            return self._widen(patch)
         if patch.kind in (patches.REMOVE_OPTION, patches.REPLACE_OPTION):
             return self._edit_existing(patch)
         calls = self.calls_of(patch)
@@ -393,6 +397,22 @@ class _Plan:
             node = self.parents.get(node)  # type: ignore[attr-defined]
         return node
 
+    def _widen(self, patch: Patch) -> str:
+        """The ``Loaded[Model, ...]`` annotation of parameter ``patch.arg`` of the function
+        whose ``def`` is on the patch's line gains the path (once)."""
+        for node in self.positions:  # type: ignore[attr-defined]
+            if not isinstance(node, cst.FunctionDef) \
+                    or self.positions[node.name].start.line != patch.line:  # type: ignore[index]
+                continue
+            every = (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
+            params = [p for p in every if p.name.value == patch.arg]
+            annotation = params[0].annotation.annotation if params and params[0].annotation else None
+            if not isinstance(annotation, cst.Subscript) or _subscript_name(annotation) != "Loaded":
+                return f"the parameter {patch.arg} on line {patch.line} is not annotated Loaded[...] there"
+            self.widen.setdefault(annotation, []).append(patch.option)
+            return ""
+        return f"no function defined on line {patch.line}"
+
     def _unique(self, patch: Patch) -> str:
         """``.unique()`` on the line's result: before its first result method
         (``(await s.execute(q)).scalars()``, ``result.scalars()``), else on an awaited
@@ -414,6 +434,13 @@ class _Plan:
                 self.unique_awaits.add(await_node)
                 return ""
         return f"no result of execute()/scalars() on line {patch.line}"
+
+
+def _subscript_name(node: cst.Subscript) -> str:
+    value = node.value
+    if isinstance(value, cst.Name):
+        return value.value
+    return value.attr.value if isinstance(value, cst.Attribute) else ""
 
 
 def _awaited_result(expr: cst.BaseExpression) -> bool:
@@ -551,6 +578,24 @@ class _Apply(cst.CSTTransformer):
                             _commas([cst.Arg(cst.parse_expression(t)) for t in texts]))
         return updated
 
+
+    def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
+        added = self.plan.widen.get(original)
+        if not added:
+            return updated
+        written = [e.slice.value for e in updated.slice if isinstance(e.slice, cst.Index)]
+        paths = {s.evaluated_value for s in written if isinstance(s, cst.SimpleString)}
+        quote = next((s.quote for s in written if isinstance(s, cst.SimpleString)), '"')
+        new = [p for p in dict.fromkeys(added) if p not in paths]
+        if not new:
+            return updated
+        elements = list(updated.slice)
+        elements[-1] = elements[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        elements += [cst.SubscriptElement(cst.Index(cst.SimpleString(f"{quote}{p}{quote}")),
+                                          comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                     for p in new]
+        elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(slice=elements)
 
     def leave_Arg(self, original: cst.Arg, updated: cst.Arg) -> cst.Arg:
         plan = self.plan

@@ -21,7 +21,7 @@ from mypy_eagerload.core.loadstate import (
     ref_columns,
 )
 from mypy_eagerload.core.patches import Site
-from mypy_eagerload.core.requirements import STRICT_PREFIX
+from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX
 from mypy_eagerload.hooks import flow, lifecycle
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
 from mypy_eagerload.hooks.contracts import state_of
@@ -29,7 +29,7 @@ from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSH
 from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
-from mypy_eagerload.hooks.query_sites import Route, query_site, route_of
+from mypy_eagerload.hooks.query_sites import Route, annotated_parameter, query_site, route_of
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_self
 from mypy_eagerload.hooks.types import (
@@ -177,6 +177,8 @@ def _report(ctx: AttributeContext, schema: CheckerSchema, model: str, attr: str,
             target: str, uselist: bool, route: Route | None) -> None:
     assert isinstance(ctx.context, MemberExpr)
     path, from_root, strategies, site = _origin(ctx, schema, route, [(model, attr)], model)
+    if reason.startswith(UNDECLARED_PREFIX):  # the fix widens the parameter's annotation
+        site = annotated_parameter(ctx.api, _root_name(ctx.context))
     report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
            messages.fix(path, uselist, from_root, reason, strategies, site), UNLOADED_RELATIONSHIP)
 

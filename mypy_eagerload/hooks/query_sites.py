@@ -36,10 +36,10 @@ from mypy.nodes import (
     WithStmt,
 )
 from mypy.plugin import CheckerPluginInterface
-from mypy.types import CallableType, Instance, Type, UnionType, get_proper_type
+from mypy.types import CallableType, Instance, Type, UnboundType, UnionType, get_proper_type
 
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.patches import CALL, GET, QUERY, SELECT, Site
+from mypy_eagerload.core.patches import ANNOTATION, CALL, GET, QUERY, SELECT, Site
 from mypy_eagerload.core.requirements import Missing
 from mypy_eagerload.hooks.compat import depend_on_names, enclosing_functions, expression_type
 from mypy_eagerload.hooks.schema import CheckerSchema, default_info
@@ -93,6 +93,29 @@ def _assigned_site(api: CheckerPluginInterface, schema: CheckerSchema, func: obj
     found = locator.at_call(api, value)
     layers.depend_on_evaluation(api, locator.evaluator)
     return found if isinstance(found, Site) else None
+
+
+def annotated_parameter(api: CheckerPluginInterface, variable: str) -> Site | None:
+    """The parameter ``variable`` of the function being checked (or an enclosing one), when
+    it is written ``name: Loaded[Model, ...]`` and never re-bound: the annotation a read
+    of an undeclared path widens (its callers are then told to load the path)."""
+    for func in reversed(enclosing_functions(api)):
+        names = [a.variable.name for a in func.arguments]
+        if variable not in names:
+            continue
+        unanalyzed = func.unanalyzed_type
+        declared = unanalyzed.arg_types[names.index(variable)] \
+            if isinstance(unanalyzed, CallableType) and len(unanalyzed.arg_types) == len(names) else None
+        if not isinstance(declared, UnboundType) or declared.name.rpartition(".")[2] != "Loaded" \
+                or not declared.args or not isinstance(declared.args[0], UnboundType):
+            return None
+        body = getattr(getattr(func, "body", None), "body", None) or []
+        if any(isinstance(node, AssignmentStmt) and any(isinstance(t, NameExpr) and t.name == variable
+                                                        for t in node.lvalues) for node in walk(body)):
+            return None  # re-bound: the object read may not be the parameter's
+        model = declared.args[0].name.rpartition(".")[2]
+        return Site(ANNOTATION, model, func.line, arg=variable)
+    return None
 
 
 # Result methods that hand on the rows of the result they are called on.
