@@ -81,9 +81,7 @@ def _assigned_site(api: CheckerPluginInterface, schema: CheckerSchema, func: obj
     the entity, produced the object."""
     from mypy_eagerload.hooks import layer_sites, layers
 
-    body = getattr(getattr(func, "body", None), "body", None) or []
-    bound = [node.rvalue for node in walk(body) if isinstance(node, AssignmentStmt)
-             and any(isinstance(t, NameExpr) and t.name == variable for t in node.lvalues)]
+    bound = _assignments(func, variable)
     if len(bound) != 1:
         return None
     value = bound[0].expr if isinstance(bound[0], AwaitExpr) else bound[0]
@@ -93,6 +91,19 @@ def _assigned_site(api: CheckerPluginInterface, schema: CheckerSchema, func: obj
     found = locator.at_call(api, value)
     layers.depend_on_evaluation(api, locator.evaluator)
     return found if isinstance(found, Site) else None
+
+
+def _assignments(func: object, variable: str) -> list[Expression]:
+    """What ``variable = ...`` statements in ``func`` assign to it."""
+    body = getattr(getattr(func, "body", None), "body", None) or []
+    return [node.rvalue for node in walk(body) if isinstance(node, AssignmentStmt)
+            and any(isinstance(t, NameExpr) and t.name == variable for t in node.lvalues)]
+
+
+def _select_sites(call: CallExpr) -> list[tuple[str, Site]]:
+    """``select(User, Post)``: (fullname, site) for each entity it names."""
+    entities = [a.node for a in call.args if isinstance(a, RefExpr) and isinstance(a.node, TypeInfo)]
+    return [(e.fullname, Site(SELECT, e.name, call.line, len(call.args) > 1)) for e in entities]
 
 
 def annotated_parameter(api: CheckerPluginInterface, variable: str) -> Site | None:
@@ -109,9 +120,7 @@ def annotated_parameter(api: CheckerPluginInterface, variable: str) -> Site | No
         if not isinstance(declared, UnboundType) or declared.name.rpartition(".")[2] != "Loaded" \
                 or not declared.args or not isinstance(declared.args[0], UnboundType):
             return None
-        body = getattr(getattr(func, "body", None), "body", None) or []
-        if any(isinstance(node, AssignmentStmt) and any(isinstance(t, NameExpr) and t.name == variable
-                                                        for t in node.lvalues) for node in walk(body)):
+        if _assignments(func, variable):
             return None  # re-bound: the object read may not be the parameter's
         model = declared.args[0].name.rpartition(".")[2]
         return Site(ANNOTATION, model, func.line, arg=variable)
@@ -239,9 +248,8 @@ class _Flow:
             return None
         callee = expr.callee
         if isinstance(callee, RefExpr) and callee.fullname == SELECT_FUNCTION:
-            entities = [a.node for a in expr.args if isinstance(a, RefExpr) and isinstance(a.node, TypeInfo)]
-            match = [e for e in entities if e.fullname == self.entity]
-            return [Site(SELECT, match[0].name, expr.line, len(expr.args) > 1)] if match else None
+            match = [site for fullname, site in _select_sites(expr) if fullname == self.entity]
+            return match[:1] or None
         if isinstance(callee, MemberExpr) and (callee.name in STATEMENT_REFINERS or callee.name == "options"):
             return self.statements(callee.expr)
         return None
@@ -302,9 +310,7 @@ def _sites(api: CheckerPluginInterface, schema: CheckerSchema, func: object, ent
         first = node.args[0]
         callee = node.callee
         if isinstance(callee, RefExpr) and callee.fullname == SELECT_FUNCTION:
-            entities = [a.node for a in node.args if isinstance(a, RefExpr) and isinstance(a.node, TypeInfo)]
-            many = len(node.args) > 1
-            sites.extend((e.fullname, Site(SELECT, e.name, node.line, many)) for e in entities)
+            sites.extend(_select_sites(node))
             continue
         if isinstance(first, RefExpr) and isinstance(first.node, TypeInfo):
             if isinstance(callee, MemberExpr) and callee.name == "query":  # Session.query(User)
