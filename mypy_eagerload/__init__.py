@@ -7,7 +7,7 @@ Enable it with ``plugins = ["mypy_eagerload.plugin"]``. This module stays import
 from mypy_eagerload.loaded import Loaded as Loaded
 from mypy_eagerload.reveal import reveal_loads as reveal_loads
 
-__version__ = "0.11.0"
+__version__ = "0.12.0"
 __all__ = ["Loaded", "reveal_loads"]
 
 

@@ -275,6 +275,7 @@ def test_explain_follows_calls_down_to_the_read(flow_project: Project) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.modes
 def test_annotated_project_gives_the_same_errors_in_every_mode(
         flow_project: Project, tmp_path: Path) -> None:
     """After annotate (and after a body edit and a second annotate), cold, incremental,
@@ -312,6 +313,7 @@ def test_annotated_project_gives_the_same_errors_in_every_mode(
         daemon.stop()
 
 
+@pytest.mark.modes
 def test_a_warm_annotate_gives_the_cold_answer(flow_project: Project, tmp_path: Path) -> None:
     """The second run reuses mypy's cache and the stored facts (issue 20: it was a full cold
     build each time); after edits in two modules it still says what a run without the cache

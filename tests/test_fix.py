@@ -308,6 +308,51 @@ def test_a_parameter_annotation_gains_the_path_its_function_reads() -> None:
     assert [why for _, why in skipped] == ["the parameter other on line 4 is not annotated Loaded[...] there"]
 
 
+def test_a_return_annotation_gains_the_path_a_response_model_reads() -> None:
+    site = Site(patches.ANNOTATION, "Post", 5, arg=patches.RETURN, function="post_page")
+    note = patches.widen(site, "comments")
+    assert note == "add \"comments\" to the Loaded[Post, ...] annotation of post_page's return on line 5"
+    patch = patches.parse(note)
+    assert patch == patches.Patch(patches.WIDEN, 5, "Post", "comments", patches.ANNOTATION,
+                                  arg=patches.RETURN, function="post_page")
+    src = ("@app.get('/posts', response_model=PostDetail)\n"
+           "async def post_page(post: Loaded[Post, 'author']) -> Loaded[Post, 'tags']:\n"
+           "    return post\n")
+    out = rewrite(HEADER + src, [patch]).source
+    # The return type gains it; the parameter of the same model is left as it was.
+    assert "(post: Loaded[Post, 'author']) -> Loaded[Post, 'tags', 'comments']:" in out
+    plain = rewrite(HEADER + src.replace("-> Loaded[Post, 'tags']", "-> Post"), [patch])
+    assert [why for _, why in plain.skipped] == [
+        "the return type of post_page on line 5 is not annotated Loaded[...] there"]
+
+
+def test_a_plain_parameter_is_annotated_with_every_path_its_function_reads() -> None:
+    """Strict mode: one note names all the paths (reported one read at a time, each note
+    would name one, and the next run would ask for the next)."""
+    site = Site(patches.PARAMETER, "User", 4, arg="user", needs=("posts.comments", "posts"))
+    note = patches.annotate(site, ["addresses"])
+    assert note == 'annotate the parameter user on line 4 as Loaded[User, "addresses", "posts.comments"]'
+    patch = patches.parse(note)
+    assert patch == patches.Patch(patches.ANNOTATE, 4, "User", '"addresses", "posts.comments"',
+                                  patches.PARAMETER, arg="user")
+    src = ("def render(user: User, other: User) -> str:  # kept\n"
+           "    return user.posts[0].comments\n")
+    # Two notes of one parameter (a read, a callee's requirement): one annotation with both.
+    more = replace(patch, option='"posts.author"')
+    out = rewrite(HEADER + src, [patch, more]).source
+    assert ('def render(user: Loaded[User, "addresses", "posts.author", "posts.comments"], other: User) '
+            "-> str:  # kept") in out
+    assert "from mypy_eagerload import Loaded\n" in out
+    skipped = rewrite(out, [replace(patch, line=6)]).skipped  # (the import moved it down)
+    assert [why for _, why in skipped] == ["the parameter user on line 6 is not annotated User there"]
+    ret = Site(patches.PARAMETER, "User", 4, arg=patches.RETURN, function="page", needs=("posts.tags",))
+    assert patches.annotate(ret) == 'annotate the return type of page on line 4 as Loaded[User, "posts.tags"]'
+    returned = patches.parse(patches.annotate(ret))
+    assert returned is not None and (returned.arg, returned.function) == (patches.RETURN, "page")
+    out = rewrite(HEADER + "async def page(user_id: int) -> User:\n    ...\n", [returned]).source
+    assert 'async def page(user_id: int) -> Loaded[User, "posts.tags"]:' in out
+
+
 def test_missing_option_functions_are_imported() -> None:
     src = "from sqlalchemy import select\nfrom app.models import User\nstmt = select(User)\n"
     result = rewrite(src, [patches.Patch(patches.ADD_OPTION, 3, "User", "selectinload(User.posts)")])
@@ -326,27 +371,34 @@ def test_reports_pair_each_error_with_its_note() -> None:
     assert patches.parse(found.note) == expected
 
 
-def _mypy(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", "mypy.ini", *args], cwd=cwd,
+def _mypy(cwd: Path, *args: str, config: str = "mypy.ini") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", config, *args], cwd=cwd,
                           capture_output=True, text=True, check=False)
 
 
 @pytest.mark.fixcheck
-def test_fix_leaves_the_example_app_clean_and_its_demo_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config", ["mypy.ini", "mypy-strict.ini"])
+def test_fix_leaves_the_example_app_clean_and_its_demo_running(tmp_path: Path, config: str) -> None:
+    """In strict mode too: there plain ``User`` parameters and route return types are
+    annotated with every path their function (or response model) reads, in one patch."""
     app = tmp_path / "examples"
     shutil.copytree(EXAMPLES, app, ignore=shutil.ignore_patterns(".mypy_cache", "__pycache__", "*.db"))
-    before = _mypy(app, "blog").stdout
-    fix = [sys.executable, "-m", "mypy_eagerload", "fix", "--config-file", "mypy.ini", "blog"]
+    before = _mypy(app, "blog", config=config).stdout
+    fix = [sys.executable, "-m", "mypy_eagerload", "fix", "--config-file", config, "blog"]
     proc = subprocess.run(fix, cwd=app, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    after = _mypy(app, "blog").stdout
-    # What is left is advice: a route's return annotation to widen (a parameter's is widened,
-    # and its caller's query then told to load the path).
-    left = [line for line in after.splitlines() if ": error:" in line]
-    assert len(left) < len([line for line in before.splitlines() if ": error:" in line])
-    assert len(left) == 1 and 'route "post_page"' in left[0], after
+    assert before.count(": error:") >= 10
+    after = _mypy(app, "blog", config=config).stdout
+    assert ": error:" not in after, after
+    # Annotations were widened where the reads were past them: a parameter's (its caller's
+    # query then told to load the path, in the next round) and a route's return type.
     views = (app / "blog" / "views.py").read_text()
     assert 'def render_post(post: Loaded[Post, "author", "comments"])' in views
+    api = (app / "blog" / "api.py").read_text()
+    assert 'def post_page(post_id: int, session: Session) -> Loaded[Post, "tags", "comments"]:' in api
+    if config == "mypy-strict.ini":
+        assert 'def post_count(user: Loaded[User, "posts"]) -> int:' in views
+        assert 'def author_page(user_id: int, session: Session) -> Loaded[User, "posts.tags"]:' in api
     again = subprocess.run(fix, cwd=app, capture_output=True, text=True, check=False)
     assert "applied 0 fix(es)" in again.stderr  # idempotent
     demo = subprocess.run([sys.executable, "-m", "blog.demo"], cwd=app, capture_output=True, text=True,

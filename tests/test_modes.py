@@ -96,6 +96,7 @@ if scenarios.module_summaries():
 
 
 @pytest.mark.slow
+@pytest.mark.modes
 def test_every_mode_agrees(tmp_path: Path) -> None:
     # mypy 2.x: binary cache by default, JSON with --no-fixed-format-cache, workers with
     # --num-workers. mypy 1.19: JSON by default, binary with --fixed-format-cache, no workers.
@@ -158,6 +159,7 @@ SETTINGS = [
 
 
 @pytest.mark.slow
+@pytest.mark.modes
 def test_dmypy_run_follows_settings_changes(tmp_path: Path) -> None:
     from tests.test_config import MODULE, SYNC_MODULE
 

@@ -60,11 +60,11 @@ from mypy_eagerload.annotate.infer import Call, Function, Param, Read
 from mypy_eagerload.core.schema import Model, relationship_prefix
 from mypy_eagerload.hooks.contracts import CONTAINERS
 from mypy_eagerload.hooks.loaded_annotation import requirement_of
-from mypy_eagerload.hooks.members import requirement
 from mypy_eagerload.hooks.models import metadata
+from mypy_eagerload.hooks.parameter_reads import Reader
 from mypy_eagerload.hooks.schema import CheckerSchema
 from mypy_eagerload.hooks.serializers import class_object_type, validation_reads
-from mypy_eagerload.hooks.syntax import alias_env, attribute_chain, awaited_attrs, walk_nodes, written
+from mypy_eagerload.hooks.syntax import attribute_chain, walk_nodes
 from mypy_eagerload.names import SCHEMA_VALIDATORS
 
 PLUGIN = "mypy_eagerload.plugin"
@@ -241,12 +241,11 @@ def _function(func: FuncDef, is_method: bool, tree: MypyFile, result: BuildResul
         return fn
     nodes = list(walk_nodes(func))
     _mark_rebound(fn, nodes)
-    env = alias_env(nodes, list(fn.params))
-    skip = written(nodes)
-    awaited = awaited_attrs(nodes)
+    reader = Reader(schema, nodes, {name: p.model for name, p in fn.params.items() if p.rewritable})
+    env = reader.env
     for node in nodes:
-        if isinstance(node, MemberExpr) and id(node) not in skip:
-            _record_read(fn, node, env, awaited, schema)
+        if isinstance(node, MemberExpr):
+            fn.reads.extend(reader.read(node))
         elif isinstance(node, CallExpr):
             _record_call(fn, node, env, result, schema)
             _record_validation(fn, node, env, result, schema)
@@ -297,30 +296,6 @@ def _mark_rebound(fn: Function, nodes: list[Node]) -> None:
             if isinstance(target, NameExpr) and target.name in fn.params:
                 param = fn.params[target.name]
                 param.rewritable, param.why_not = False, f"assigned on line {node.line}"
-
-
-def _record_read(fn: Function, node: MemberExpr, env: dict[str, tuple[str, tuple[str, ...]]],
-                 awaited: set[str], schema: CheckerSchema) -> None:
-    found = attribute_chain(node, env)
-    if found is None or not found[1] or found[0] not in fn.params:
-        return
-    root, names = found
-    param = fn.params[root]
-    if not param.rewritable or names[0] in awaited or names[0] == "awaitable_attrs":
-        return
-    model = schema.model(param.model)
-    if model is None:
-        return
-    path, reached, rest = relationship_prefix(schema, model, names)
-    text = ".".join((root, *names))
-    if path:
-        fn.reads.append(Read(root, path, node.line, text))
-    if reached is not None and rest:
-        after = rest[0]  # a model member, when it reads relationships (else no requirement)
-        for sub, route in requirement(schema, reached, after):
-            via = f" (through {route})" if route else ""
-            fn.reads.append(Read(root, path + sub, node.line,
-                                 f"{text}: {reached.name}.{after} reads {'.'.join(sub)}{via}"))
 
 
 def _record_call(fn: Function, call: CallExpr, env: dict[str, tuple[str, tuple[str, ...]]],

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mypy_eagerload.core import patches
+
 Path = tuple[str, ...]
 MAX_DEPTH = 5
 
@@ -120,9 +122,7 @@ def infer(functions: dict[str, Function], max_depth: int = MAX_DEPTH, trim: Trim
 
 def maximal(paths: list[Path] | set[Path]) -> list[str]:
     """The dotted paths no other path extends (a path implies its prefixes)."""
-    unique = set(paths)
-    return sorted(".".join(p) for p in unique
-                  if p and not any(len(o) > len(p) and o[:len(p)] == p for o in unique))
+    return patches.maximal(".".join(p) for p in paths if p)
 
 
 def explain(functions: dict[str, Function], result: Requirements, fullname: str) -> list[str]:

@@ -84,6 +84,10 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
         return f'add "{dotted}" to the Loaded[{root}, ...] annotation'
     if reason.startswith(STRICT_PREFIX):
         owner, dotted = _short(path[0][0]), ".".join(r for _, r in path)
+        if site is not None and site.kind == patches.PARAMETER:
+            # The object is the parameter, or reached from it (a loop over its collection):
+            # then the function's reads from the parameter (``needs``) include this one.
+            return patches.annotate(site, [dotted] if site.entity == owner else [])
         return (f'annotate where this {owner} comes from as Loaded[{owner}, "{dotted}"], or read it '
                 "from the query that loads it")
     loader = "selectinload" if uselist else "joinedload"
@@ -211,7 +215,7 @@ def requirement_unmet(where: str, annotation: str, miss: Missing) -> str:
 
 def requirement_fix(miss: Missing, site: Site | None = None) -> str:
     if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
-        return fix(list(miss.hops), miss.uselist, True, miss.reason)
+        return fix(list(miss.hops), miss.uselist, True, miss.reason, site=site)
     return fix(list(miss.hops), miss.uselist, True, strategies=list(miss.strategies), site=site)
 
 

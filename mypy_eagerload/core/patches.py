@@ -21,7 +21,10 @@ argument of the call that produced it or a query in a function it calls
   USER_OPTIONS (app.options)`` (a module-level option tuple)
 * ``call .unique() on the result on line 12``
 * ``add "comments" to the Loaded[Post, ...] annotation of post on line 17`` (a parameter of
-  the function on that line; its callers are then told to load it)
+  the function on that line; its callers are then told to load it), and ``... annotation of
+  post_page's return on line 76`` (a route's return type its response model reads past)
+* ``annotate the parameter order on line 17 as Loaded[Order, "customer", "items.price"]``
+  (strict mode, a parameter of the plain model: every path its function reads from it)
 * several of these joined by ``"; "``, when the object may come from several queries
 
 A place in another function is named by the function's qualified name and module, not by a
@@ -34,6 +37,7 @@ None and ``fix`` lists it as skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 ADD_OPTION = "add-option"
@@ -41,6 +45,7 @@ REPLACE_OPTION = "replace-option"
 REMOVE_OPTION = "remove-option"
 UNIQUE = "unique"
 WIDEN = "widen-annotation"  # a path added to a parameter's Loaded[...] annotation
+ANNOTATE = "annotate"  # a plain ``order: Order`` parameter becomes Loaded[Order, <paths>]
 
 SELECT = "select"
 GET = "get"
@@ -49,6 +54,8 @@ CALL = "call"  # a call with options=, e.g. a repository's get_by_id(..., option
 BUILT = "built"  # a function that returns the options (or a statement it gives them)
 CONSTANT = "constant"  # a module-level option tuple
 ANNOTATION = "annotation"  # a parameter's Loaded[Model, ...] annotation (entity: the model)
+RETURN = "return"  # an ANNOTATION's ``arg`` when it is the return type of ``function``
+PARAMETER = "parameter"  # a parameter annotated with the plain model (strict mode): ``arg``
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,8 @@ class Site:
     # The other queries the object may come from (``a if flag else b``): an option to add
     # goes to each; an option to replace or remove is not named (each has its own).
     also: tuple[Site, ...] = ()
+    # PARAMETER: the relationship paths the function reads from it (dotted, maximal).
+    needs: tuple[str, ...] = ()
 
 
 def written_in(site: Site, option: str) -> Site | None:
@@ -190,12 +199,39 @@ def remove_option(site: Site, option: str) -> str:
 
 
 def widen(site: Site, dotted: str) -> str:
-    """``site``: an ANNOTATION (the parameter in ``arg``, the ``def`` on ``line``)."""
-    return f'add "{dotted}" to the Loaded[{site.entity}, ...] annotation of {site.arg} on line {site.line}'
+    """``site``: an ANNOTATION (the parameter in ``arg``, or RETURN and the function's name in
+    ``function``; the ``def`` on ``line``)."""
+    of = f"{site.function}'s return" if site.arg == RETURN else site.arg
+    return f'add "{dotted}" to the Loaded[{site.entity}, ...] annotation of {of} on line {site.line}'
 
 
 _WIDEN = re.compile(r'add "(?P<path>[\w.]+)" to the Loaded\[(?P<model>\w+), \.\.\.\] annotation of '
-                    r"(?P<param>\w+) on line (?P<line>\d+)$")
+                    r"(?:(?P<function>\w+)'s return|(?P<param>\w+)) on line (?P<line>\d+)$")
+
+
+def annotate(site: Site, also: Iterable[str] = ()) -> str:
+    """``site``: a PARAMETER; the annotation lists what its function reads from it (``needs``)
+    and what ``also`` adds (a path a callee or a serializer requires of it)."""
+    paths = maximal(set(site.needs) | set(also))
+    listed = ", ".join(f'"{p}"' for p in paths)
+    what = f"the return type of {site.function}" if site.arg == RETURN else f"the parameter {site.arg}"
+    return f"annotate {what} on line {site.line} as Loaded[{site.entity}, {listed}]"
+
+
+_ANNOTATE = re.compile(r"annotate (?:the return type of (?P<function>\w+)|the parameter (?P<param>\w+)) "
+                       r"on line (?P<line>\d+) as "
+                       r'Loaded\[(?P<model>\w+), (?P<paths>"[\w.]+"(?:, "[\w.]+")*)\]$')
+
+
+def maximal(paths: Iterable[str]) -> list[str]:
+    """The dotted paths no other extends (a path implies its prefixes), sorted."""
+    unique = set(paths)
+    return sorted(p for p in unique if not any(o.startswith(p + ".") for o in unique))
+
+
+def annotated_paths(patch: Patch) -> list[str]:
+    """The paths an ANNOTATE patch's annotation lists."""
+    return re.findall(r'"([\w.]+)"', patch.option)
 
 
 def unique(line: int) -> str:
@@ -269,7 +305,12 @@ def _parse(note: str) -> Patch | None:
     found = _UNIQUE.match(note)
     if found:
         return Patch(UNIQUE, int(found["line"]))
+    found = _ANNOTATE.match(note)
+    if found:
+        return Patch(ANNOTATE, int(found["line"]), found["model"], found["paths"], PARAMETER,
+                     arg=found["param"] or RETURN, function=found["function"] or "")
     found = _WIDEN.match(note)
     if found:
-        return Patch(WIDEN, int(found["line"]), found["model"], found["path"], ANNOTATION, arg=found["param"])
+        return Patch(WIDEN, int(found["line"]), found["model"], found["path"], ANNOTATION,
+                     arg=found["param"] or RETURN, function=found["function"] or "")
     return None

@@ -41,6 +41,7 @@ OPTION_MODULE = "sqlalchemy.orm"
 # The loader-option functions a patch may name (imported from sqlalchemy.orm when missing).
 OPTION_FUNCTIONS = frozenset({"selectinload", "joinedload", "subqueryload", "immediateload",
                               "contains_eager", "defaultload", "undefer", "lazyload"})
+LOADED, LOADED_MODULE = "Loaded", "mypy_eagerload"
 _N = TypeVar("_N", bound=cst.CSTNode)
 _RESULT_SOURCES = frozenset({"execute", "scalars", "stream", "stream_scalars"})
 # Result methods that hand out rows or objects (a joined collection needs .unique() first).
@@ -82,7 +83,9 @@ def rewrite(source: str, found: Sequence[Patch]) -> Rewritten:
     edited = wrapper.module.visit(_Apply(plan))
     missing = sorted({(OPTION_MODULE, name) for name in _functions_named(result.applied) - bound}
                      | {(module, name) for p in result.applied for name, module in p.imports
-                        if name not in bound})
+                        if name not in bound}
+                     | ({(LOADED_MODULE, LOADED)} - {(LOADED_MODULE, n) for n in bound}
+                        if plan.wrap_annotation else set()))
     if missing:  # the visitor walks the whole module: only when there is an import to add
         context = CodemodContext()
         for module_name, name in missing:
@@ -204,6 +207,7 @@ class _Plan:
         self.remove_from: dict[cst.Call, str] = {}  # ... in the argument named so ("#2": positional)
         self.replace: dict[cst.Call, str] = {}  # an option expression -> its replacement
         self.widen: dict[cst.Subscript, list[str]] = {}  # Loaded[...] annotations gaining paths
+        self.wrap_annotation: dict[cst.Annotation, list[str]] = {}  # a plain Model becoming Loaded[...]
         self.unique: set[cst.Attribute] = set()  # result method accesses to prefix
         self.unique_awaits: set[cst.Await] = set()  # awaited results used as they are
 
@@ -234,7 +238,7 @@ class _Plan:
                                       *self.add_keyword, *self.remove, *self.remove_elements,
                                       *self.replace, *self.unique, *self.unique_awaits,
                                       *self.add_argument, *self.add_statement, *self.new_keyword,
-                                      *self.widen]
+                                      *self.widen, *self.wrap_annotation]
         out: set[cst.CSTNode] = set()
         for node in planned:
             while node is not None and node not in out:
@@ -248,6 +252,8 @@ class _Plan:
             return self._unique(patch)
         if patch.kind == patches.WIDEN:
             return self._widen(patch)
+        if patch.kind == patches.ANNOTATE:
+            return self._annotate(patch)
         if patch.kind in (patches.REMOVE_OPTION, patches.REPLACE_OPTION):
             return self._edit_existing(patch)
         calls = self.calls_of(patch)
@@ -397,21 +403,49 @@ class _Plan:
             node = self.parents.get(node)  # type: ignore[attr-defined]
         return node
 
-    def _widen(self, patch: Patch) -> str:
-        """The ``Loaded[Model, ...]`` annotation of parameter ``patch.arg`` of the function
-        whose ``def`` is on the patch's line gains the path (once)."""
+    def _annotation(self, patch: Patch) -> tuple[cst.Annotation | None, str] | str:
+        """The annotation (None: not annotated) of parameter ``patch.arg``, or the return
+        type, of the function whose ``def`` is on the patch's line, and how to name it; why
+        not, when there is no such parameter."""
         for node in self.positions:  # type: ignore[attr-defined]
-            if not isinstance(node, cst.FunctionDef) \
-                    or self.positions[node.name].start.line != patch.line:  # type: ignore[index]
-                continue
-            every = (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
-            params = [p for p in every if p.name.value == patch.arg]
-            annotation = params[0].annotation.annotation if params and params[0].annotation else None
-            if not isinstance(annotation, cst.Subscript) or _subscript_name(annotation) != "Loaded":
-                return f"the parameter {patch.arg} on line {patch.line} is not annotated Loaded[...] there"
-            self.widen.setdefault(annotation, []).append(patch.option)
-            return ""
+            if isinstance(node, cst.FunctionDef) \
+                    and self.positions[node.name].start.line == patch.line:  # type: ignore[index]
+                if patch.arg == patches.RETURN:
+                    return node.returns, f"the return type of {node.name.value} on line {patch.line}"
+                every = (*node.params.posonly_params, *node.params.params, *node.params.kwonly_params)
+                params = [p for p in every if p.name.value == patch.arg]
+                if not params:
+                    return f"no parameter {patch.arg} on line {patch.line}"
+                return params[0].annotation, f"the parameter {patch.arg} on line {patch.line}"
         return f"no function defined on line {patch.line}"
+
+    def _annotate(self, patch: Patch) -> str:
+        """A plain ``Model`` annotation (a parameter's, or the return type) becomes
+        ``Loaded[Model, ...]`` with the patch's paths (several patches of one: the paths of all)."""
+        found = self._annotation(patch)
+        if isinstance(found, str):
+            return found
+        annotation, what = found
+        written = annotation.annotation if annotation is not None else None
+        name = written.value if isinstance(written, cst.Name) else \
+            written.attr.value if isinstance(written, cst.Attribute) else ""
+        if annotation is None or name != patch.entity:
+            return f"{what} is not annotated {patch.entity} there"
+        self.wrap_annotation.setdefault(annotation, []).extend(patches.annotated_paths(patch))
+        return ""
+
+    def _widen(self, patch: Patch) -> str:
+        """The ``Loaded[Model, ...]`` annotation of parameter ``patch.arg`` (or the return
+        type) of the function whose ``def`` is on the patch's line gains the path (once)."""
+        found = self._annotation(patch)
+        if isinstance(found, str):
+            return found
+        written, what = found
+        annotation = written.annotation if written is not None else None
+        if not isinstance(annotation, cst.Subscript) or _subscript_name(annotation) != LOADED:
+            return f"{what} is not annotated Loaded[...] there"
+        self.widen.setdefault(annotation, []).append(patch.option)
+        return ""
 
     def _unique(self, patch: Patch) -> str:
         """``.unique()`` on the line's result: before its first result method
@@ -578,6 +612,16 @@ class _Apply(cst.CSTTransformer):
                             _commas([cst.Arg(cst.parse_expression(t)) for t in texts]))
         return updated
 
+
+    def leave_Annotation(self, original: cst.Annotation, updated: cst.Annotation) -> cst.Annotation:
+        paths = self.plan.wrap_annotation.get(original)
+        if not paths:
+            return updated
+        strings = [cst.SimpleString(f'"{p}"') for p in patches.maximal(paths)]
+        elements = [cst.SubscriptElement(cst.Index(e)) for e in (updated.annotation, *strings)]
+        elements = [e.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                    for e in elements[:-1]] + elements[-1:]
+        return updated.with_changes(annotation=cst.Subscript(cst.Name(LOADED), elements))
 
     def leave_Subscript(self, original: cst.Subscript, updated: cst.Subscript) -> cst.BaseExpression:
         added = self.plan.widen.get(original)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, NameExpr, RefExpr, TypeInfo
+from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr, TypeInfo
 from mypy.plugin import AttributeContext
 from mypy.typeops import make_simplified_union
 from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
@@ -29,7 +29,14 @@ from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSH
 from mypy_eagerload.hooks.explicit_loads import loaded_before
 from mypy_eagerload.hooks.loaded_annotation import is_new_object, mark_new, requirement_of
 from mypy_eagerload.hooks.models import metadata
-from mypy_eagerload.hooks.query_sites import Route, annotated_parameter, query_site, route_of
+from mypy_eagerload.hooks.query_sites import (
+    Route,
+    annotated_parameter,
+    plain_parameter,
+    query_site,
+    root_name,
+    route_of,
+)
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
 from mypy_eagerload.hooks.syntax import is_self
 from mypy_eagerload.hooks.types import (
@@ -178,7 +185,9 @@ def _report(ctx: AttributeContext, schema: CheckerSchema, model: str, attr: str,
     assert isinstance(ctx.context, MemberExpr)
     path, from_root, strategies, site = _origin(ctx, schema, route, [(model, attr)], model)
     if reason.startswith(UNDECLARED_PREFIX):  # the fix widens the parameter's annotation
-        site = annotated_parameter(ctx.api, _root_name(ctx.context))
+        site = annotated_parameter(ctx.api, root_name(ctx.context))
+    elif reason.startswith(STRICT_PREFIX):  # the fix annotates the parameter it came from
+        site = plain_parameter(ctx.api, schema, root_name(ctx.context))
     report(ctx.api, ctx.context, messages.unloaded(path, reason, target),
            messages.fix(path, uselist, from_root, reason, strategies, site), UNLOADED_RELATIONSHIP)
 
@@ -194,17 +203,10 @@ def _origin(ctx: AttributeContext, schema: CheckerSchema, route: Route | None, t
         assert isinstance(ctx.context, MemberExpr)
         (path, from_root), strategies = _path_to(ctx, ctx.context, tail), None
     classes = [model for model, _ in path] + [owner]
-    variable = _root_name(ctx.context) if isinstance(ctx.context, Expression) else ""
+    variable = root_name(ctx.context) if isinstance(ctx.context, Expression) else ""
     site = query_site(ctx.api, schema, path[0][0] if path else owner, classes, variable) \
         if from_root else None
     return path, from_root, strategies, site
-
-
-def _root_name(expr: Expression) -> str:
-    """The variable a read starts from (``user`` in ``user.posts[0].tags``), or ""."""
-    while isinstance(expr, (MemberExpr, IndexExpr)):
-        expr = expr.expr if isinstance(expr, MemberExpr) else expr.base
-    return expr.name if isinstance(expr, NameExpr) else ""
 
 
 def _path_to(ctx: AttributeContext, expr: Expression,

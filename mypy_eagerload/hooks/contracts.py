@@ -159,7 +159,7 @@ def check_value(api: CheckerPluginInterface, schema: CheckerSchema, settings: Se
                 continue
             for miss in requirements.missing(schema, state, req.tree):
                 proper = get_proper_type(obj)
-                fix = requirement_fix(api, schema, proper, miss) if isinstance(proper, Instance) \
+                fix = requirement_fix(api, schema, proper, miss, context) if isinstance(proper, Instance) \
                     else messages.requirement_fix(miss)
                 report(api, context, messages.requirement_unmet(where, annotation_text(req), miss),
                        fix, UNLOADED_RELATIONSHIP)

@@ -257,7 +257,7 @@ def _check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Setting
             names = tuple(rel for _, rel in miss.hops)
             route = next((r for p, r in routes.items() if p[:len(names)] == names), "")
             report(api, context, messages.member_unmet(f"{model.name}.{member}", route, miss),
-                   requirement_fix(api, schema, proper, miss), UNLOADED_RELATIONSHIP)
+                   requirement_fix(api, schema, proper, miss, context), UNLOADED_RELATIONSHIP)
         depend_on_mappings(api, schema.consulted())
         return
 

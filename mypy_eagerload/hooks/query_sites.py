@@ -22,8 +22,10 @@ from mypy.nodes import (
     AwaitExpr,
     CallExpr,
     ConditionalExpr,
+    Context,
     Expression,
     ForStmt,
+    FuncDef,
     FuncItem,
     IndexExpr,
     ListExpr,
@@ -39,11 +41,11 @@ from mypy.plugin import CheckerPluginInterface
 from mypy.types import CallableType, Instance, Type, UnboundType, UnionType, get_proper_type
 
 from mypy_eagerload.core import messages
-from mypy_eagerload.core.patches import ANNOTATION, CALL, GET, QUERY, SELECT, Site
-from mypy_eagerload.core.requirements import Missing
+from mypy_eagerload.core.patches import ANNOTATION, CALL, GET, PARAMETER, QUERY, RETURN, SELECT, Site
+from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX, Missing
 from mypy_eagerload.hooks.compat import depend_on_names, enclosing_functions, expression_type
 from mypy_eagerload.hooks.schema import CheckerSchema, default_info
-from mypy_eagerload.hooks.syntax import walk
+from mypy_eagerload.hooks.syntax import alias_env, walk
 from mypy_eagerload.hooks.types import type_to_ref
 from mypy_eagerload.names import DEPENDS, FETCH_METHODS, QUERY_FETCH, SESSION_GET, STATEMENT_REFINERS
 from mypy_eagerload.names import SELECT as SELECT_FUNCTION
@@ -106,24 +108,89 @@ def _select_sites(call: CallExpr) -> list[tuple[str, Site]]:
     return [(e.fullname, Site(SELECT, e.name, call.line, len(call.args) > 1)) for e in entities]
 
 
+def root_name(expr: Expression) -> str:
+    """The variable a read starts from (``user`` in ``user.posts[0].tags``, and in
+    ``UserOut.model_validate(user)``), or ""."""
+    if isinstance(expr, CallExpr) and len(expr.args) == 1:
+        expr = expr.args[0]  # a validation or a call of the object: what it is given
+    while isinstance(expr, (MemberExpr, IndexExpr)):
+        expr = expr.expr if isinstance(expr, MemberExpr) else expr.base
+    return expr.name if isinstance(expr, NameExpr) else ""
+
+
+def returned_annotation(func: FuncDef) -> Site | None:
+    """``func``'s return type as written (a route's): ``Loaded[Model, ...]``, which a response
+    model's read of an undeclared path widens, or a plain ``Model``, which strict mode's patch
+    annotates with what the response model reads (the caller fills in ``needs``)."""
+    unanalyzed = func.unanalyzed_type
+    declared = unanalyzed.ret_type if isinstance(unanalyzed, CallableType) else None
+    model = _loaded_model(declared)
+    if model:
+        return Site(ANNOTATION, model, func.line, arg=RETURN, function=func.name)
+    if isinstance(declared, UnboundType) and not declared.args:
+        return Site(PARAMETER, declared.name.rpartition(".")[2], func.line, arg=RETURN, function=func.name)
+    return None
+
+
+def _loaded_model(declared: object) -> str:
+    """``Model`` of an unanalyzed ``Loaded[Model, ...]``, else ""."""
+    if not isinstance(declared, UnboundType) or declared.name.rpartition(".")[2] != "Loaded" \
+            or not declared.args or not isinstance(declared.args[0], UnboundType):
+        return ""
+    return declared.args[0].name.rpartition(".")[2]
+
+
+def plain_parameter(api: CheckerPluginInterface, schema: CheckerSchema, variable: str) -> Site | None:
+    """The parameter ``variable`` is, or is reached from (``for item in order.items``), in
+    the function being checked (or an enclosing one), when it is written as a plain model
+    (``order: Order``) and never re-bound: strict mode's patch annotates it with every
+    relationship path the function reads from it."""
+    from mypy_eagerload.hooks.parameter_reads import read_paths  # it imports members, which imports us
+
+    for func in reversed(enclosing_functions(api)):
+        param, declared = _parameter_of(func, variable)
+        if not param:
+            continue
+        names = [a.variable.name for a in func.arguments]
+        signature = func.type
+        analyzed = signature.arg_types[names.index(param)] \
+            if isinstance(signature, CallableType) and len(signature.arg_types) == len(names) else None
+        model = get_proper_type(analyzed) if analyzed is not None else None
+        if not isinstance(declared, UnboundType) or declared.args or not isinstance(model, Instance) \
+                or schema.model(model.type.fullname) is None or _assignments(func, param):
+            return None
+        return Site(PARAMETER, model.type.name, func.line, arg=param,
+                    needs=read_paths(schema, func, param, model.type.fullname))
+    return None
+
+
+def _parameter_of(func: FuncItem, variable: str) -> tuple[str, object]:
+    """The parameter of ``func`` that ``variable`` is, or is reached from through loops,
+    comprehensions and aliases (``item`` in ``for item in order.items``), and its annotation
+    as written; ("", None) for none."""
+    names = [a.variable.name for a in func.arguments]
+    if variable and variable not in names:
+        variable = alias_env(list(walk(func.body.body)), names).get(variable, ("", ()))[0]
+    if variable not in names:
+        return "", None
+    unanalyzed = func.unanalyzed_type
+    declared = unanalyzed.arg_types[names.index(variable)] \
+        if isinstance(unanalyzed, CallableType) and len(unanalyzed.arg_types) == len(names) else None
+    return variable, declared
+
+
 def annotated_parameter(api: CheckerPluginInterface, variable: str) -> Site | None:
     """The parameter ``variable`` of the function being checked (or an enclosing one), when
     it is written ``name: Loaded[Model, ...]`` and never re-bound: the annotation a read
     of an undeclared path widens (its callers are then told to load the path)."""
     for func in reversed(enclosing_functions(api)):
-        names = [a.variable.name for a in func.arguments]
-        if variable not in names:
+        param, declared = _parameter_of(func, variable)
+        if not param:
             continue
-        unanalyzed = func.unanalyzed_type
-        declared = unanalyzed.arg_types[names.index(variable)] \
-            if isinstance(unanalyzed, CallableType) and len(unanalyzed.arg_types) == len(names) else None
-        if not isinstance(declared, UnboundType) or declared.name.rpartition(".")[2] != "Loaded" \
-                or not declared.args or not isinstance(declared.args[0], UnboundType):
-            return None
-        if _assignments(func, variable):
-            return None  # re-bound: the object read may not be the parameter's
-        model = declared.args[0].name.rpartition(".")[2]
-        return Site(ANNOTATION, model, func.line, arg=variable)
+        model = _loaded_model(declared)
+        if not model or _assignments(func, param):
+            return None  # not Loaded[...], or re-bound: the object read may not be the parameter's
+        return Site(ANNOTATION, model, func.line, arg=param)
     return None
 
 
@@ -397,10 +464,22 @@ def route_of(receiver: Instance) -> Route | None:
             [strategy for _, strategy in ref.route])
 
 
-def requirement_fix(api: CheckerPluginInterface, schema: CheckerSchema, obj: Instance, miss: Missing) -> str:
+def requirement_fix(api: CheckerPluginInterface, schema: CheckerSchema, obj: Instance, miss: Missing,
+                    value: Context | None = None, annotation: Site | None = None) -> str:
     """The fix note for a path a requirement (a ``Loaded[...]`` parameter, a member, a
     serializer) finds unloaded on ``obj``: from the query's root when ``obj``'s state records
-    how it was reached, else from ``obj``."""
+    how it was reached, else from ``obj``. When the object's state is a ``Loaded[...]``
+    annotation that does not list the path, the note widens ``annotation`` (a route's return
+    type), else the annotation of the parameter ``value`` (the expression read) starts from."""
+    if miss.reason.startswith(UNDECLARED_PREFIX):
+        if annotation is None and isinstance(value, Expression):
+            annotation = annotated_parameter(api, root_name(value))
+        return messages.requirement_fix(miss, annotation)
+    if miss.reason.startswith(STRICT_PREFIX):
+        if annotation is None or annotation.kind != PARAMETER:
+            annotation = plain_parameter(api, schema, root_name(value)) \
+                if isinstance(value, Expression) else None
+        return messages.requirement_fix(miss, annotation)
     route = route_of(obj)
     hops, strategies = list(miss.hops), list(miss.strategies)
     if route is not None:

@@ -43,6 +43,7 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.hooks import contracts, flow, serializers
 from mypy_eagerload.hooks.compat import current_function, expression_type, report
 from mypy_eagerload.hooks.errorcodes import UNVERIFIED_SERIALIZER
+from mypy_eagerload.hooks.query_sites import returned_annotation
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup
 
 
@@ -110,7 +111,7 @@ def _check_declared(api: CheckerPluginInterface, lookup: Lookup, settings: Setti
                'declare what it returns, e.g. -> Loaded[User, "posts"]', UNVERIFIED_SERIALIZER)
         return
     serializers.check(api, schema, settings, targets, declared, context,
-                      f'route "{func.name}" (response_model={shown})')
+                      f'route "{func.name}" (response_model={shown})', annotation=returned_annotation(func))
 
 
 def _states_written(schema: CheckerSchema, settings: Settings, typ: Type) -> bool:

@@ -18,6 +18,7 @@ error naming the field path. The FastAPI side is in ``hooks.routes``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from mypy.expandtype import expand_type_by_instance
@@ -54,6 +55,7 @@ from mypy_eagerload import names
 from mypy_eagerload.config import Settings
 from mypy_eagerload.core import messages, requirements
 from mypy_eagerload.core.loadstate import Loaded, State, resolve
+from mypy_eagerload.core.patches import PARAMETER, Site
 from mypy_eagerload.core.schema import Model
 from mypy_eagerload.core.serializers import ColumnRead, Field, Path, Shape, requirement
 from mypy_eagerload.hooks.compat import depend_on_mappings, report
@@ -345,9 +347,11 @@ def class_object_type(typ: Type) -> Instance | None:
 
 
 def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings, targets: list[Instance],
-          value: Type, context: Context, reader: str, shapes: Shapes | None = None) -> None:
+          value: Type, context: Context, reader: str, shapes: Shapes | None = None,
+          annotation: Site | None = None) -> None:
     """Report what validating ``value`` as ``targets`` (alternatives) reads and ``value``'s
-    load state does not cover."""
+    load state does not cover. ``annotation``: the ``Loaded[...]`` type ``value`` was
+    declared with, when it is not a parameter's (a route's return type)."""
     shapes = shapes or Shapes()
     built = [s for s in (shapes.of(t) for t in targets) if s is not None]
     if not built or len(built) != len(targets):
@@ -372,10 +376,12 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
             continue
         if settings.enabled("unloaded-column"):
             _check_columns(api, schema, state, _common(column_reads), context, reader)
+        if annotation is not None and annotation.kind == PARAMETER:  # a plain model: list every path
+            annotation = replace(annotation, needs=tuple(".".join(p) for p in needed if p))
         for miss in requirements.missing(schema, state, requirements.path_tree(".".join(p) for p in needed)):
             field = _field_for(needed, tuple(rel for _, rel in miss.hops), built[0].name)
             report(api, context, messages.serializer_unmet(reader, field, miss),
-                   requirement_fix(api, schema, proper, miss), UNLOADED_RELATIONSHIP)
+                   requirement_fix(api, schema, proper, miss, context, annotation), UNLOADED_RELATIONSHIP)
     depend_on_mappings(api, [*schema.consulted(), *shapes.consulted])
 
 
