@@ -193,6 +193,7 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
           f"{len(failed)} failed; {len(found) - layered} reports outside the layered scenarios, "
           f"{verified - layered_verified} of them verified; advice: {sum(advice.values())}")
     print("\n".join(failed))
+    print("\n".join(f"advice ({count}): {key}" for key, count in sorted(advice.items())))
     assert broken == [], f"probes that worked and fail after the patches: {broken}"
     # A patch note must be right: its line works afterwards. The few that are not are reads
     # that go on past the patched hop into what the plugin cannot tell (an object reached

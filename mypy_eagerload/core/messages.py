@@ -84,7 +84,7 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
         return f'add "{dotted}" to the Loaded[{root}, ...] annotation'
     if reason.startswith(STRICT_PREFIX):
         owner, dotted = _short(path[0][0]), ".".join(r for _, r in path)
-        if site is not None and site.kind == patches.PARAMETER:
+        if site is not None and site.kind == patches.PARAMETER and (site.entity == owner or site.needs):
             # The object is the parameter, or reached from it (a loop over its collection):
             # then the function's reads from the parameter (``needs``) include this one.
             return patches.annotate(site, [dotted] if site.entity == owner else [])
@@ -226,10 +226,11 @@ def member_unmet(member: str, route: str, miss: Missing) -> str:
     return _reads_unmet(f'"{member}" reads "{shown}"{via}', miss)
 
 
-def serializer_unmet(reader: str, field: str, miss: Missing) -> str:
+def serializer_unmet(reader: str, field: str, miss: Missing, qualified: bool = False) -> str:
     """``"UserOut.model_validate" reads "UserOut.posts[].comments" ("User.posts -> ..."), ...``;
-    ``reader`` is shown as given (quoted by the caller)."""
-    shown = " -> ".join(f"{_short(m)}.{r}" for m, r in miss.hops)
+    ``reader`` is shown as given (quoted by the caller). ``qualified``: the models are shown
+    with their modules (a schema has the name of a model: the caller qualifies the schema)."""
+    shown = " -> ".join(f"{m if qualified else _short(m)}.{r}" for m, r in miss.hops)
     return _reads_unmet(f'{reader} reads "{field}" ("{shown}")', miss)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, RefExpr, TypeInfo
+from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, NameExpr, RefExpr, TypeInfo, Var
 from mypy.plugin import AttributeContext
 from mypy.typeops import make_simplified_union
 from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
@@ -23,7 +23,7 @@ from mypy_eagerload.core.loadstate import (
 from mypy_eagerload.core.patches import Site
 from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX
 from mypy_eagerload.hooks import flow, lifecycle
-from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
+from mypy_eagerload.hooks.compat import depend_on_mappings, enclosing_functions, expression_type, report
 from mypy_eagerload.hooks.contracts import state_of
 from mypy_eagerload.hooks.errorcodes import UNLOADED_COLUMN, UNLOADED_RELATIONSHIP
 from mypy_eagerload.hooks.explicit_loads import loaded_before
@@ -38,7 +38,7 @@ from mypy_eagerload.hooks.query_sites import (
     route_of,
 )
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
-from mypy_eagerload.hooks.syntax import is_self
+from mypy_eagerload.hooks.syntax import binds, is_self
 from mypy_eagerload.hooks.types import (
     default_to_type,
     merge_states,
@@ -119,10 +119,29 @@ def _receiver_slot(ctx: AttributeContext, schema: CheckerSchema, settings: Setti
         if isinstance(ctx.context, MemberExpr) and is_self(ctx.context.expr) \
                 and requirement_of(receiver) is None:
             return None
-        state, known = state_of(schema, settings, receiver)
+        state, known = state_of(schema, settings, _declared_parameter(ctx, receiver) or receiver)
         if not known:
             return None
     return None if state is None else _typed(ctx, schema, model, state.slot(attr))
+
+
+def _declared_parameter(ctx: AttributeContext, receiver: Instance) -> Instance | None:
+    """The ``Loaded[...]`` type of the parameter the receiver is, when mypy narrowed it to a
+    plain subclass (a ``TypeGuard[ProductCheckout]`` on ``checkout: Loaded[Checkout, ...]``
+    replaces the type): the object is still the argument, loaded as declared, if the
+    function never binds the name again."""
+    expr = ctx.context.expr if isinstance(ctx.context, MemberExpr) else None
+    var = expr.node if isinstance(expr, NameExpr) else None
+    if not isinstance(var, Var) or var.type is None:
+        return None
+    declared = get_proper_type(var.type)
+    if not isinstance(declared, Instance) or requirement_of(declared) is None \
+            or declared.type is receiver.type or not receiver.type.has_base(declared.type.fullname):
+        return None
+    for func in enclosing_functions(ctx.api):
+        if any(argument.variable is var for argument in func.arguments):
+            return None if binds(func, var.name) else declared
+    return None
 
 
 def _typed(ctx: AttributeContext, schema: CheckerSchema, model: TypeInfo,

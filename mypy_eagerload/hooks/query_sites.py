@@ -72,8 +72,11 @@ def query_site(api: CheckerPluginInterface, schema: CheckerSchema, entity: str,
     if site is None:
         return None
     classes = [entity, *classes]
-    return replace(_with_imports(api, schema, site, classes),
-                   also=tuple(_with_imports(api, schema, other, classes) for other in site.also))
+    placed = [_with_imports(api, schema, one, classes) for one in (site, *site.also)]
+    if None in placed:
+        return None  # a class the option names is another thing there: no patch can name it
+    first, *others = [one for one in placed if one is not None]
+    return replace(first, also=tuple(others))
 
 
 def _assigned_site(api: CheckerPluginInterface, schema: CheckerSchema, func: object, variable: str
@@ -335,23 +338,31 @@ class _Flow:
         return out
 
 
-def _with_imports(api: CheckerPluginInterface, schema: CheckerSchema, site: Site, classes: list[str]) -> Site:
+def _with_imports(api: CheckerPluginInterface, schema: CheckerSchema, site: Site, classes: list[str]
+                  ) -> Site | None:
     """``site`` with the classes its module does not bind (a service module that imports
     ``Order`` but not ``Item``, a handler that imports no model at all). Nested and local
-    classes are left out (no import reaches them): a patch naming one is skipped by ``fix``."""
+    classes are left out (no import reaches them): a patch naming one is skipped by ``fix``.
+    None when the module binds a class's name to something else (a pydantic schema named
+    like the model, the model imported as ``models.Seat``): the option written by name
+    would not be the model's."""
     modules = getattr(api, "modules", None) or {}
     tree = modules.get(site.module) if site.module else getattr(api, "tree", None)
     if tree is None:
         return site
     needed: list[tuple[str, str]] = []
-    for fullname in dict.fromkeys(classes):
-        info = schema.info(fullname)
-        if info is None or info.fullname != f"{info.module_name}.{info.name}":
-            continue
-        if info.name not in tree.names and (info.name, info.module_name) not in needed:
+    infos = [info for info in (schema.info(name) for name in dict.fromkeys(classes))
+             if info is not None and info.fullname == f"{info.module_name}.{info.name}"]
+    # The note changes when the module comes to bind them, or to bind them to something
+    # else (dmypy re-checks on these).
+    depend_on_names(api, [f"{tree.fullname}.{info.name}" for info in infos])
+    for info in infos:
+        bound = tree.names.get(info.name)
+        node = bound.node if bound is not None else None
+        if node is not None and getattr(node, "fullname", "") != info.fullname:
+            return None
+        if bound is None and (info.name, info.module_name) not in needed:
             needed.append((info.name, info.module_name))
-    # The note changes when the module comes to bind them (dmypy re-checks on these).
-    depend_on_names(api, [f"{tree.fullname}.{name}" for name, _ in needed])
     return replace(site, imports=tuple(needed))
 
 

@@ -380,7 +380,9 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
             annotation = replace(annotation, needs=tuple(".".join(p) for p in needed if p))
         for miss in requirements.missing(schema, state, requirements.path_tree(".".join(p) for p in needed)):
             field = _field_for(needed, tuple(rel for _, rel in miss.hops), built[0].name)
-            report(api, context, messages.serializer_unmet(reader, field, miss),
+            said = _qualified(targets, reader, field, miss)
+            shown_reader, shown_field = said or (reader, field)
+            report(api, context, messages.serializer_unmet(shown_reader, shown_field, miss, said is not None),
                    requirement_fix(api, schema, proper, miss, context, annotation), UNLOADED_RELATIONSHIP)
     depend_on_mappings(api, [*schema.consulted(), *shapes.consulted])
 
@@ -403,6 +405,19 @@ def _check_columns(api: CheckerPluginInterface, schema: CheckerSchema, state: St
         message = messages.unloaded_column_at(hops, column, reason, current.model)
         report(api, context, f'{reader} reads "{field}": {message}',
                messages.column_fix(hops, column, reason, current.model, True), UNLOADED_COLUMN)
+
+
+def _qualified(targets: list[Instance], reader: str, field: str, miss: requirements.Missing
+               ) -> tuple[str, str] | None:
+    """``reader`` and ``field`` with the schema's module when a schema has the name of a model
+    on the missing path (``CustomerSeat`` the pydantic schema and ``CustomerSeat`` the model:
+    the message must say which is which; the models are then qualified too); else None."""
+    models = {m.rpartition(".")[2] for m, _ in miss.hops}
+    clashing = [t.type for t in targets if t.type.name in models]
+    for info in clashing:
+        reader = reader.replace(f'"{info.name}.', f'"{info.fullname}.', 1)
+        field = info.fullname + field[len(info.name):] if field.startswith(info.name) else field
+    return (reader, field) if clashing else None
 
 
 def _field_for(needed: dict[Path, str], hops: Path, default: str) -> str:

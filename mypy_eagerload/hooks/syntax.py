@@ -149,6 +149,12 @@ def alias_env(nodes: list[Node], roots: Iterable[str]) -> dict[str, Chain]:
     return env
 
 
+def binds(func: FuncItem, name: str) -> bool:
+    """Whether ``func``'s body binds ``name`` anywhere (assignment, loop, ``with``, walrus,
+    ``except ... as``): a parameter that does is not the argument everywhere."""
+    return any(bound == name for node in walk_nodes(func) for bound, _ in _bindings(node))
+
+
 def _bindings(node: object) -> list[tuple[str, Expression | None]]:
     """The names ``node`` binds, each with the expression it binds it to (None: a value the
     chain rules cannot follow, such as one item of a tuple, a ``with`` target, an exception)."""
