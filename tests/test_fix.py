@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mypy_eagerload.core import patches
+from mypy_eagerload.core import messages, patches
+from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.patches import Site
 from mypy_eagerload.fix.rewrite import rewrite
 from mypy_eagerload.fix.run import reports
@@ -351,6 +352,38 @@ def test_a_plain_parameter_is_annotated_with_every_path_its_function_reads() -> 
     assert returned is not None and (returned.arg, returned.function) == (patches.RETURN, "page")
     out = rewrite(HEADER + "async def page(user_id: int) -> User:\n    ...\n", [returned]).source
     assert 'async def page(user_id: int) -> Loaded[User, "posts.tags"]:' in out
+
+
+def test_levels_of_a_tree_are_loaded_with_recursion_depth() -> None:
+    """A recursive schema (every level) or a read N levels down: one option with
+    recursion_depth, not one level per run; levels a recursion loads: its depth is raised."""
+    site = Site(patches.SELECT, "Node", 3)
+    children = ("app.Node", "children")
+    def fix(path: list[tuple[str, str]], reason: str = "", strategies: list[str] | None = None,
+            deeper: int = 0) -> str:
+        return messages.fix(path, True, True, reason, strategies or [], site, deeper)
+    assert fix([children], deeper=-1) == \
+        "add .options(selectinload(Node.children, recursion_depth=-1)) to select(Node) on line 3"
+    assert fix([children], deeper=2) == \
+        "add .options(selectinload(Node.children, recursion_depth=2)) to select(Node) on line 3"
+    assert fix([children]) == "add .options(selectinload(Node.children)) to select(Node) on line 3"
+    # The query's own lazyload() left it unloaded: replaced, as any option (a second
+    # strategy for the path would conflict).
+    assert fix([children], "lazyload()", deeper=-1).startswith("replace lazyload(Node.children) with ")
+    # Levels loaded by an option already: one more level, chained (not a second strategy).
+    assert fix([children, children], strategies=["selectin"], deeper=-1) == \
+        "add .options(selectinload(Node.children).selectinload(Node.children)) to select(Node) on line 3"
+    mark = f"selectin{opt.RECURSIVE_MARK}1"
+    assert fix([children] * 3, strategies=[mark, mark]) == (
+        "replace selectinload(Node.children, recursion_depth=1) with "
+        "selectinload(Node.children, recursion_depth=2) in select(Node) on line 3")
+    assert "does not follow options below" in fix([children, children, ("app.Node", "parent")],
+                                                   strategies=[mark, mark])
+    patch = patches.parse(fix([children] * 3, strategies=[mark, mark]))
+    assert patch is not None
+    src = "stmt = select(Node).options(selectinload(Node.children, recursion_depth=1))\n"
+    out = rewrite("from app.models import Node\n" + src, [replace(patch, line=2)]).source
+    assert out.endswith("select(Node).options(selectinload(Node.children, recursion_depth=2))\n")
 
 
 def test_missing_option_functions_are_imported() -> None:

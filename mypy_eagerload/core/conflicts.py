@@ -4,6 +4,8 @@ Measured (SQLAlchemy 2.0 and 2.1): any two different relationship strategies for
 path conflict (``raiseload`` and ``raiseload(sql_only=True)`` too); ``defaultload`` and
 wildcards never do; for columns, deferring and undeferring the same column conflict
 (``load_only(x)`` undefers ``x``), as do ``defer(x)`` and ``defer(x, raiseload=True)``.
+``selectinload(x, recursion_depth=N)`` conflicts with ``selectinload(x)`` and with another
+depth, not with itself.
 """
 
 from __future__ import annotations
@@ -32,7 +34,18 @@ def find_conflicts(chains: Iterable[opt.Chain]) -> list[Conflict]:
     found: list[Conflict] = []
     for chain in chains:
         key: Key = ()
-        for step in chain:
+        # A recursion's first level is its own setting: SQLAlchemy raises for the same
+        # loader without it, or with another depth (measured).
+        recursion = chain[-1].attr if chain and chain[-1].strategy == opt.RECURSION else None
+        first_level = chain.index(chain[-2]) if recursion is not None and len(chain) > 1 else -1
+        for index, step in enumerate(chain):
+            if step.strategy == opt.RECURSION:
+                break
+            if index == first_level:
+                key = key + ((step.entity or "", step.attr),)
+                name = _OPTION_NAMES.get(step.strategy, step.strategy).removesuffix("()")
+                _record(seen, found, key, f"{name}(recursion_depth={recursion})")
+                continue
             if step.strategy == opt.ROOT or step.attr == opt.WILDCARD:
                 continue
             if opt.is_column_step(step):

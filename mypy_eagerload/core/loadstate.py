@@ -187,6 +187,7 @@ class _Node:
     # reaches every level of the tree, not just the root's (only set on the root node).
     propagating: str | None = None
     propagating_columns: list[tuple[str, str]] = field(default_factory=list)  # the same, for columns
+    recursion: str = ""  # a level of ``selectinload(..., recursion_depth=N)``: N
 
 
 def _chain_applies(chain: opt.Chain, root: Model) -> bool:
@@ -203,6 +204,7 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
         if not _chain_applies(chain, root):
             continue
         node = top
+        recursive = chain[-2] if len(chain) > 1 and chain[-1].strategy == opt.RECURSION else None
         if _is_unbound_wildcard(chain):
             top.propagating = chain[0].strategy
         if _is_unbound_column_wildcard(chain):
@@ -210,6 +212,8 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
         for step in chain:
             if step.strategy == opt.ROOT:
                 continue
+            if step.strategy == opt.RECURSION:
+                break  # the end of a recursion's levels
             if opt.is_column_step(step):
                 node.columns.append((step.strategy, step.attr))  # the path does not advance
                 continue
@@ -220,6 +224,8 @@ def build_trie(chains: Iterable[opt.Chain], root: Model) -> _Node:
             node = node.children.setdefault(step.attr, _Node())
             if step.strategy != opt.DEFAULT:
                 node.strategy = step.strategy
+            if step == recursive:
+                node.recursion = chain[-1].attr
     return top
 
 
@@ -254,7 +260,10 @@ class _Path:
 
     def hop(self, rel: Relationship, node: _Node | None) -> Route:
         """The route one relationship further, with the strategy an option gave it."""
-        return self.route + ((rel.name, (node.strategy or "") if node is not None else ""),)
+        if node is None:
+            return self.route + ((rel.name, ""),)
+        mark = opt.RECURSIVE_MARK + node.recursion if node.recursion else ""
+        return self.route + ((rel.name, (node.strategy or "") + mark),)
 
 
 def _in_path(schema: Schema, entities: tuple[str, ...], target: str) -> bool:

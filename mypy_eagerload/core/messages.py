@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mypy_eagerload.core import patches
 from mypy_eagerload.core.loadstate import CYCLE_PREFIX, OPTION_REASONS, SYNC_STRICT_PREFIX, WITH_SUBOPTIONS
-from mypy_eagerload.core.options import LOADING, OPTION_STRATEGIES
+from mypy_eagerload.core.options import LOADING, OPTION_STRATEGIES, RECURSIVE_MARK
 from mypy_eagerload.core.patches import Site
 from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX, Missing
 
@@ -73,10 +73,12 @@ def unloaded(path: list[tuple[str, str]], reason: str, target: str) -> str:
 
 
 def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str = "",
-        strategies: list[str] | None = None, site: Site | None = None) -> str:
+        strategies: list[str] | None = None, site: Site | None = None, deeper: int = 0) -> str:
     """``strategies``: how each hop before the last was loaded (an option's strategy, ""
     for a default), when the state recorded it; ``site``: the query, when the function that
-    reads shows which it is (the note is then a patch, ``core.patches``)."""
+    reads shows which it is (the note is then a patch, ``core.patches``); ``deeper``: the
+    levels of the last hop's self-referential relationship read below it (-1: a recursive
+    schema, every level)."""
     if reason.startswith(UNDECLARED_PREFIX):
         root, dotted = _undeclared(reason)
         if site is not None and site.kind == patches.ANNOTATION and site.entity == root:
@@ -90,6 +92,12 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
             return patches.annotate(site, [dotted] if site.entity == owner else [])
         return (f'annotate where this {owner} comes from as Loaded[{owner}, "{dotted}"], or read it '
                 "from the query that loads it")
+    raise_depth = _deeper_recursion(path, strategies, site if from_root else None)
+    if raise_depth:
+        return raise_depth
+    recursion = _recursion(path, strategies, deeper, reason, site) if from_root else ""
+    if recursion:
+        return recursion
     loader = "selectinload" if uselist else "joinedload"
     # The hops before the last are loaded already (else they would be reported first), by
     # an option or a default: the same option function for an option's hop (SQLAlchemy
@@ -120,6 +128,51 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
         return f"add .options({chain}) to the query that produced this {_short(path[0][0])}"
     return (f"load it in the query that produced this {_short(last_model)}, e.g. by chaining "
             f".{parts[-1]} onto the option that loads it")
+
+
+def _recursion(path: list[tuple[str, str]], strategies: list[str] | None, deeper: int, reason: str,
+               site: Site | None) -> str:
+    """The note loading a self-referential relationship's levels at once with
+    ``recursion_depth``, or "" (then the chain form, one level per note): when the path's
+    last hop is the first level of that relationship read and ``deeper`` more levels are
+    read below it (-1: a recursive schema, every level). Not where the query's own option
+    left the level unloaded (that option is replaced by the usual note), nor where earlier
+    levels are loaded already (an option there may be one of several on the same path, and
+    a second strategy for a path conflicts: measured)."""
+    model, rel = path[-1]
+    if deeper == 0 or (len(path) > 1 and path[-2] == (model, rel)):
+        return ""
+    if _OPTION_TEXT.get(reason.removeprefix(SYNC_STRICT_PREFIX).removesuffix(WITH_SUBOPTIONS)):
+        return ""
+    prefix = [f"{_loader(strategies[i] if strategies else '')}({_short(m)}.{r})"
+              for i, (m, r) in enumerate(path[:-1])]
+    option = ".".join([*prefix, f"selectinload({_short(model)}.{rel}, recursion_depth={deeper})"])
+    return patches.add_option(site, option) if site is not None else \
+        f"add .options({option}) to the query that produced this {_short(path[0][0])}"
+
+
+_BELOW_RECURSION = " (the plugin does not follow options below the levels of a recursion_depth= option)"
+
+
+def _deeper_recursion(path: list[tuple[str, str]], strategies: list[str] | None, site: Site | None) -> str:
+    """The note for a read below the levels a ``recursion_depth`` option loads (raise its
+    depth, where it is written), or ""."""
+    levels = [i for i, s in enumerate(strategies or []) if RECURSIVE_MARK in s]
+    if not levels or strategies is None:
+        return ""
+    first = levels[0]
+    model, rel = path[first]
+    how, _, depth = strategies[first].partition(RECURSIVE_MARK)
+    if any(hop != (model, rel) for hop in path[first:]):
+        return f"load {_short(path[-1][0])}.{path[-1][1]} in the query that produced this " \
+               f"{_short(path[0][0])}" + _BELOW_RECURSION
+    prefix = [f"{_loader(strategies[i])}({_short(m)}.{r})" for i, (m, r) in enumerate(path[:first])]
+    old, new = (".".join([*prefix, f"{_loader(how)}({_short(model)}.{rel}, recursion_depth={d})"])
+                for d in (depth, len(path) - first - 1))
+    holder = patches.written_in(site, old) if site is not None else None
+    if holder is not None:
+        return patches.replace_option(holder, old, new)
+    return f"replace {old} with {new} in the query that produced this {_short(path[0][0])}"
 
 
 _COLUMN_WHY = {
@@ -160,6 +213,8 @@ def column_fix(path: list[tuple[str, str]], column: str, reason: str, owner: str
         if holder is not None and holder.kind not in (patches.BUILT, patches.CONSTANT):
             return patches.remove_option(holder, written)
         return f"remove {written} from the query"
+    if any(RECURSIVE_MARK in s for s in strategies or []):
+        return f"undefer it in the query that produced this {_short(owner)}" + _BELOW_RECURSION
     option = "".join(f"{_loader(strategies[i] if strategies else '')}({_short(m)}.{r})."
                      for i, (m, r) in enumerate(path)) + f"undefer({attr})"
     if from_root and site is not None:
@@ -213,10 +268,11 @@ def requirement_unmet(where: str, annotation: str, miss: Missing) -> str:
     return f"{lead}, but the query that produced it did not load it ({why(miss.reason, miss.target)})"
 
 
-def requirement_fix(miss: Missing, site: Site | None = None) -> str:
+def requirement_fix(miss: Missing, site: Site | None = None, deeper: int = 0) -> str:
     if miss.reason.startswith((UNDECLARED_PREFIX, STRICT_PREFIX)):
         return fix(list(miss.hops), miss.uselist, True, miss.reason, site=site)
-    return fix(list(miss.hops), miss.uselist, True, strategies=list(miss.strategies), site=site)
+    return fix(list(miss.hops), miss.uselist, True, strategies=list(miss.strategies), site=site,
+               deeper=deeper)
 
 
 def member_unmet(member: str, route: str, miss: Missing) -> str:

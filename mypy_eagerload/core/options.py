@@ -39,6 +39,26 @@ WITH_EXPRESSION = "with_expression"  # query_expression() columns: never fail to
 COLUMN_OPS = frozenset({LOAD_ONLY, DEFER, UNDEFER, UNDEFER_GROUP, WITH_EXPRESSION})
 RAISE_SUFFIX = "+raise"
 UNKNOWN_COLUMN = "?"
+# ``selectinload(Node.children, recursion_depth=2)`` is written as the chain it loads
+# (measured: depth N loads N + 1 levels; -1 every level) and closed by this step: a chained
+# call or ``.options()`` after it would attach where SQLAlchemy does not, so it is unknown.
+RECURSION = "recursion"
+# A route's strategy for a hop one of these levels loaded ("selectin~recursion=2"): a note
+# cannot add an option below it (SQLAlchemy raises for a second strategy there, and ignores
+# one deeper: measured), only raise the depth.
+RECURSIVE_MARK = "~recursion="
+RECURSION_ALL = 17  # levels written for recursion_depth=-1: past loadstate's MAX_DEPTH
+
+
+def recursion(step: Step, depth: int) -> Chain:
+    """The chain ``recursion_depth=depth`` on ``step`` (a self-referential relationship) loads."""
+    levels = RECURSION_ALL if depth < 0 else depth + 1
+    return (step,) * levels + (Step(RECURSION, None, str(depth)),)
+
+
+def closed(option: Option) -> bool:
+    """Whether a chain of ``option`` ends with a recursion (nothing can be chained after it)."""
+    return any(chain and chain[-1].strategy == RECURSION for chain in option)
 
 
 def is_column_step(step: Step) -> bool:

@@ -92,7 +92,7 @@ def fix(paths: Sequence[str], *, config_file: str | None, diff: bool, check: boo
                 originals.setdefault(path, old)
                 edited[path] = result.source
                 if not (diff or check):
-                    file.write_text(result.source, encoding="utf-8")
+                    _write(file, result.source)
                 round_applied += len(result.applied)
         applied += round_applied
         if not round_applied:
@@ -158,3 +158,15 @@ def _describe(patch: Patch) -> str:
         return ".unique()"
     what = f"remove {patch.option}" if patch.kind == patches.REMOVE_OPTION else patch.option
     return f"{what} (in {patch.function})" if patch.function else what
+
+
+def _write(file: Path, source: str) -> None:
+    """Write ``source``, making sure the next round's mypy sees the change: mypy trusts its
+    cache for a file of the same size and the same mtime in whole seconds, so an edit of
+    equal length within the second (``recursion_depth=1`` -> ``2``) would go unseen."""
+    before = int(file.stat().st_mtime)
+    file.write_text(source, encoding="utf-8")
+    after = file.stat()
+    if int(after.st_mtime) <= before:
+        os.utime(file, (after.st_atime, before + 1))
+

@@ -11,16 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import ARG_POS, ARG_STAR, Expression, MemberExpr, RefExpr, StrExpr, TypeInfo
+from mypy.nodes import (
+    ARG_POS,
+    ARG_STAR,
+    Expression,
+    IntExpr,
+    MemberExpr,
+    RefExpr,
+    StrExpr,
+    TypeInfo,
+    UnaryExpr,
+)
 from mypy.plugin import FunctionContext, MethodContext
 from mypy.types import Instance, LiteralType, Type, get_proper_type
 
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.hooks.models import metadata
-from mypy_eagerload.hooks.schema import with_extra_attr
+from mypy_eagerload.hooks.schema import relationship_type, unwrap_relationship, with_extra_attr
 
 LookupInfo = Callable[[str], "TypeInfo | None"]
-_ARGS_WITH_UNKNOWN_EFFECT = frozenset({"recursion_depth"})
+_ARGS_WITH_UNKNOWN_EFFECT = frozenset({"recursion_depth"})  # unless _recursion reads it
+_RECURSIVE_LOADERS = frozenset({"selectinload", "immediateload"})
 
 
 def attribute_step(expr: Expression, strategy: str) -> opt.Step | None:
@@ -132,7 +143,44 @@ def _positional(ctx: FunctionContext | MethodContext) -> list[Expression] | None
     return exprs
 
 
+def _recursion(name: str, ctx: FunctionContext | MethodContext) -> tuple[opt.Step, ...] | None:
+    """``selectinload(Node.children, recursion_depth=2)``: the levels it loads, when the
+    depth is a literal and the relationship refers to its own model (SQLAlchemy raises for
+    any other); None for anything else (the option stays unknown)."""
+    depth: int | None = None
+    for arg_names, args in zip(ctx.arg_names, ctx.args):
+        for arg_name, arg in zip(arg_names, args):
+            if arg_name == "recursion_depth":
+                depth = _int_literal(arg)
+                if depth is None:
+                    return None
+            elif arg_name is not None:
+                return None  # chunksize and the like: not followed with a recursion
+    exprs = _positional(ctx)
+    if name not in _RECURSIVE_LOADERS or depth is None or depth < -1 or exprs is None or len(exprs) != 1:
+        return None
+    step = attribute_step(exprs[0], opt.OPTION_STRATEGIES[name])
+    owner = exprs[0].expr.node if step is not None and isinstance(exprs[0], MemberExpr) \
+        and isinstance(exprs[0].expr, RefExpr) else None
+    if step is None or not isinstance(owner, TypeInfo):
+        return None
+    target, _ = unwrap_relationship(relationship_type(owner, step.attr))
+    if target is None or not owner.has_base(target.type.fullname):
+        return None  # not self-referential
+    return opt.recursion(step, depth)
+
+
+def _int_literal(expr: Expression) -> int | None:
+    if isinstance(expr, IntExpr):
+        return expr.value
+    if isinstance(expr, UnaryExpr) and expr.op == "-" and isinstance(expr.expr, IntExpr):
+        return -expr.expr.value
+    return None
+
+
 def _steps(name: str, ctx: FunctionContext | MethodContext) -> tuple[opt.Step, ...] | None:
+    if any(arg_name == "recursion_depth" for arg_names in ctx.arg_names for arg_name in arg_names):
+        return _recursion(name, ctx)
     strategy = _strategy_for(name, ctx)
     exprs = _positional(ctx)
     if strategy is None or exprs is None:
@@ -183,7 +231,7 @@ def chain_method_hook(name: str, lookup: LookupInfo) -> Callable[[MethodContext]
     def hook(ctx: MethodContext) -> Type:
         fallback = encode_option_type(lookup, None, ctx.default_return_type)
         current = decode_option_type(ctx.type)
-        if current is None:
+        if current is None or opt.closed(current):
             return fallback
         if name == "options":
             children = [decode_option_type(t) for types in ctx.arg_types for t in types]

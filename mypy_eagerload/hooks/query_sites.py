@@ -476,7 +476,7 @@ def route_of(receiver: Instance) -> Route | None:
 
 
 def requirement_fix(api: CheckerPluginInterface, schema: CheckerSchema, obj: Instance, miss: Missing,
-                    value: Context | None = None, annotation: Site | None = None) -> str:
+                    value: Context | None = None, annotation: Site | None = None, deeper: int = 0) -> str:
     """The fix note for a path a requirement (a ``Loaded[...]`` parameter, a member, a
     serializer) finds unloaded on ``obj``: from the query's root when ``obj``'s state records
     how it was reached, else from ``obj``. When the object's state is a ``Loaded[...]``
@@ -497,4 +497,4 @@ def requirement_fix(api: CheckerPluginInterface, schema: CheckerSchema, obj: Ins
         hops, strategies = route[0] + hops, route[1] + strategies
     site = query_site(api, schema, hops[0][0], [model for model, _ in hops]) if hops else None
     return messages.requirement_fix(Missing(tuple(hops), miss.reason, miss.target, miss.uselist,
-                                            tuple(strategies)), site)
+                                            tuple(strategies)), site, deeper)

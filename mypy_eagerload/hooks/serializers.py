@@ -57,6 +57,7 @@ from mypy_eagerload.core import messages, requirements
 from mypy_eagerload.core.loadstate import Loaded, State, resolve
 from mypy_eagerload.core.patches import PARAMETER, Site
 from mypy_eagerload.core.schema import Model
+from mypy_eagerload.core.serializers import MAX_DEPTH as SCHEMA_DEPTH
 from mypy_eagerload.core.serializers import ColumnRead, Field, Path, Shape, requirement
 from mypy_eagerload.hooks.compat import depend_on_mappings, report
 from mypy_eagerload.hooks.contracts import CONTAINERS, argument_values, objects, state_of
@@ -383,7 +384,8 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
             said = _qualified(targets, reader, field, miss)
             shown_reader, shown_field = said or (reader, field)
             report(api, context, messages.serializer_unmet(shown_reader, shown_field, miss, said is not None),
-                   requirement_fix(api, schema, proper, miss, context, annotation), UNLOADED_RELATIONSHIP)
+                   requirement_fix(api, schema, proper, miss, context, annotation, _deeper(needed, miss)),
+                   UNLOADED_RELATIONSHIP)
     depend_on_mappings(api, [*schema.consulted(), *shapes.consulted])
 
 
@@ -405,6 +407,21 @@ def _check_columns(api: CheckerPluginInterface, schema: CheckerSchema, state: St
         message = messages.unloaded_column_at(hops, column, reason, current.model)
         report(api, context, f'{reader} reads "{field}": {message}',
                messages.column_fix(hops, column, reason, current.model, True), UNLOADED_COLUMN)
+
+
+def _deeper(needed: dict[Path, str], miss: requirements.Missing) -> int:
+    """How many levels of the missing hop's relationship the schema reads below it, when it
+    refers to its own model (a tree): -1 when they go on to where nested schemas are cut (a
+    recursive schema reads every level); 0 otherwise."""
+    model, rel = miss.hops[-1]
+    if miss.target != model:
+        return 0
+    names = tuple(r for _, r in miss.hops)
+    levels = 0
+    while names + (rel,) * (levels + 1) in needed:
+        levels += 1
+    # recursion_depth counts the levels below the first: as many as are read below it.
+    return -1 if levels and len(names) + levels >= SCHEMA_DEPTH else levels
 
 
 def _qualified(targets: list[Instance], reader: str, field: str, miss: requirements.Missing

@@ -792,6 +792,27 @@ def handwritten() -> list[Scenario]:
         S("self_referential_option", q("select(Node).where(Node.id == 3)"
                                        ".options(joinedload(Node.parent).joinedload(Node.parent))"),
           ["obj.parent", "obj.parent.parent", "obj.parent.children"]),
+        # recursion_depth=N loads N + 1 levels, -1 all; other options on its path conflict,
+        # and options chained below it are not applied where a chain would put them.
+        S("recursion_children", q("select(Node).where(Node.id == 3)"
+                                  ".options(selectinload(Node.children, recursion_depth=1))"),
+          ["obj.children[0].children", "obj.children[0].children[0].children",
+           "obj.children[0].children[0].children[0].children"]),
+        S("recursion_parent", q("select(Node).where(Node.id == 3)"
+                                ".options(selectinload(Node.parent, recursion_depth=2))"),
+          ["obj.parent.parent.parent", "obj.parent.parent.parent.parent", "obj.parent.parent.children"]),
+        S("recursion_immediate", q("select(Node).where(Node.id == 3)"
+                                   ".options(immediateload(Node.parent, recursion_depth=0))"),
+          ["obj.parent", "obj.parent.parent"]),
+        S("recursion_unlimited", q("select(Node).where(Node.id == 7)"
+                                   ".options(selectinload(Node.parent, recursion_depth=-1))"),
+          ["obj.parent.parent.parent.parent.parent.parent", "obj.parent.parent.parent.parent.children"]),
+        S("recursion_chained_below", q("select(Node).where(Node.id == 3).options(selectinload("
+                                       "Node.parent, recursion_depth=1).selectinload(Node.children))"),
+          ["obj.parent.parent", "obj.parent.parent.children"], unknown=True),
+        S("recursion_conflict", q("select(Node).where(Node.id == 3).options(selectinload("
+                                  "Node.parent, recursion_depth=1), selectinload(Node.parent))"),
+          ["obj.parent"], conflict=True),
         S("backref_scalar_to_parent", q("select(User).where(User.id == 1).options(lazyload(User.profile),"
                                         " selectinload(User.addresses))"),
           ["obj.addresses[0].user", "obj.addresses[0].user.posts"]),
