@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import nox
 
-nox.options.default_venv_backend = "venv"
+# uv when it is installed (.ci/run installs it: the three sessions' installs take seconds
+# instead of minutes), else the standard library's venv.
+nox.options.default_venv_backend = "uv|venv"
 nox.options.reuse_existing_virtualenvs = True
 
 # The supported range, as pyproject.toml states it: SQLAlchemy 2.0.30+ and 2.1.x, mypy 1.19+.
