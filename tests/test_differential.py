@@ -127,7 +127,7 @@ def test_fix_notes_are_patches_that_work(suite: tuple[list[scenarios.Scenario], 
     from mypy_eagerload.fix.run import reports
 
     cases, module = suite
-    codes = ("unloaded-relationship", "unloaded-column", "missing-unique")
+    codes = ("unloaded-relationship", "unloaded-column", "missing-unique", "loader-conflict")
     found = [r for r in reports(_plugin_output(module)) if r.code in codes]
     parsed = {r: patches.parse_all(r.note) for r in found}
     source = module.read_text()

@@ -400,6 +400,11 @@ def test_reports_pair_each_error_with_its_note() -> None:
               "a.py:4: note: something of mypy's\n")
     (found,) = reports(output)
     assert (found.path, found.line, found.code) == ("a.py", 3, "unloaded-relationship")
+    # mypy prints a note once per line: the second conflict of one edit has the first's note.
+    twice = ("a.py:5: error: \"User.posts\" is given two ...  [loader-conflict]\n"
+             "a.py:5: note: remove joinedload(User.posts) from select(User) on line 5\n"
+             "a.py:5: error: \"User.posts -> Post.tags\" is given two ...  [loader-conflict]\n")
+    assert [r.note for r in reports(twice)] == ["remove joinedload(User.posts) from select(User) on line 5"] * 2
     expected = patches.Patch(patches.ADD_OPTION, 2, "User", "selectinload(User.posts)")
     assert patches.parse(found.note) == expected
 

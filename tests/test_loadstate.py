@@ -271,3 +271,33 @@ def test_refresh_loads_the_named_relationships_and_columns_only() -> None:
     assert cyclic is not None and cyclic.slot_map["parent"] is UNKNOWN
     assert cyclic.slot_map["children"] == Loaded(None)
     assert refreshed(schema, state, node, ["missing"]) is None  # refresh raises: no claim
+
+
+def test_a_conflict_is_ended_by_changing_one_option() -> None:
+    """The option that loads nothing goes; of two loaders the later one; an option with
+    sub-options below the conflict keeps them (its call becomes defaultload())."""
+    from mypy_eagerload.core.conflicts import Resolution, find_conflicts, resolve_conflict
+
+    posts = opt.Step(opt.SELECTIN, "app.User", "posts")
+    joined = opt.Step(opt.JOINED, "app.User", "posts")
+    raise_ = opt.Step(opt.RAISE, "app.User", "posts")
+    tags = opt.Step(opt.SELECTIN, "app.Post", "tags")
+    cases = [
+        ([(posts,), (joined,)], Resolution(1, 0, True)),
+        ([(raise_,), (joined,)], Resolution(0, 0, True)),
+        ([(joined, tags), (raise_,)], Resolution(1, 0, True)),
+        ([(posts,), (joined, tags)], Resolution(1, 0, False)),
+    ]
+    for chains, expected in cases:
+        (conflict,) = find_conflicts(chains)
+        assert resolve_conflict([(c,) for c in chains], conflict) == expected, chains
+    # An option the plugin cannot name (a variable, a Load() with several chains): no patch.
+    (conflict,) = find_conflicts([(posts,), (joined,)])
+    assert resolve_conflict([None, ((joined,),)], conflict) is None
+    # A recursion and the same loader without a depth: the plain one goes.
+    recursion = opt.recursion(opt.Step(opt.SELECTIN, "app.Node", "children"), 1)
+    plain = (opt.Step(opt.SELECTIN, "app.Node", "children"),)
+    (conflict,) = find_conflicts([recursion, plain])
+    assert conflict.first == "selectinload(recursion_depth=1)" and conflict.second == "selectinload()"
+    assert resolve_conflict([(recursion,), (plain,)], conflict) == Resolution(1, 0, True)
+    assert find_conflicts([recursion, recursion]) == []

@@ -72,3 +72,53 @@ def _record(seen: dict[Key, str], found: list[Conflict], key: Key, setting: str)
     before = seen.setdefault(key, setting)
     if before != setting and not any(c.path == key for c in found):
         found.append(Conflict(key, before, setting))
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """How to end a conflict by changing one option: ``option`` is its index among the
+    options given; ``step`` the index of its call that sets the strategy. With ``remove``,
+    that call is the option's last (the option goes); else it becomes ``defaultload()``,
+    which walks the path to the option's sub-options without setting a strategy."""
+
+    option: int
+    step: int
+    remove: bool
+
+
+# Strategies that load nothing: of two, the one to drop is such a one (what reads the
+# path needs it loaded); of two loaders, the later one.
+_NOT_LOADING = frozenset({opt.LAZY, opt.RAISE, opt.RAISE_ON_SQL, opt.NOLOAD})
+
+
+def resolve_conflict(options: list[opt.Option | None], conflict: Conflict) -> Resolution | None:
+    """The change that ends ``conflict`` among ``options`` (each a single chain written as
+    one call per step, or None for one that is not), or None when no single option can be
+    named: a side set by an option that is not such a chain, a column conflict, a recursion."""
+    setters: list[tuple[int, int, opt.Chain]] = []  # (option, step, its chain)
+    for index, option in enumerate(options):
+        if option is None or len(option) != 1:
+            continue
+        step = _setting_step(option[0], conflict.path)
+        if step is not None:
+            setters.append((index, step, option[0]))
+    if len(setters) != 2:
+        return None
+    first, second = setters
+    loads = [chain[step].strategy not in _NOT_LOADING for _, step, chain in setters]
+    index, step, chain = first if loads == [False, True] else second
+    return Resolution(index, step, step == len(chain) - 1)
+
+
+def _setting_step(chain: opt.Chain, path: Key) -> int | None:
+    """The index of the step of ``chain`` that sets a relationship strategy at ``path``."""
+    key: Key = ()
+    for index, step in enumerate(chain):
+        if step.strategy in (opt.ROOT, opt.RECURSION) or step.attr == opt.WILDCARD \
+                or opt.is_column_step(step):
+            return None  # a Load() root, a recursion, a wildcard or a column: not followed
+        key = key + ((step.entity or "", step.attr),)
+        if key == path:
+            return index if step.strategy != opt.DEFAULT else None
+    return None
+

@@ -33,16 +33,26 @@ class Report:
 
 
 def reports(output: str) -> list[Report]:
-    """The plugin's reports in mypy's output, each with its last note (the fix)."""
+    """The plugin's reports in mypy's output, each with its last note (the fix). mypy prints
+    a note once per line: an error after another on its line, with no note of its own, has
+    the same one (two conflicts one edit ends)."""
     found: list[Report] = []
     current: dict[str, object] | None = None
+
+    def close(report: dict[str, object]) -> None:
+        last = found[-1] if found else None
+        same_line = last is not None and (last.path, last.line) == (report["path"], report["line"])
+        if not report["note"] and last is not None and same_line:
+            report["note"] = last.note
+        found.append(Report(**report))  # type: ignore[arg-type]
+
     for raw in output.splitlines():
         match = _LINE.match(raw)
         if match is None:
             continue
         if match["kind"] == "error":
             if current is not None:
-                found.append(Report(**current))  # type: ignore[arg-type]
+                close(current)
             current = None
             if match["code"] in CODES:
                 current = {"path": match["path"], "line": int(match["line"]), "code": match["code"],
@@ -51,7 +61,7 @@ def reports(output: str) -> list[Report]:
                 and int(match["line"]) == current["line"] and not current["note"]:
             current["note"] = match["text"]  # the plugin's fix note comes right after its error
     if current is not None:
-        found.append(Report(**current))  # type: ignore[arg-type]
+        close(current)
     return found
 
 

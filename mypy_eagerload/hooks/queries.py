@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from mypy.nodes import ARG_STAR, CallExpr, MemberExpr, NameExpr
+from mypy.nodes import ARG_STAR, CallExpr, Expression, ListExpr, MemberExpr, NameExpr, TupleExpr
 from mypy.plugin import CheckerPluginInterface, FunctionContext, MethodContext
 from mypy.types import (
     AnyType,
@@ -27,8 +27,10 @@ from mypy_eagerload.config import Settings
 from mypy_eagerload.core import loadstate, messages
 from mypy_eagerload.core import options as opt
 from mypy_eagerload.core.conflicts import find_conflicts
+from mypy_eagerload.core.patches import Site
 from mypy_eagerload.hooks import flow
 from mypy_eagerload.hooks.compat import depend_on_mappings, expression_type, report
+from mypy_eagerload.hooks.conflict_sites import conflict_fixes, get_site, statement_site
 from mypy_eagerload.hooks.errorcodes import LOADER_CONFLICT
 from mypy_eagerload.hooks.loader_options import decode_option_type
 from mypy_eagerload.hooks.routes import check_returned
@@ -198,7 +200,10 @@ def options_hook(lookup: Lookup, legacy_query: bool = False, conflicts: bool = T
         schema = CheckerSchema(lookup)
         chains = collect_chains(ctx, 0)
         if conflicts:
-            report_conflicts(ctx, chains)
+            callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
+            starred = any(k == ARG_STAR for k in ctx.arg_kinds[0])
+            report_conflicts(ctx, chains, None if starred else ctx.args[0],
+                             statement_site(callee) if callee is not None and not legacy_query else None)
         # The receiver's states as they really reach this call (``stmt = stmt.options(...)``:
         # mypy's type for ``stmt`` is its first binding's).
         callee = ctx.context.callee if isinstance(ctx.context, CallExpr) else None
@@ -272,7 +277,9 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings,
             if name == "options" and ctx.args[i]:
                 chains = chains_from_sequence(ctx, i)
                 if settings.enabled("loader-conflict"):
-                    report_conflicts(ctx, chains)
+                    display = ctx.args[i][0]
+                    items = display.items if isinstance(display, (ListExpr, TupleExpr)) else None
+                    report_conflicts(ctx, chains, items, get_site(ctx.context))
 
         def entity(inst: Instance) -> Type:
             info = model_info(inst)
@@ -294,13 +301,17 @@ def session_get_hook(lookup: Lookup, sync: bool, settings: Settings,
     return hook
 
 
-def report_conflicts(ctx: MethodContext, chains: tuple[opt.Chain, ...] | None) -> None:
-    """Two strategies for one path among the options of this call (``loader-conflict``)."""
+def report_conflicts(ctx: MethodContext, chains: tuple[opt.Chain, ...] | None,
+                     written: list[Expression] | None = None, site: Site | None = None) -> None:
+    """Two strategies for one path among the options of this call (``loader-conflict``);
+    ``written``: the option expressions as given, and ``site`` the query they are given to
+    (the note is then a patch, when one option can be named)."""
     if not chains:
         return
-    for found in find_conflicts(chains):
-        report(ctx.api, ctx.context, messages.conflict(list(found.path), found.first, found.second),
-               messages.conflict_fix(list(found.path), found.first), LOADER_CONFLICT)
+    found = find_conflicts(chains)
+    for conflict, note in zip(found, conflict_fixes(ctx.api, found, written or [], site)):
+        report(ctx.api, ctx.context, messages.conflict(list(conflict.path), conflict.first, conflict.second),
+               note, LOADER_CONFLICT)
 
 
 def chains_from_sequence(ctx: MethodContext, index: int) -> tuple[opt.Chain, ...] | None:
