@@ -28,9 +28,10 @@ from mypy.plugin import CheckerPluginInterface
 from mypy_eagerload import names
 from mypy_eagerload.core import conflicts, messages, patches
 from mypy_eagerload.core.options import Option
-from mypy_eagerload.core.patches import GET, SELECT, Site
+from mypy_eagerload.core.patches import GET, Site
 from mypy_eagerload.hooks.compat import expression_type
 from mypy_eagerload.hooks.loader_options import decode_option_type
+from mypy_eagerload.hooks.query_sites import select_sites
 
 DEFAULTLOAD = "defaultload"
 
@@ -75,10 +76,8 @@ def statement_site(callee: Expression) -> Site | None:
     if not isinstance(node, CallExpr) or not isinstance(node.callee, RefExpr) \
             or node.callee.fullname != names.SELECT:
         return None
-    entities = [a.node for a in node.args if isinstance(a, RefExpr) and isinstance(a.node, TypeInfo)]
-    if not entities:
-        return None
-    return Site(SELECT, entities[0].name, node.line, len(node.args) > 1)
+    found = select_sites(node)
+    return found[0][1] if found else None
 
 
 def get_site(call: Context) -> Site | None:

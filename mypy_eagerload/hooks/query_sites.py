@@ -105,7 +105,7 @@ def _assignments(func: object, variable: str) -> list[Expression]:
             and any(isinstance(t, NameExpr) and t.name == variable for t in node.lvalues)]
 
 
-def _select_sites(call: CallExpr) -> list[tuple[str, Site]]:
+def select_sites(call: CallExpr) -> list[tuple[str, Site]]:
     """``select(User, Post)``: (fullname, site) for each entity it names."""
     entities = [a.node for a in call.args if isinstance(a, RefExpr) and isinstance(a.node, TypeInfo)]
     return [(e.fullname, Site(SELECT, e.name, call.line, len(call.args) > 1)) for e in entities]
@@ -318,7 +318,7 @@ class _Flow:
             return None
         callee = expr.callee
         if isinstance(callee, RefExpr) and callee.fullname == SELECT_FUNCTION:
-            match = [site for fullname, site in _select_sites(expr) if fullname == self.entity]
+            match = [site for fullname, site in select_sites(expr) if fullname == self.entity]
             return match[:1] or None
         if isinstance(callee, MemberExpr) and (callee.name in STATEMENT_REFINERS or callee.name == "options"):
             return self.statements(callee.expr)
@@ -388,7 +388,7 @@ def _sites(api: CheckerPluginInterface, schema: CheckerSchema, func: object, ent
         first = node.args[0]
         callee = node.callee
         if isinstance(callee, RefExpr) and callee.fullname == SELECT_FUNCTION:
-            sites.extend(_select_sites(node))
+            sites.extend(select_sites(node))
             continue
         if isinstance(first, RefExpr) and isinstance(first.node, TypeInfo):
             if isinstance(callee, MemberExpr) and callee.name == "query":  # Session.query(User)
