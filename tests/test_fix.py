@@ -404,7 +404,8 @@ def test_reports_pair_each_error_with_its_note() -> None:
     twice = ("a.py:5: error: \"User.posts\" is given two ...  [loader-conflict]\n"
              "a.py:5: note: remove joinedload(User.posts) from select(User) on line 5\n"
              "a.py:5: error: \"User.posts -> Post.tags\" is given two ...  [loader-conflict]\n")
-    assert [r.note for r in reports(twice)] == ["remove joinedload(User.posts) from select(User) on line 5"] * 2
+    note = "remove joinedload(User.posts) from select(User) on line 5"
+    assert [r.note for r in reports(twice)] == [note, note]
     expected = patches.Patch(patches.ADD_OPTION, 2, "User", "selectinload(User.posts)")
     assert patches.parse(found.note) == expected
 

@@ -86,7 +86,8 @@ def fix(path: list[tuple[str, str]], uselist: bool, from_root: bool, reason: str
         return f'add "{dotted}" to the Loaded[{root}, ...] annotation'
     if reason.startswith(STRICT_PREFIX):
         owner, dotted = _short(path[0][0]), ".".join(r for _, r in path)
-        if site is not None and site.kind == patches.PARAMETER and (site.entity == owner or site.needs):
+        if site is not None and site.kind == patches.PARAMETER \
+                and (site.needs or (site.arg != patches.RETURN and site.entity == owner)):
             # The object is the parameter, or reached from it (a loop over its collection):
             # then the function's reads from the parameter (``needs``) include this one.
             return patches.annotate(site, [dotted] if site.entity == owner else [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import CallExpr, Expression, IndexExpr, MemberExpr, NameExpr, RefExpr, TypeInfo, Var
+from mypy.nodes import CallExpr, Expression, FuncItem, IndexExpr, MemberExpr, NameExpr, RefExpr, TypeInfo, Var
 from mypy.plugin import AttributeContext
 from mypy.typeops import make_simplified_union
 from mypy.types import Instance, NoneType, ProperType, Type, UnionType, get_proper_type
@@ -22,6 +22,7 @@ from mypy_eagerload.core.loadstate import (
 )
 from mypy_eagerload.core.patches import Site
 from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX
+from mypy_eagerload.core.schema import MANY_TO_ONE, Model, Relationship, direction
 from mypy_eagerload.hooks import flow, lifecycle
 from mypy_eagerload.hooks.compat import depend_on_mappings, enclosing_functions, expression_type, report
 from mypy_eagerload.hooks.contracts import state_of
@@ -38,7 +39,7 @@ from mypy_eagerload.hooks.query_sites import (
     route_of,
 )
 from mypy_eagerload.hooks.schema import CheckerSchema, Lookup, default_info, loaded_info, model_info
-from mypy_eagerload.hooks.syntax import binds, is_self
+from mypy_eagerload.hooks.syntax import binds, is_self, only_binding
 from mypy_eagerload.hooks.types import (
     default_to_type,
     merge_states,
@@ -180,7 +181,56 @@ def _check_item(ctx: AttributeContext, lookup: Lookup, settings: Settings, attr:
         return None
     if isinstance(slot, Loaded) and not ctx.is_lvalue and slot_type is not None:
         return _narrow(ctx, lookup, ctx.default_attr_type, slot_type)
+    if isinstance(slot, Loaded) and slot.state is None and slot.default is None and not ctx.is_lvalue \
+            and rel is not None and relationship is not None and not relationship.uselist:
+        parent = _parent_object(ctx, schema, rel, relationship)
+        if parent is not None:
+            return _narrow(ctx, lookup, ctx.default_attr_type, parent)
     return None
+
+
+def _parent_object(ctx: AttributeContext, schema: CheckerSchema, model: Model, rel: Relationship
+                   ) -> Instance | None:
+    """The object a many-to-one back-reference reads, when the syntax shows it is the parent
+    the receiver was reached from (``user.addresses[0].user``, ``for a in user.addresses:
+    a.user``): SQLAlchemy finds it in the identity map (the state says "loaded, target
+    unknown"), and it is that object, loaded as its own type says. None otherwise."""
+    assert isinstance(ctx.context, MemberExpr)
+    functions = enclosing_functions(ctx.api)
+    holder = _holder(ctx.context.expr, functions[-1] if functions else None, 0)
+    if holder is None:
+        return None
+    parent_expr, reached_by = holder
+    parent = get_proper_type(expression_type(ctx.api, parent_expr))
+    if not isinstance(parent, Instance) or parent.type.fullname != rel.target \
+            or (loaded_info(parent) is None and default_info(parent) is None):
+        return None  # the exact class: a subclass's type would show in what mypy prints
+    parent_model = schema.model_of(parent.type)
+    reverse = parent_model.relationship(reached_by) if parent_model is not None else None
+    if reverse is None or reverse.target != model.fullname \
+            or not (rel.back_populates == reverse.name or reverse.back_populates == rel.name) \
+            or direction(schema, model, rel) != MANY_TO_ONE:
+        return None
+    return parent
+
+
+def _holder(expr: Expression, func: FuncItem | None, depth: int) -> tuple[Expression, str] | None:
+    """(the parent expression, the relationship read on it) for an object reached as
+    ``parent.rel[i]``, ``parent.rel``, or a name bound once to one of these (an assignment)
+    or to an element of ``parent.rel`` (a loop, a comprehension)."""
+    if isinstance(expr, IndexExpr):
+        expr = expr.base
+    if isinstance(expr, MemberExpr):
+        return expr.expr, expr.name
+    if not isinstance(expr, NameExpr) or func is None or depth > 2:
+        return None
+    bound = only_binding(func, expr.name)
+    if bound is None:
+        return None
+    source, element = bound
+    if element:
+        return (source.expr, source.name) if isinstance(source, MemberExpr) else None
+    return _holder(source, func, depth + 1)
 
 
 def _narrow(ctx: AttributeContext, lookup: Lookup, declared: Type, element: Type) -> Type:
@@ -242,6 +292,10 @@ def _path_to(ctx: AttributeContext, expr: Expression,
         else:
             break
     if isinstance(inner, MemberExpr):
+        parent = _reached_again(ctx, inner)
+        if parent is not None:  # ``user.addresses[0].user`` is ``user``: its path is the one
+            return _path_to(ctx, parent, path) if isinstance(parent, MemberExpr) \
+                else (path, isinstance(parent, RefExpr))
         inner_type = expression_type(ctx.api, inner.expr)
         if inner_type is None:
             return path, False
@@ -251,6 +305,18 @@ def _path_to(ctx: AttributeContext, expr: Expression,
             return _path_to(ctx, inner, [(info.fullname, inner.name)] + path)
         return path, True  # ``row.User``, ``self.user``: the object a query produced
     return path, isinstance(inner, RefExpr)
+
+
+def _reached_again(ctx: AttributeContext, read: MemberExpr) -> Expression | None:
+    """The parent expression when ``read`` is a back-reference the plugin typed as that
+    parent (``_parent_object``): its type is the parent's own."""
+    functions = enclosing_functions(ctx.api)
+    holder = _holder(read.expr, functions[-1] if functions else None, 0)
+    if holder is None:
+        return None
+    mine, theirs = expression_type(ctx.api, read), expression_type(ctx.api, holder[0])
+    return holder[0] if mine is not None and theirs is not None and mine == theirs \
+        and loaded_info(get_proper_type(mine)) is not None else None
 
 
 def column_hook(attr: str, lookup: Lookup, settings: Settings) -> Callable[[AttributeContext], Type]:

@@ -45,7 +45,7 @@ from mypy_eagerload.core.patches import ANNOTATION, CALL, GET, PARAMETER, QUERY,
 from mypy_eagerload.core.requirements import STRICT_PREFIX, UNDECLARED_PREFIX, Missing
 from mypy_eagerload.hooks.compat import depend_on_names, enclosing_functions, expression_type
 from mypy_eagerload.hooks.schema import CheckerSchema, default_info
-from mypy_eagerload.hooks.syntax import alias_env, walk
+from mypy_eagerload.hooks.syntax import alias_env, binds, walk
 from mypy_eagerload.hooks.types import type_to_ref
 from mypy_eagerload.names import DEPENDS, FETCH_METHODS, QUERY_FETCH, SESSION_GET, STATEMENT_REFINERS
 from mypy_eagerload.names import SELECT as SELECT_FUNCTION
@@ -160,7 +160,7 @@ def plain_parameter(api: CheckerPluginInterface, schema: CheckerSchema, variable
             if isinstance(signature, CallableType) and len(signature.arg_types) == len(names) else None
         model = get_proper_type(analyzed) if analyzed is not None else None
         if not isinstance(declared, UnboundType) or declared.args or not isinstance(model, Instance) \
-                or schema.model(model.type.fullname) is None or _assignments(func, param):
+                or schema.model(model.type.fullname) is None or binds(func, param):
             return None
         return Site(PARAMETER, model.type.name, func.line, arg=param,
                     needs=read_paths(schema, func, param, model.type.fullname))
@@ -191,7 +191,7 @@ def annotated_parameter(api: CheckerPluginInterface, variable: str) -> Site | No
         if not param:
             continue
         model = _loaded_model(declared)
-        if not model or _assignments(func, param):
+        if not model or binds(func, param):
             return None  # not Loaded[...], or re-bound: the object read may not be the parameter's
         return Site(ANNOTATION, model, func.line, arg=param)
     return None

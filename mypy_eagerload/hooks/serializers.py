@@ -377,7 +377,8 @@ def check(api: CheckerPluginInterface, schema: CheckerSchema, settings: Settings
             continue
         if settings.enabled("unloaded-column"):
             _check_columns(api, schema, state, _common(column_reads), context, reader)
-        if annotation is not None and annotation.kind == PARAMETER:  # a plain model: list every path
+        if annotation is not None and annotation.kind == PARAMETER and annotation.entity == model.name:
+            # A plain model: the patch lists every path the schema reads.
             annotation = replace(annotation, needs=tuple(".".join(p) for p in needed if p))
         for miss in requirements.missing(schema, state, requirements.path_tree(".".join(p) for p in needed)):
             field = _field_for(needed, tuple(rel for _, rel in miss.hops), built[0].name)

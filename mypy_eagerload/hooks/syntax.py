@@ -155,6 +155,22 @@ def binds(func: FuncItem, name: str) -> bool:
     return any(bound == name for node in walk_nodes(func) for bound, _ in _bindings(node))
 
 
+def only_binding(func: FuncItem, name: str) -> tuple[Expression, bool] | None:
+    """What ``func`` binds ``name`` to, when it binds it exactly once to an expression the
+    chain rules follow, and whether that is an element of it (a loop or comprehension
+    variable) rather than the value itself; None otherwise."""
+    found = [(node, source) for node in walk_nodes(func)
+             for bound, source in _bindings(node) if bound == name]
+    # A list comprehension and its generator both report the generator's binding.
+    found = list({id(source) if source is not None else id(node): (node, source)
+                  for node, source in found}.values())
+    if len(found) != 1 or found[0][1] is None:
+        return None
+    node, source = found[0]
+    assert source is not None
+    return source, not isinstance(node, (AssignmentStmt, AssignmentExpr))
+
+
 def _bindings(node: object) -> list[tuple[str, Expression | None]]:
     """The names ``node`` binds, each with the expression it binds it to (None: a value the
     chain rules cannot follow, such as one item of a tuple, a ``with`` target, an exception)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -299,8 +299,22 @@ async def seeded_engine(models: Any, db: Path) -> AsyncEngine:
     return engine
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
 def run_runtime(module_path: Path) -> dict[str, str]:
-    return asyncio.run(_run_all(module_path))
+    """Each scenario's outcome, from a fresh interpreter: a run imports the models anew, and
+    mapping them again in a process that ran an earlier module lets SQLAlchemy 2.0.59's
+    caches of the earlier mappers get in the way (measured: a loader conflict on a refresh
+    that runs fine on its own, on the third run in one process)."""
+    out = module_path.parent / "outcomes.json"
+    code = ("import asyncio, json, sys; from pathlib import Path; from tests.differential import harness; "
+            "Path(sys.argv[2]).write_text(json.dumps(asyncio.run(harness._run_all(Path(sys.argv[1])))))")
+    proc = subprocess.run([sys.executable, "-c", code, str(module_path), str(out)], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outcomes: dict[str, str] = json.loads(out.read_text())
+    return outcomes
 
 
 @dataclass

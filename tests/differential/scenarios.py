@@ -816,6 +816,12 @@ def handwritten() -> list[Scenario]:
         S("backref_scalar_to_parent", q("select(User).where(User.id == 1).options(lazyload(User.profile),"
                                         " selectinload(User.addresses))"),
           ["obj.addresses[0].user", "obj.addresses[0].user.posts"]),
+        # The back-reference is the parent object itself: what it has loaded, read again.
+        S("backref_parent_state", q("select(User).where(User.id == 1).options(selectinload(User.addresses),"
+                                    " selectinload(User.posts))"),
+          ["obj.addresses[0].user.posts", "obj.addresses[0].user.comments",
+           "obj.addresses[0].user.addresses[0].user.groups", "[a.user.posts for a in obj.addresses]",
+           "obj.addresses[1].user.comments"]),
         S("backref_one_to_one", q("select(Profile).where(Profile.id == 1).options(joinedload(Profile.user))"),
           ["obj.user.profile", "obj.user.posts"]),
         S("raise_scalar_to_parent", q("select(User).where(User.id == 1).options(raiseload(User.profile),"
