@@ -196,8 +196,7 @@ def _parent_object(ctx: AttributeContext, schema: CheckerSchema, model: Model, r
     a.user``): SQLAlchemy finds it in the identity map (the state says "loaded, target
     unknown"), and it is that object, loaded as its own type says. None otherwise."""
     assert isinstance(ctx.context, MemberExpr)
-    functions = enclosing_functions(ctx.api)
-    holder = _holder(ctx.context.expr, functions[-1] if functions else None, 0)
+    holder = _holder_in_function(ctx, ctx.context.expr)
     if holder is None:
         return None
     parent_expr, reached_by = holder
@@ -212,6 +211,12 @@ def _parent_object(ctx: AttributeContext, schema: CheckerSchema, model: Model, r
             or direction(schema, model, rel) != MANY_TO_ONE:
         return None
     return parent
+
+
+def _holder_in_function(ctx: AttributeContext, expr: Expression) -> tuple[Expression, str] | None:
+    """``_holder`` of ``expr`` in the function being checked."""
+    functions = enclosing_functions(ctx.api)
+    return _holder(expr, functions[-1] if functions else None, 0)
 
 
 def _holder(expr: Expression, func: FuncItem | None, depth: int) -> tuple[Expression, str] | None:
@@ -282,7 +287,12 @@ def _path_to(ctx: AttributeContext, expr: Expression,
              path: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], bool]:
     """Walk ``user.posts[0].comments`` back to the query root, as far as the syntax shows."""
     assert isinstance(expr, MemberExpr)
-    inner = expr.expr
+    return _path_from(ctx, expr.expr, path)
+
+
+def _path_from(ctx: AttributeContext, inner: Expression,
+               path: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], bool]:
+    """``_path_to`` from the object expression ``inner`` (what the path's first hop is read on)."""
     while True:
         if isinstance(inner, IndexExpr):
             inner = inner.base
@@ -294,8 +304,7 @@ def _path_to(ctx: AttributeContext, expr: Expression,
     if isinstance(inner, MemberExpr):
         parent = _reached_again(ctx, inner)
         if parent is not None:  # ``user.addresses[0].user`` is ``user``: its path is the one
-            return _path_to(ctx, parent, path) if isinstance(parent, MemberExpr) \
-                else (path, isinstance(parent, RefExpr))
+            return _path_from(ctx, parent, path)
         inner_type = expression_type(ctx.api, inner.expr)
         if inner_type is None:
             return path, False
@@ -310,8 +319,7 @@ def _path_to(ctx: AttributeContext, expr: Expression,
 def _reached_again(ctx: AttributeContext, read: MemberExpr) -> Expression | None:
     """The parent expression when ``read`` is a back-reference the plugin typed as that
     parent (``_parent_object``): its type is the parent's own."""
-    functions = enclosing_functions(ctx.api)
-    holder = _holder(read.expr, functions[-1] if functions else None, 0)
+    holder = _holder_in_function(ctx, read.expr)
     if holder is None:
         return None
     mine, theirs = expression_type(ctx.api, read), expression_type(ctx.api, holder[0])
